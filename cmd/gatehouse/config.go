@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/keys"
+)
+
+// Config is the server's one typed configuration (design D11). Every field
+// has a flag and a GATEHOUSE_* environment variable; a flag wins over the
+// environment, the environment over the default.
+type Config struct {
+	Addr                  string
+	Issuer                string
+	DatabaseURL           string
+	Dev                   bool
+	SigningAlg            string
+	AccessTokenLifetime   time.Duration
+	RefreshTokenLifetime  time.Duration
+	RefreshFamilyLifetime time.Duration
+	JWKSMaxAge            time.Duration
+	Scopes                []string
+	Argon2MemoryKiB       uint
+	Argon2Iterations      uint
+	Argon2Parallelism     uint
+	LogLevel              string
+	LogFormat             string
+}
+
+// configFlags registers the serve flags on fs, with defaults taken from
+// the environment, and returns a function that finishes the Config after
+// fs.Parse and validates it.
+func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error) {
+	c := &Config{}
+	var errs []error
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	dur := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
+		d := def
+		if v := getenv(envName); v != "" {
+			var err error
+			if d, err = time.ParseDuration(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %v", envName, err))
+				d = def
+			}
+		}
+		fs.DurationVar(p, name, d, usage+" (env "+envName+")")
+	}
+	uintv := func(p *uint, name, envName string, def uint, usage string) {
+		d := def
+		if v := getenv(envName); v != "" {
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %v", envName, err))
+			} else {
+				d = uint(n)
+			}
+		}
+		fs.UintVar(p, name, d, usage+" (env "+envName+")")
+	}
+	fs.StringVar(&c.Addr, "addr", env("GATEHOUSE_ADDR", "127.0.0.1:8080"), "listen address (env GATEHOUSE_ADDR)")
+	fs.StringVar(&c.Issuer, "issuer", getenv("GATEHOUSE_ISSUER"), "issuer URL, exactly as tokens carry it; default http:// plus --addr (env GATEHOUSE_ISSUER)")
+	fs.StringVar(&c.DatabaseURL, "database-url", getenv("GATEHOUSE_DATABASE_URL"), "PostgreSQL URL; empty runs the embedded in-memory store in dev mode (env GATEHOUSE_DATABASE_URL)")
+	fs.StringVar(&c.SigningAlg, "signing-alg", env("GATEHOUSE_SIGNING_ALG", keys.ES256), "access-token signing algorithm: ES256, RS256 or EdDSA (env GATEHOUSE_SIGNING_ALG)")
+	dur(&c.AccessTokenLifetime, "access-token-lifetime", "GATEHOUSE_ACCESS_TOKEN_LIFETIME", 10*time.Minute, "default access-token lifetime")
+	dur(&c.RefreshTokenLifetime, "refresh-token-lifetime", "GATEHOUSE_REFRESH_TOKEN_LIFETIME", 24*time.Hour, "idle lifetime of a refresh token")
+	dur(&c.RefreshFamilyLifetime, "refresh-family-lifetime", "GATEHOUSE_REFRESH_FAMILY_LIFETIME", 30*24*time.Hour, "absolute lifetime of a refresh-token family")
+	dur(&c.JWKSMaxAge, "jwks-max-age", "GATEHOUSE_JWKS_MAX_AGE", 5*time.Minute, "Cache-Control max-age of the JWKS and discovery documents")
+	scopes := fs.String("scopes", env("GATEHOUSE_SCOPES", "read write offline_access"), "scopes the server knows, space- or comma-separated (env GATEHOUSE_SCOPES)")
+	uintv(&c.Argon2MemoryKiB, "argon2-memory-kib", "GATEHOUSE_ARGON2_MEMORY_KIB", 19*1024, "argon2id memory per password hash, KiB")
+	uintv(&c.Argon2Iterations, "argon2-iterations", "GATEHOUSE_ARGON2_ITERATIONS", 2, "argon2id passes")
+	uintv(&c.Argon2Parallelism, "argon2-parallelism", "GATEHOUSE_ARGON2_PARALLELISM", 1, "argon2id lanes")
+	fs.StringVar(&c.LogLevel, "log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("GATEHOUSE_LOG_FORMAT", "text"), "text or json (env GATEHOUSE_LOG_FORMAT)")
+	dev := fs.Bool("dev", false, "embedded dev mode: in-memory store and keys, demo client and user (the default without a database URL)")
+
+	finish := func() error {
+		c.Scopes = strings.FieldsFunc(*scopes, func(r rune) bool { return r == ' ' || r == ',' })
+		c.Dev = *dev || c.DatabaseURL == ""
+		if c.Issuer == "" {
+			c.Issuer = "http://" + c.Addr
+		}
+		return errors.Join(append(errs, c.Validate())...)
+	}
+	return c, finish
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q: %v", c.Addr, err))
+	}
+	if !strings.HasPrefix(c.Issuer, "https://") && !strings.HasPrefix(c.Issuer, "http://") {
+		errs = append(errs, fmt.Errorf("--issuer %q: must be an http(s) URL", c.Issuer))
+	} else if strings.HasSuffix(c.Issuer, "/") || strings.ContainsAny(c.Issuer, "?#") {
+		errs = append(errs, fmt.Errorf("--issuer %q: no trailing slash, query or fragment", c.Issuer))
+	}
+	if !slices.Contains(keys.Algorithms, c.SigningAlg) {
+		errs = append(errs, fmt.Errorf("--signing-alg %q: want one of %v", c.SigningAlg, keys.Algorithms))
+	}
+	if c.AccessTokenLifetime < 10*time.Second || c.AccessTokenLifetime > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--access-token-lifetime %v: must be between 10s and 24h", c.AccessTokenLifetime))
+	}
+	if c.RefreshTokenLifetime <= 0 || c.RefreshFamilyLifetime < c.RefreshTokenLifetime {
+		errs = append(errs, fmt.Errorf("--refresh-token-lifetime %v and --refresh-family-lifetime %v: both positive, family not shorter", c.RefreshTokenLifetime, c.RefreshFamilyLifetime))
+	}
+	if c.JWKSMaxAge < 0 || c.JWKSMaxAge > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--jwks-max-age %v: must be between 0 and 24h", c.JWKSMaxAge))
+	}
+	if c.Argon2MemoryKiB < 8*1024 || c.Argon2Iterations < 1 || c.Argon2Parallelism < 1 || c.Argon2Parallelism > 255 {
+		errs = append(errs, fmt.Errorf("argon2id parameters m=%d KiB t=%d p=%d: need m >= 8192, t >= 1, 1 <= p <= 255", c.Argon2MemoryKiB, c.Argon2Iterations, c.Argon2Parallelism))
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// usage prints a subcommand's help with an example.
+func usage(fs *flag.FlagSet, w io.Writer, synopsis, example string) func() {
+	return func() {
+		fmt.Fprintf(w, "Usage: %s\n\nExample:\n  %s\n\nFlags:\n", synopsis, example)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+}

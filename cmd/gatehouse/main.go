@@ -1,0 +1,52 @@
+// Command gatehouse runs the Gatehouse authorization server and its
+// administration commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const topUsage = `Usage: gatehouse COMMAND [flags]
+
+Commands:
+  serve     run the authorization server
+
+Run 'gatehouse COMMAND --help' for a command's flags and an example.
+`
+
+// run is the whole program, with its environment passed in so tests can
+// run it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, topUsage)
+		return nil
+	default:
+		fmt.Fprint(stderr, topUsage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}

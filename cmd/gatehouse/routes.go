@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/gatehouse/gatehouse/discovery"
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+// routes lists every route of the public listener.
+func routes(o *oauth.Server, d discovery.Config, jwks func() []byte, pinger interface{ Ping(context.Context) error }) http.Handler {
+	r := mux.NewRouter()
+	meta := discovery.MetadataHandler(d)
+	r.Handle(discovery.OpenIDConfigurationPath, meta)
+	r.Handle(discovery.OAuthMetadataPath, meta)
+	r.Handle(discovery.JWKSPath, discovery.JWKSHandler(jwks, d.MaxAge))
+	// The OAuth endpoints take every method and answer 405 themselves, in
+	// RFC 6749's JSON error format.
+	r.HandleFunc(discovery.TokenPath, o.Token)
+	r.HandleFunc(discovery.IntrospectionPath, o.Introspect)
+	r.HandleFunc(discovery.RevocationPath, o.Revoke)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := pinger.Ping(ctx); err != nil {
+			w.Header().Set("Retry-After", "5")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"status":"unavailable"}`))
+			return
+		}
+		w.Write([]byte(`{"status":"ok"}`))
+	})
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"error":"not_found"}`))
+	})
+	return r
+}

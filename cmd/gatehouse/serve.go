@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/storage"
+)
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, finish := configFlags(fs, getenv)
+	fs.Usage = usage(fs, stderr, "gatehouse serve [flags]", "gatehouse serve --addr 127.0.0.1:8080")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := finish(); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	logger := newLogger(cfg, stderr)
+	a, err := newApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	if cfg.Dev {
+		if err := seedDemo(ctx, a, stdout); err != nil {
+			ln.Close()
+			return err
+		}
+		logger.Warn("DEV MODE: in-memory store and signing keys; NOTHING PERSISTS across restarts. Set GATEHOUSE_DATABASE_URL for production.")
+	}
+	return serveHTTP(ctx, ln, a.handler, logger, cfg.Issuer)
+}
+
+// serveHTTP serves until ctx is done, then shuts down gracefully.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, issuer string) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", issuer)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if errors.Is(<-errc, http.ErrServerClosed) && err == nil {
+		logger.Info("gatehouse stopped")
+		return nil
+	}
+	return err
+}
+
+// seedDemo creates the dev-mode demo client and user and prints their
+// credentials as key=value lines.
+func seedDemo(ctx context.Context, a *app, out io.Writer) error {
+	now := time.Now().UTC()
+	secret, digest, err := oauth.NewClientSecret()
+	if err != nil {
+		return err
+	}
+	c := storage.Client{
+		ID:         "demo-client",
+		Name:       "demo",
+		SecretHash: digest,
+		GrantTypes: oauth.GrantTypes,
+		Scopes:     a.cfg.Scopes,
+		Audiences:  []string{"api", "example-api"},
+		Roles:      []string{"service"},
+		CreatedAt:  now,
+		UpdatedAt:  now,
+	}
+	if err := a.store.CreateClient(ctx, c); err != nil {
+		return fmt.Errorf("create demo client: %w", err)
+	}
+	password, _, err := oauth.NewClientSecret()
+	if err != nil {
+		return err
+	}
+	password = password[:20]
+	hash, err := a.oauth.PasswordHasher().Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	u := storage.User{
+		ID:           "demo-user-0001",
+		Username:     "demo",
+		PasswordHash: hash,
+		Roles:        []string{"user", "reader"},
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	if err := a.store.CreateUser(ctx, u); err != nil {
+		return fmt.Errorf("create demo user: %w", err)
+	}
+	fmt.Fprintf(out, "# Gatehouse dev mode: in-memory store, nothing persists across restarts.\nissuer=%s\nclient_id=%s\nclient_secret=%s\nusername=%s\npassword=%s\n",
+		a.cfg.Issuer, c.ID, secret, u.Username, password)
+	return nil
+}

@@ -1,0 +1,146 @@
+package verifier
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Claims are the verified claims of an access token (RFC 9068 §2.2).
+// Treat a Claims as read-only: with the token cache enabled, its slices and
+// Extra map are shared between requests that present the same token.
+type Claims struct {
+	Issuer    string    `json:"iss"`
+	Subject   string    `json:"sub,omitempty"`
+	Audience  []string  `json:"aud"`
+	Expiry    time.Time `json:"exp"`
+	NotBefore time.Time `json:"nbf,omitzero"`
+	IssuedAt  time.Time `json:"iat,omitzero"`
+	// ID is the "jti" claim (RFC 7519 §4.1.7).
+	ID string `json:"jti,omitempty"`
+	// ClientID is the OAuth client the token was issued to (RFC 9068
+	// §2.2, RFC 8693 §4.3).
+	ClientID string `json:"client_id,omitempty"`
+	// Scopes is the space-separated "scope" claim split into its tokens
+	// (RFC 9068 §2.2.3, RFC 8693 §4.2).
+	Scopes []string `json:"scope,omitempty"`
+	// Roles is the "roles" claim (RFC 9068 §2.2.3.1, RFC 7643 §4.1.2).
+	Roles []string `json:"roles,omitempty"`
+	// Extra holds every other claim, decoded as encoding/json decodes into
+	// an any (numbers are float64).
+	Extra map[string]any `json:"extra,omitempty"`
+}
+
+// HasScope reports whether the token grants scope.
+func (c *Claims) HasScope(scope string) bool { return slices.Contains(c.Scopes, scope) }
+
+// HasRole reports whether the token carries role.
+func (c *Claims) HasRole(role string) bool { return slices.Contains(c.Roles, role) }
+
+// decodeClaims decodes a JWT claims set (RFC 7519 §4). It checks the types
+// of the registered claims it knows, but not their values.
+func decodeClaims(payload []byte) (*Claims, error) {
+	var m map[string]any
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return nil, fmt.Errorf("%w: claims: %w", ErrMalformed, err)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+	}
+	c := new(Claims)
+	var err error
+	for name, v := range m {
+		if v == nil {
+			// A null registered claim counts as absent; a null custom
+			// claim stays in Extra.
+			switch name {
+			case "iss", "sub", "jti", "client_id", "aud", "scope", "roles", "exp", "nbf", "iat":
+				delete(m, name)
+			}
+			continue
+		}
+		switch name {
+		case "iss":
+			c.Issuer, err = claimString(name, v)
+		case "sub":
+			c.Subject, err = claimString(name, v)
+		case "jti":
+			c.ID, err = claimString(name, v)
+		case "client_id":
+			c.ClientID, err = claimString(name, v)
+		case "aud":
+			// RFC 7519 §4.1.3: a string or an array of strings.
+			c.Audience, err = claimStrings(name, v, false)
+		case "scope":
+			// RFC 8693 §4.2 says a space-separated string; some issuers
+			// send an array, which is accepted too.
+			c.Scopes, err = claimStrings(name, v, true)
+		case "roles":
+			c.Roles, err = claimStrings(name, v, false)
+		case "exp":
+			c.Expiry, err = claimTime(name, v)
+		case "nbf":
+			c.NotBefore, err = claimTime(name, v)
+		case "iat":
+			c.IssuedAt, err = claimTime(name, v)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		delete(m, name)
+	}
+	if len(m) > 0 {
+		c.Extra = m
+	}
+	return c, nil
+}
+
+func claimString(name string, v any) (string, error) {
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%w: claim %q is not a string", ErrMalformed, name)
+	}
+	return s, nil
+}
+
+// claimStrings decodes a string or an array of strings. With split, a
+// string is split on spaces.
+func claimStrings(name string, v any, split bool) ([]string, error) {
+	switch v := v.(type) {
+	case string:
+		if split {
+			return strings.Fields(v), nil
+		}
+		return []string{v}, nil
+	case []any:
+		out := make([]string, len(v))
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("%w: claim %q has a non-string element", ErrMalformed, name)
+			}
+			out[i] = s
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: claim %q is not a string or an array of strings", ErrMalformed, name)
+}
+
+// maxNumericDate is the year 9999; later dates are refused as nonsense.
+const maxNumericDate = 253402300799
+
+// claimTime decodes a NumericDate (RFC 7519 §2): seconds since the epoch,
+// possibly fractional.
+func claimTime(name string, v any) (time.Time, error) {
+	f, ok := v.(float64)
+	if !ok || math.IsNaN(f) || f < 0 || f > maxNumericDate {
+		return time.Time{}, fmt.Errorf("%w: claim %q is not a NumericDate", ErrMalformed, name)
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), nil
+}

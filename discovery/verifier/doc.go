@@ -1,0 +1,30 @@
+// Package verifier lets a resource server (an API protected by Gatehouse or
+// another OAuth 2.0 authorization server) check the JWT access tokens it
+// receives, and protects net/http handlers with them.
+//
+// A Verifier is built from an issuer URL and the audience the service
+// answers to. It discovers the issuer's metadata (OpenID Connect Discovery
+// 1.0 §4, RFC 8414 §3), checks that the metadata names the same issuer
+// (RFC 8414 §3.3), fetches the JSON Web Key Set it points at (RFC 7517 §5),
+// and verifies access tokens as RFC 9068 §4 prescribes: the signing
+// algorithm must be on an explicit allow-list (never "none", never an HMAC),
+// the "typ" header must be "at+jwt" (or another configured type), "iss" must
+// equal the issuer exactly, "aud" must contain the audience, and "exp",
+// "nbf" and "iat" are checked with a small leeway (RFC 7519 §4.1).
+//
+// Keys are only ever taken from the issuer's JWKS and selected by "kid";
+// the "jku", "x5u", "jwk" and "x5c" header parameters (RFC 7515 §4.1.2 to
+// §4.1.6) are ignored. The key set is cached for the max-age the JWKS
+// response advertises, refetched at most once per MinRefreshInterval when a
+// token names an unknown key (so forged kids cannot amplify requests to the
+// issuer), and kept when a refresh fails so a brief issuer outage does not
+// take the service down.
+//
+// Middleware, RequireScopes and RequireRoles turn a Verifier into net/http
+// middleware that answers with the RFC 6750 §3 WWW-Authenticate challenges;
+// handlers read the verified Claims with ClaimsFromContext.
+//
+// The package owns token verification on the resource-server side only. It
+// does not issue tokens, introspect opaque tokens (RFC 7662) or hold any
+// signing key; those belong to the oauth and keys packages.
+package verifier

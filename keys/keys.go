@@ -1,0 +1,277 @@
+package keys
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// Supported signing algorithms (RFC 7518 section 3.1, RFC 8037).
+const (
+	ES256 = string(jose.ES256)
+	RS256 = string(jose.RS256)
+	EdDSA = string(jose.EdDSA)
+)
+
+// Algorithms lists the algorithms Gatehouse can sign with. HMAC and "none"
+// are never among them (RFC 8725 section 3.1).
+var Algorithms = []string{ES256, RS256, EdDSA}
+
+// AccessTokenType is the JWS "typ" of access tokens (RFC 9068 section 2.1).
+const AccessTokenType = "at+jwt"
+
+// Errors reported by Verify.
+var (
+	ErrMalformed    = errors.New("keys: malformed token")
+	ErrUnknownKey   = errors.New("keys: unknown key id")
+	ErrBadSignature = errors.New("keys: signature does not verify")
+	ErrWrongType    = errors.New("keys: wrong token type")
+	ErrNoActiveKey  = errors.New("keys: no active signing key")
+)
+
+// State is where a key is in its lifecycle.
+type State string
+
+// Key states: next (published, not signing), active (signing), retired
+// (published until the tokens it signed expire).
+const (
+	StateNext    State = "next"
+	StateActive  State = "active"
+	StateRetired State = "retired"
+)
+
+// Key is one signing key with its parsed private part.
+type Key struct {
+	ID        string
+	Algorithm string
+	State     State
+	CreatedAt time.Time
+
+	private crypto.Signer
+	signer  jose.Signer // typ at+jwt, kid set
+}
+
+// Generate makes a new key for alg with crypto/rand. Its ID is the RFC 7638
+// JWK thumbprint of the public key.
+func Generate(alg string) (*Key, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case RS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case EdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		return nil, fmt.Errorf("keys: unsupported algorithm %q (want one of %v)", alg, Algorithms)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: generate %s key: %w", alg, err)
+	}
+	return NewKey(alg, priv)
+}
+
+// NewKey wraps an existing private key.
+func NewKey(alg string, priv crypto.Signer) (*Key, error) {
+	if !slices.Contains(Algorithms, alg) {
+		return nil, fmt.Errorf("keys: unsupported algorithm %q", alg)
+	}
+	if err := checkKeyType(alg, priv); err != nil {
+		return nil, err
+	}
+	pub := jose.JSONWebKey{Key: priv.Public(), Algorithm: alg, Use: "sig"}
+	tp, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("keys: thumbprint: %w", err)
+	}
+	kid := base64.RawURLEncoding.EncodeToString(tp)
+	signer, err := jose.NewSigner(
+		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: priv, KeyID: kid, Algorithm: alg}},
+		(&jose.SignerOptions{}).WithType(AccessTokenType),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("keys: signer: %w", err)
+	}
+	return &Key{ID: kid, Algorithm: alg, State: StateActive, private: priv, signer: signer}, nil
+}
+
+func checkKeyType(alg string, priv crypto.Signer) error {
+	switch k := priv.(type) {
+	case *ecdsa.PrivateKey:
+		if alg == ES256 && k.Curve == elliptic.P256() {
+			return nil
+		}
+	case *rsa.PrivateKey:
+		if alg == RS256 {
+			if k.N.BitLen() < 2048 {
+				return fmt.Errorf("keys: RSA key of %d bits is too short (minimum 2048)", k.N.BitLen())
+			}
+			return nil
+		}
+	case ed25519.PrivateKey:
+		if alg == EdDSA {
+			return nil
+		}
+	}
+	return fmt.Errorf("keys: %T is not a key for %s", priv, alg)
+}
+
+// Private returns the private key. Only key persistence uses it.
+func (k *Key) Private() crypto.Signer { return k.private }
+
+// PublicJWK returns the public JWK with kid, use and alg.
+func (k *Key) PublicJWK() jose.JSONWebKey {
+	return jose.JSONWebKey{Key: k.private.Public(), KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"}
+}
+
+// Set is an immutable snapshot of the keys in force: the one that signs and
+// all that are published for verification.
+type Set struct {
+	Active    *Key
+	Published []*Key
+	jwks      []byte
+	byID      map[string]*Key
+}
+
+// NewSet builds a snapshot. active may be nil (nothing signs); it is
+// published too.
+func NewSet(active *Key, published ...*Key) (*Set, error) {
+	s := &Set{Active: active, byID: map[string]*Key{}}
+	all := published
+	if active != nil && !slices.Contains(published, active) {
+		all = append([]*Key{active}, published...)
+	}
+	var set jose.JSONWebKeySet
+	for _, k := range all {
+		if _, dup := s.byID[k.ID]; dup {
+			continue
+		}
+		s.byID[k.ID] = k
+		s.Published = append(s.Published, k)
+		set.Keys = append(set.Keys, k.PublicJWK())
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("keys: marshal JWKS: %w", err)
+	}
+	s.jwks = b
+	return s, nil
+}
+
+// Ring holds the current Set and swaps it atomically; readers never lock.
+type Ring struct {
+	set atomic.Pointer[Set]
+}
+
+// NewRing returns a ring holding set.
+func NewRing(set *Set) *Ring {
+	r := &Ring{}
+	r.set.Store(set)
+	return r
+}
+
+// NewEphemeralRing generates one active key for alg that lives only in
+// memory (the embedded dev mode).
+func NewEphemeralRing(alg string) (*Ring, error) {
+	k, err := Generate(alg)
+	if err != nil {
+		return nil, err
+	}
+	set, err := NewSet(k)
+	if err != nil {
+		return nil, err
+	}
+	return NewRing(set), nil
+}
+
+// Set returns the current snapshot.
+func (r *Ring) Set() *Set { return r.set.Load() }
+
+// Store replaces the snapshot.
+func (r *Ring) Store(s *Set) { r.set.Store(s) }
+
+// JWKS returns the JSON Web Key Set document (RFC 7517 section 5) of the
+// published public keys.
+func (r *Ring) JWKS() []byte { return r.set.Load().jwks }
+
+// Algorithms returns the distinct algorithms of the published keys.
+func (r *Ring) Algorithms() []string {
+	var out []string
+	for _, k := range r.set.Load().Published {
+		if !slices.Contains(out, k.Algorithm) {
+			out = append(out, k.Algorithm)
+		}
+	}
+	return out
+}
+
+// SignAccessToken signs payload as a compact JWS with header
+// {"alg", "kid", "typ":"at+jwt"} using the active key.
+func (r *Ring) SignAccessToken(payload []byte) (string, error) {
+	k := r.set.Load().Active
+	if k == nil {
+		return "", ErrNoActiveKey
+	}
+	jws, err := k.signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("keys: sign with %s: %w", k.ID, err)
+	}
+	return jws.CompactSerialize()
+}
+
+// Verified is a token whose signature checked out.
+type Verified struct {
+	KeyID   string
+	Type    string
+	Payload []byte
+}
+
+// Verify checks a compact JWS against the published key named by its kid,
+// with the algorithm that key was made for. It does not look at claims.
+func (r *Ring) Verify(token string) (Verified, error) {
+	set := r.set.Load()
+	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA})
+	if err != nil {
+		return Verified{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if len(jws.Signatures) != 1 {
+		return Verified{}, ErrMalformed
+	}
+	h := jws.Signatures[0].Protected
+	k, ok := set.byID[h.KeyID]
+	if !ok {
+		return Verified{}, ErrUnknownKey
+	}
+	if h.Algorithm != k.Algorithm {
+		return Verified{}, fmt.Errorf("%w: alg %q for key %s", ErrBadSignature, h.Algorithm, k.ID)
+	}
+	payload, err := jws.Verify(k.private.Public())
+	if err != nil {
+		return Verified{}, ErrBadSignature
+	}
+	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
+	return Verified{KeyID: k.ID, Type: typ, Payload: payload}, nil
+}
+
+// Thumbprint is exposed for tests and tools: the RFC 7638 SHA-256
+// thumbprint of a public key, base64url-encoded.
+func Thumbprint(pub crypto.PublicKey) (string, error) {
+	tp, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(tp), nil
+}

@@ -1,0 +1,50 @@
+package oauth
+
+import (
+	"slices"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/storage"
+)
+
+// client is a storage.Client as fosite sees it.
+type client struct {
+	c storage.Client
+	// hashed is the current secret digest followed, during a rotation
+	// grace period, by the previous one (see secretHasher).
+	hashed []byte
+}
+
+var (
+	_ fosite.Client                         = (*client)(nil)
+	_ fosite.ClientWithCustomTokenLifespans = (*client)(nil)
+)
+
+func newClient(c storage.Client, now time.Time) *client {
+	hashed := slices.Clone(c.SecretHash)
+	if len(c.PreviousSecretHash) > 0 && now.Before(c.PreviousSecretExpiresAt) {
+		hashed = append(hashed, c.PreviousSecretHash...)
+	}
+	return &client{c: c, hashed: hashed}
+}
+
+func (c *client) GetID() string                   { return c.c.ID }
+func (c *client) GetHashedSecret() []byte         { return c.hashed }
+func (c *client) GetRedirectURIs() []string       { return nil }
+func (c *client) GetGrantTypes() fosite.Arguments { return c.c.GrantTypes }
+func (c *client) GetResponseTypes() fosite.Arguments {
+	return nil
+}
+func (c *client) GetScopes() fosite.Arguments   { return c.c.Scopes }
+func (c *client) IsPublic() bool                { return false }
+func (c *client) GetAudience() fosite.Arguments { return c.c.Audiences }
+
+// GetEffectiveLifespan applies the client's access-token lifetime.
+func (c *client) GetEffectiveLifespan(gt fosite.GrantType, tt fosite.TokenType, fallback time.Duration) time.Duration {
+	if tt == fosite.AccessToken && c.c.TokenLifetime > 0 {
+		return c.c.TokenLifetime
+	}
+	return fallback
+}

@@ -1,0 +1,96 @@
+package oauth
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config is what the protocol layer needs; cmd/gatehouse fills it from the
+// server configuration.
+type Config struct {
+	// Issuer is the exact "iss" of every token (RFC 9068 section 2.2).
+	Issuer string
+	// AccessTokenLifetime is the default access-token lifetime; clients
+	// may override it. Default 10 minutes (design D1).
+	AccessTokenLifetime time.Duration
+	// RefreshTokenLifetime is the idle lifetime of one refresh token.
+	RefreshTokenLifetime time.Duration
+	// RefreshFamilyLifetime is the absolute lifetime of a refresh-token
+	// family, from the password grant that started it (design D3).
+	RefreshFamilyLifetime time.Duration
+	// Leeway is the clock skew tolerated on Gatehouse's own time checks.
+	Leeway time.Duration
+	// GlobalSecret keys fosite's HMAC refresh tokens; at least 32 bytes.
+	GlobalSecret []byte
+	// Scopes are the scopes the server knows; clients are registered with
+	// a subset of them.
+	Scopes []string
+	// Password configures argon2id.
+	Password PasswordParams
+	// MaxBodyBytes bounds a token, introspection or revocation request.
+	MaxBodyBytes int64
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives request failures; never secrets.
+	Logger *slog.Logger
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultAccessTokenLifetime   = 10 * time.Minute
+	DefaultRefreshTokenLifetime  = 24 * time.Hour
+	DefaultRefreshFamilyLifetime = 30 * 24 * time.Hour
+	DefaultLeeway                = 30 * time.Second
+	DefaultMaxBodyBytes          = 64 << 10
+)
+
+// ScopeOfflineAccess asks for a refresh token with the password grant.
+const ScopeOfflineAccess = "offline_access"
+
+func (c *Config) setDefaults() {
+	if c.AccessTokenLifetime == 0 {
+		c.AccessTokenLifetime = DefaultAccessTokenLifetime
+	}
+	if c.RefreshTokenLifetime == 0 {
+		c.RefreshTokenLifetime = DefaultRefreshTokenLifetime
+	}
+	if c.RefreshFamilyLifetime == 0 {
+		c.RefreshFamilyLifetime = DefaultRefreshFamilyLifetime
+	}
+	if c.Leeway == 0 {
+		c.Leeway = DefaultLeeway
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Password.setDefaults()
+}
+
+// validate reports every problem at once.
+func (c *Config) validate() error {
+	var errs []error
+	if c.Issuer == "" {
+		errs = append(errs, errors.New("oauth: issuer is required"))
+	}
+	if len(c.GlobalSecret) < 32 {
+		errs = append(errs, fmt.Errorf("oauth: global secret must be at least 32 bytes, got %d", len(c.GlobalSecret)))
+	}
+	if c.AccessTokenLifetime < time.Second {
+		errs = append(errs, fmt.Errorf("oauth: access token lifetime %v is too short", c.AccessTokenLifetime))
+	}
+	if c.RefreshFamilyLifetime < c.RefreshTokenLifetime {
+		errs = append(errs, fmt.Errorf("oauth: refresh family lifetime %v is shorter than refresh token lifetime %v", c.RefreshFamilyLifetime, c.RefreshTokenLifetime))
+	}
+	if err := c.Password.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

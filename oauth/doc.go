@@ -1,0 +1,11 @@
+// Package oauth is Gatehouse's OAuth 2.0 protocol layer. It composes fosite
+// with exactly the grants Gatehouse serves (client_credentials, password,
+// refresh_token) plus introspection (RFC 7662) and revocation (RFC 7009),
+// adapts fosite's storage interfaces onto the storage contract, builds the
+// RFC 9068 access-token claims from the stored client and user, hashes
+// client secrets (SHA-256, design D4) and user passwords (argon2id, D5), and
+// is the only package that turns errors into RFC 6749 error responses.
+//
+// It does not own keys (package keys signs), the database (package
+// storage), or discovery documents (package discovery).
+package oauth

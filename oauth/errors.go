@@ -1,0 +1,68 @@
+package oauth
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/storage"
+)
+
+// errorBody is an RFC 6749 section 5.2 error response.
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// writeError writes err as an RFC 6749 section 5.2 response. It is the one
+// place errors become HTTP: a storage outage is 503 with Retry-After (not
+// fosite's 401 or 500), invalid_client carries WWW-Authenticate when the
+// client tried Basic (section 5.2), and descriptions never carry internal
+// detail.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+
+	if errors.Is(err, storage.ErrUnavailable) {
+		s.logger.WarnContext(r.Context(), "storage unavailable", "path", r.URL.Path, "err", err)
+		h.Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(errorBody{Error: "temporarily_unavailable", Description: "The authorization server is temporarily unavailable. Retry later."})
+		return
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	status := rfc.StatusCode()
+	if status >= 500 {
+		s.logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
+		if status == http.StatusInternalServerError {
+			rfc = fosite.ErrServerError
+		}
+	}
+	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
+		status = http.StatusUnauthorized
+		if _, _, ok := r.BasicAuth(); ok || strings.HasPrefix(r.Header.Get("Authorization"), "Basic ") {
+			h.Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
+		}
+	}
+	desc := rfc.DescriptionField
+	if rfc.HintField != "" {
+		desc += " " + rfc.HintField
+	}
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(errorBody{Error: rfc.ErrorField, Description: desc})
+}
+
+// Errors Gatehouse raises before fosite sees a request.
+var (
+	errMethod = &fosite.RFC6749Error{ErrorField: "invalid_request", DescriptionField: "The request must use POST.", CodeField: http.StatusMethodNotAllowed}
+	errTooBig = &fosite.RFC6749Error{ErrorField: "invalid_request", DescriptionField: "The request body is too large.", CodeField: http.StatusRequestEntityTooLarge}
+)
+
+func errInvalidRequest(hint string) error {
+	return fosite.ErrInvalidRequest.WithHint(hint)
+}

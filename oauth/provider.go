@@ -1,0 +1,126 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/storage"
+)
+
+// GrantTypes are the grants Gatehouse serves.
+var GrantTypes = []string{"client_credentials", "password", "refresh_token"}
+
+// AuthMethods are the client authentication methods of the token endpoint.
+var AuthMethods = []string{"client_secret_basic", "client_secret_post"}
+
+// Server serves the token, introspection and revocation endpoints.
+type Server struct {
+	cfg      Config
+	store    storage.Store
+	ring     *keys.Ring
+	provider fosite.OAuth2Provider
+	adapter  *fositeStore
+	hasher   *PasswordHasher
+	logger   *slog.Logger
+}
+
+// New builds the protocol layer over store and ring.
+func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	hasher, err := NewPasswordHasher(cfg.Password)
+	if err != nil {
+		return nil, err
+	}
+	adapter := &fositeStore{store: store, hasher: hasher, now: cfg.Now, logger: cfg.Logger, familyLifetime: cfg.RefreshFamilyLifetime}
+	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, logger: cfg.Logger}
+	s.provider = newProvider(cfg, adapter, &signer{ring: ring})
+	return s, nil
+}
+
+// newProvider composes fosite from exactly the handlers Gatehouse serves.
+// Every fosite setting that has a lazy default is set here: the lazy
+// getters write to the config on first use, a data race under concurrent
+// first requests.
+func newProvider(cfg Config, store *fositeStore, sig jwt.Signer) fosite.OAuth2Provider {
+	fc := &fosite.Config{
+		AccessTokenLifespan:  cfg.AccessTokenLifetime,
+		RefreshTokenLifespan: cfg.RefreshTokenLifetime,
+		// Unused grants still get a lifespan so no getter writes lazily.
+		AuthorizeCodeLifespan: time.Minute,
+		IDTokenLifespan:       time.Minute,
+		AccessTokenIssuer:     cfg.Issuer,
+		IDTokenIssuer:         cfg.Issuer,
+		GlobalSecret:          cfg.GlobalSecret,
+		// RFC 9068 section 2.2.3: "scope" is a space-separated string.
+		JWTScopeClaimKey:         jwt.JWTScopeFieldString,
+		ScopeStrategy:            fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy: audienceStrategy,
+		// Client secrets are 256-bit random values: SHA-256 (design D4),
+		// not fosite's default bcrypt.
+		ClientSecretsHasher:           secretHasher{},
+		RefreshTokenScopes:            []string{ScopeOfflineAccess},
+		TokenURL:                      cfg.Issuer + "/oauth2/token",
+		MinParameterEntropy:           fosite.MinParameterEntropy,
+		SendDebugMessagesToClients:    false,
+		DisableRefreshTokenValidation: false,
+		HashCost:                      0,
+	}
+	strategy := compose.NewOAuth2JWTStrategy(
+		func(context.Context) (any, error) { return nil, errors.New("oauth: fosite's own signer is not used") },
+		compose.NewOAuth2HMACStrategy(fc),
+		fc,
+	)
+	strategy.Signer = sig
+	return compose.Compose(fc, store, strategy,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2ResourceOwnerPasswordCredentialsFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+	)
+}
+
+// errInvalidTarget is RFC 8707 section 2's error for a resource or
+// audience the client may not ask for.
+var errInvalidTarget = &fosite.RFC6749Error{
+	ErrorField:       "invalid_target",
+	DescriptionField: "The requested resource or audience is invalid, unknown, or not allowed for this client.",
+	CodeField:        400,
+}
+
+// audienceStrategy allows exactly the client's registered audiences.
+func audienceStrategy(allowed []string, requested []string) error {
+	for _, a := range requested {
+		found := false
+		for _, b := range allowed {
+			if a == b {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return errInvalidTarget.WithHintf("Audience %q is not allowed for this client.", a)
+		}
+	}
+	return nil
+}
+
+// PasswordHasher returns the hasher for administration code that sets
+// passwords.
+func (s *Server) PasswordHasher() *PasswordHasher { return s.hasher }
+
+// now is the configured clock.
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+func (s *Server) String() string { return fmt.Sprintf("oauth.Server(%s)", s.cfg.Issuer) }

@@ -1,0 +1,92 @@
+package oauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/gatehouse/gatehouse/keys"
+)
+
+// signer is fosite's jwt.Signer over the key ring. Unlike fosite's
+// DefaultSigner it verifies with the key a token names by kid, so tokens
+// signed before a rotation keep verifying, it handles Ed25519, and it
+// refuses anything that is not an RFC 9068 access token.
+type signer struct {
+	ring *keys.Ring
+}
+
+var _ jwt.Signer = (*signer)(nil)
+
+// Generate signs claims with the active key. The header is always
+// {"alg","kid","typ":"at+jwt"}; fosite's header map carries nothing else
+// for access tokens.
+func (s *signer) Generate(_ context.Context, claims jwt.MapClaims, _ jwt.Mapper) (string, string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", "", fmt.Errorf("encode claims: %w", err)
+	}
+	token, err := s.ring.SignAccessToken(payload)
+	if err != nil {
+		return "", "", err
+	}
+	return token, token[strings.LastIndexByte(token, '.')+1:], nil
+}
+
+// Decode verifies the signature by kid and the typ header, and returns the
+// claims. It does not check times; fosite's callers do (Claims.Valid).
+func (s *signer) Decode(_ context.Context, token string) (*jwt.Token, error) {
+	v, err := s.ring.Verify(token)
+	if err != nil {
+		return nil, err
+	}
+	if !isAccessTokenType(v.Type) {
+		return nil, keys.ErrWrongType
+	}
+	claims := jwt.MapClaims{}
+	dec := json.NewDecoder(bytes.NewReader(v.Payload))
+	dec.UseNumber()
+	if err := dec.Decode(&claims); err != nil {
+		return nil, fmt.Errorf("%w: claims: %v", keys.ErrMalformed, err)
+	}
+	return &jwt.Token{Header: map[string]any{"kid": v.KeyID, "typ": v.Type}, Claims: claims}, nil
+}
+
+// Validate verifies token and returns its signature.
+func (s *signer) Validate(ctx context.Context, token string) (string, error) {
+	t, err := s.Decode(ctx, token)
+	if err != nil {
+		return "", err
+	}
+	if err := t.Claims.Valid(); err != nil {
+		return "", err
+	}
+	return s.GetSignature(ctx, token)
+}
+
+func (s *signer) Hash(_ context.Context, in []byte) ([]byte, error) {
+	sum := sha256.Sum256(in)
+	return sum[:], nil
+}
+
+func (s *signer) GetSignature(_ context.Context, token string) (string, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", errors.New("token is not a compact JWS")
+	}
+	return parts[2], nil
+}
+
+func (s *signer) GetSigningMethodLength(context.Context) int { return sha256.Size }
+
+// isAccessTokenType accepts "at+jwt" and its media-type form (RFC 9068
+// section 2.1), case-insensitively.
+func isAccessTokenType(typ string) bool {
+	return strings.EqualFold(typ, keys.AccessTokenType) || strings.EqualFold(typ, "application/"+keys.AccessTokenType)
+}

@@ -1,0 +1,181 @@
+package oauth
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/storage"
+)
+
+// Token serves the token endpoint (RFC 6749 section 3.2) for the
+// client_credentials (4.4), password (4.3) and refresh_token (6) grants.
+func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
+	if err := s.token(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
+	if err := s.parseForm(w, r); err != nil {
+		return err
+	}
+	form := r.PostForm
+	gt := form.Get("grant_type")
+	switch {
+	case gt == "":
+		return errInvalidRequest("The grant_type parameter is missing.")
+	case !slices.Contains(GrantTypes, gt):
+		// fosite answers invalid_request; RFC 6749 section 5.2 wants this.
+		return fosite.ErrUnsupportedGrantType.WithHintf("Grant type %q is not supported.", gt)
+	}
+	if _, _, basic := r.BasicAuth(); !basic && form.Get("client_id") == "" {
+		// fosite answers invalid_request; RFC 6749 section 5.2 wants this.
+		return fosite.ErrInvalidClient.WithHint("No client authentication was included.")
+	}
+	if err := mergeResources(form); err != nil {
+		return err
+	}
+
+	st := &reqState{allowDisabled: true}
+	ctx := withState(r.Context(), st)
+	ar, err := s.provider.NewAccessRequest(ctx, r, newSession())
+	if err != nil {
+		return err
+	}
+	st.mu.Lock()
+	c, user := st.clients[ar.GetClient().GetID()], st.user
+	st.mu.Unlock()
+	if c.Disabled {
+		if gt == "refresh_token" {
+			return fosite.ErrInvalidGrant.WithHint("The client is disabled.")
+		}
+		return fosite.ErrInvalidClient.WithHint("The client is disabled.")
+	}
+	sess, err := sessionOf(ar)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	switch gt {
+	case "client_credentials":
+		s.grantRequested(ar, c, false)
+		setClaims(sess, c, nil, "", now)
+	case "password":
+		s.grantRequested(ar, c, true)
+		family := ""
+		if ar.GetGrantedScopes().Has(ScopeOfflineAccess) {
+			family = ar.GetID()
+			sess.FamilyCreatedAt = now.UTC()
+		}
+		if user == nil {
+			return fosite.ErrServerError.WithDebug("authenticated user missing")
+		}
+		setClaims(sess, c, user, family, now)
+	case "refresh_token":
+		if err := s.checkRefresh(r, ar, sess); err != nil {
+			return err
+		}
+		var u *storage.User
+		if sess.Subject != c.ID {
+			got, err := s.store.GetUser(ctx, sess.Subject)
+			if errors.Is(err, storage.ErrNotFound) || err == nil && got.Disabled {
+				return fosite.ErrInvalidGrant.WithHint("The resource owner no longer exists or is disabled.")
+			}
+			if err != nil {
+				return err
+			}
+			u = &got
+		}
+		setClaims(sess, c, u, ar.GetID(), now)
+	}
+
+	resp, err := s.provider.NewAccessResponse(ctx, ar)
+	if err != nil {
+		if gt == "refresh_token" && errors.Is(err, errRefreshRace) {
+			// Another request rotated this token a moment ago: a replay
+			// (RFC 9700 section 4.14.2). Revoke the family, as for reuse.
+			s.revokeFamily(r, ar.GetID())
+			return fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
+		}
+		return err
+	}
+	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+	return nil
+}
+
+// mergeResources adds RFC 8707 resource indicators to the audiences fosite
+// checks against the client's registered audiences.
+func mergeResources(form url.Values) error {
+	res := form["resource"]
+	if len(res) == 0 {
+		return nil
+	}
+	for _, v := range res {
+		u, err := url.Parse(v)
+		if err != nil || !u.IsAbs() || u.Fragment != "" {
+			return errInvalidTarget.WithHint("A resource must be an absolute URI without a fragment.")
+		}
+	}
+	form["audience"] = append(fosite.GetAudiences(form), res...)
+	return nil
+}
+
+// grantRequested grants the requested scopes and audiences, which fosite
+// has already checked against the client's registration. With no scope
+// requested, the client's scopes are the default (RFC 6749 section 3.3);
+// with no audience, the client's audiences, or the issuer itself.
+// offline_access is granted only to a password-grant client that may use
+// refresh_token (fosite would issue a refresh token without that check).
+func (s *Server) grantRequested(ar fosite.AccessRequester, c storage.Client, userGrant bool) {
+	scopes := ar.GetRequestedScopes()
+	if len(scopes) == 0 {
+		scopes = fosite.Arguments(slices.DeleteFunc(slices.Clone(c.Scopes), func(sc string) bool { return sc == ScopeOfflineAccess }))
+	}
+	for _, sc := range scopes {
+		if sc == ScopeOfflineAccess && !(userGrant && slices.Contains(c.GrantTypes, "refresh_token")) {
+			continue
+		}
+		ar.GrantScope(sc)
+	}
+	aud := ar.GetRequestedAudience()
+	if len(aud) == 0 {
+		aud = c.Audiences
+	}
+	if len(aud) == 0 {
+		aud = []string{s.cfg.Issuer}
+	}
+	for _, a := range aud {
+		ar.GrantAudience(a)
+	}
+}
+
+// checkRefresh applies what fosite's refresh handler leaves out: a scope
+// parameter may not widen the grant (RFC 6749 section 6), and a family
+// ends at its absolute lifetime (design D3).
+func (s *Server) checkRefresh(r *http.Request, ar fosite.AccessRequester, sess *Session) error {
+	for _, sc := range strings.Fields(r.PostForm.Get("scope")) {
+		if !ar.GetGrantedScopes().Has(sc) {
+			return fosite.ErrInvalidScope.WithHintf("Scope %q was not granted originally.", sc)
+		}
+	}
+	if !sess.FamilyCreatedAt.IsZero() && s.now().After(sess.FamilyCreatedAt.Add(s.cfg.RefreshFamilyLifetime)) {
+		return fosite.ErrInvalidGrant.WithHint("The refresh token expired.")
+	}
+	return nil
+}
+
+// revokeFamily revokes a refresh family and denies its access tokens.
+func (s *Server) revokeFamily(r *http.Request, familyID string) {
+	ctx := r.Context()
+	if err := s.store.RevokeRefreshFamily(ctx, familyID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		s.logger.ErrorContext(ctx, "revoke refresh family", "family_id", familyID, "err", err)
+	}
+	if err := s.store.Deny(ctx, familyID, s.now().Add(familyDenyTTL)); err != nil {
+		s.logger.ErrorContext(ctx, "deny refresh family", "family_id", familyID, "err", err)
+	}
+}
