@@ -12,6 +12,9 @@ import (
 // client is a storage.Client as fosite sees it.
 type client struct {
 	c storage.Client
+	// audiences are the client's registered audiences or, if it has none,
+	// the issuer, so that every token has an "aud" (RFC 9068 section 2.2).
+	audiences []string
 	// hashed is the current secret digest followed, during a rotation
 	// grace period, by the previous one (see secretHasher).
 	hashed []byte
@@ -22,12 +25,16 @@ var (
 	_ fosite.ClientWithCustomTokenLifespans = (*client)(nil)
 )
 
-func newClient(c storage.Client, now time.Time) *client {
+func newClient(c storage.Client, now time.Time, issuer string) *client {
 	hashed := slices.Clone(c.SecretHash)
 	if len(c.PreviousSecretHash) > 0 && now.Before(c.PreviousSecretExpiresAt) {
 		hashed = append(hashed, c.PreviousSecretHash...)
 	}
-	return &client{c: c, hashed: hashed}
+	aud := c.Audiences
+	if len(aud) == 0 {
+		aud = []string{issuer}
+	}
+	return &client{c: c, hashed: hashed, audiences: aud}
 }
 
 func (c *client) GetID() string                   { return c.c.ID }
@@ -39,7 +46,7 @@ func (c *client) GetResponseTypes() fosite.Arguments {
 }
 func (c *client) GetScopes() fosite.Arguments   { return c.c.Scopes }
 func (c *client) IsPublic() bool                { return false }
-func (c *client) GetAudience() fosite.Arguments { return c.c.Audiences }
+func (c *client) GetAudience() fosite.Arguments { return c.audiences }
 
 // GetEffectiveLifespan applies the client's access-token lifetime.
 func (c *client) GetEffectiveLifespan(gt fosite.GrantType, tt fosite.TokenType, fallback time.Duration) time.Duration {

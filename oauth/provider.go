@@ -42,7 +42,7 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	adapter := &fositeStore{store: store, hasher: hasher, now: cfg.Now, logger: cfg.Logger, familyLifetime: cfg.RefreshFamilyLifetime}
+	adapter := &fositeStore{store: store, hasher: hasher, now: cfg.Now, logger: cfg.Logger, familyLifetime: cfg.RefreshFamilyLifetime, issuer: cfg.Issuer}
 	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, logger: cfg.Logger}
 	s.provider = newProvider(cfg, adapter, &signer{ring: ring})
 	return s, nil

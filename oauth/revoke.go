@@ -18,6 +18,10 @@ func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := checkClientAuthMethods(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	st := &reqState{}
 	ctx := withState(r.Context(), st)
 	if err := s.preverify(ctx, st, r.PostForm.Get("token")); err != nil {

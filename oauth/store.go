@@ -27,6 +27,7 @@ type fositeStore struct {
 	hasher *PasswordHasher
 	now    func() time.Time
 	logger *slog.Logger
+	issuer string
 	// familyLifetime is the absolute lifetime of a refresh family.
 	familyLifetime time.Duration
 }
@@ -125,7 +126,7 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 			return nil, fmt.Errorf("client %q is disabled: %w", id, fosite.ErrNotFound)
 		}
 	}
-	return newClient(c, s.now()), nil
+	return newClient(c, s.now(), s.issuer), nil
 }
 
 // ClientAssertionJWTValid is part of fosite.ClientManager; Gatehouse does
@@ -251,7 +252,7 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	if err != nil {
 		return nil, err
 	}
-	r, _, err := unmarshalRequest(t.Request, newClient(c, s.now()))
+	r, _, err := unmarshalRequest(t.Request, newClient(c, s.now(), s.issuer))
 	if err != nil {
 		return nil, err
 	}

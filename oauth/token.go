@@ -33,9 +33,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		// fosite answers invalid_request; RFC 6749 section 5.2 wants this.
 		return fosite.ErrUnsupportedGrantType.WithHintf("Grant type %q is not supported.", gt)
 	}
-	if _, _, basic := r.BasicAuth(); !basic && form.Get("client_id") == "" {
-		// fosite answers invalid_request; RFC 6749 section 5.2 wants this.
-		return fosite.ErrInvalidClient.WithHint("No client authentication was included.")
+	if err := checkClientAuthMethods(r); err != nil {
+		return err
 	}
 	if err := mergeResources(form); err != nil {
 		return err
@@ -108,6 +107,20 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// checkClientAuthMethods refuses a request without client authentication
+// (fosite says invalid_request; RFC 6749 section 5.2 says invalid_client)
+// or with two methods at once (section 2.3).
+func checkClientAuthMethods(r *http.Request) error {
+	_, _, basic := r.BasicAuth()
+	switch {
+	case !basic && r.PostForm.Get("client_id") == "":
+		return fosite.ErrInvalidClient.WithHint("No client authentication was included.")
+	case basic && r.PostForm.Get("client_secret") != "":
+		return errInvalidRequest("Use one client authentication method: Basic or client_secret in the body, not both.")
+	}
+	return nil
+}
+
 // mergeResources adds RFC 8707 resource indicators to the audiences fosite
 // checks against the client's registered audiences.
 func mergeResources(form url.Values) error {
@@ -128,7 +141,7 @@ func mergeResources(form url.Values) error {
 // grantRequested grants the requested scopes and audiences, which fosite
 // has already checked against the client's registration. With no scope
 // requested, the client's scopes are the default (RFC 6749 section 3.3);
-// with no audience, the client's audiences, or the issuer itself.
+// with no audience, the client's audiences (or the issuer, see client).
 // offline_access is granted only to a password-grant client that may use
 // refresh_token (fosite would issue a refresh token without that check).
 func (s *Server) grantRequested(ar fosite.AccessRequester, c storage.Client, userGrant bool) {
@@ -144,10 +157,7 @@ func (s *Server) grantRequested(ar fosite.AccessRequester, c storage.Client, use
 	}
 	aud := ar.GetRequestedAudience()
 	if len(aud) == 0 {
-		aud = c.Audiences
-	}
-	if len(aud) == 0 {
-		aud = []string{s.cfg.Issuer}
+		aud = ar.GetClient().GetAudience()
 	}
 	for _, a := range aud {
 		ar.GrantAudience(a)

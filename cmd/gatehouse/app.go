@@ -53,6 +53,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 			Parallelism: uint8(cfg.Argon2Parallelism),
 		},
 		Logger: logger,
+		Now:    cfg.Now,
 	}, a.store, a.ring)
 	if err != nil {
 		a.store.Close()

@@ -33,6 +33,8 @@ type Config struct {
 	Argon2Parallelism     uint
 	LogLevel              string
 	LogFormat             string
+	// Now is the clock; tests set it, nil means time.Now.
+	Now func() time.Time
 }
 
 // configFlags registers the serve flags on fs, with defaults taken from

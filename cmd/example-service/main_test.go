@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/discovery/verifier"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+func TestRoutes(t *testing.T) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	issuer := httptest.NewServer(mux)
+	defer issuer.Close()
+	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]string{"issuer": issuer.URL, "jwks_uri": issuer.URL + "/jwks"})
+	})
+	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: priv.Public(), KeyID: "k1", Algorithm: "ES256"}}})
+	})
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: priv, KeyID: "k1"}},
+		(&jose.SignerOptions{}).WithType("at+jwt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mint := func(scope string, roles ...string) string {
+		now := time.Now().Unix()
+		tok, err := jwt.Signed(signer).Claims(map[string]any{
+			"iss": issuer.URL, "aud": []string{"example-api"}, "sub": "svc", "exp": now + 60, "iat": now,
+			"scope": scope, "roles": roles,
+		}).Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	v, err := verifier.New(verifier.Config{Issuer: issuer.URL, Audience: "example-api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := routes(v)
+	plain, admin, reports := mint("profile"), mint("profile", "admin"), mint("reports:read")
+	tests := []struct {
+		path, token string
+		want        int
+	}{
+		{"/public", "", 200},
+		{"/me", "", 401},
+		{"/me", "garbage", 401},
+		{"/me", plain, 200},
+		{"/admin", plain, 403},
+		{"/admin", admin, 200},
+		{"/reports", admin, 403},
+		{"/reports", reports, 200},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+		if tt.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tt.token)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("GET %s = %d; want %d (%s)", tt.path, rec.Code, tt.want, rec.Body)
+		}
+	}
+}
+
+func TestRunBadFlags(t *testing.T) {
+	if err := run(context.Background(), []string{"--issuer", "not a url"}, &discard{}); err == nil {
+		t.Errorf("run(bad issuer) = nil; want error")
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
