@@ -1,0 +1,105 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// ExpiryDeleter is what a Janitor needs from a store.
+type ExpiryDeleter interface {
+	DeleteExpiredRefreshTokens(ctx context.Context, before time.Time, limit int) (int, error)
+	DeleteExpiredDenials(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// Janitor deletes expired refresh tokens and deny-list entries, which no
+// request needs any more, so that the tables stay the size of the live set.
+// Every instance may run one: the stores delete in batches and skip rows
+// another janitor holds.
+type Janitor struct {
+	Store ExpiryDeleter
+	// Interval between sweeps; zero means one minute.
+	Interval time.Duration
+	// Batch is the most rows one delete statement removes; zero means
+	// 1000. A sweep repeats full batches up to MaxBatches times.
+	Batch int
+	// MaxBatches bounds the batches of one kind in one sweep, so that a
+	// large backlog is worked off over several sweeps; zero means 100.
+	MaxBatches int
+	// Now is the clock; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Run sweeps at once and then every Interval until ctx is done, and then
+// returns nil. A failed sweep is logged and retried at the next tick.
+func (j *Janitor) Run(ctx context.Context) error {
+	if j.Store == nil {
+		return errors.New("janitor: no store")
+	}
+	interval := j.Interval
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		if _, _, err := j.Sweep(ctx); err != nil && ctx.Err() == nil {
+			j.logger().Warn("janitor: sweep failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+	}
+}
+
+// Sweep deletes what expired before Now, in batches, and returns how many
+// refresh tokens and denials it deleted.
+func (j *Janitor) Sweep(ctx context.Context) (refresh, denials int, err error) {
+	now := time.Now
+	if j.Now != nil {
+		now = j.Now
+	}
+	t := now()
+	refresh, err = j.sweep(ctx, t, j.Store.DeleteExpiredRefreshTokens)
+	if err != nil {
+		return refresh, 0, err
+	}
+	denials, err = j.sweep(ctx, t, j.Store.DeleteExpiredDenials)
+	if refresh > 0 || denials > 0 {
+		j.logger().Info("janitor: deleted expired entries", "refresh_tokens", refresh, "denials", denials)
+	}
+	return refresh, denials, err
+}
+
+func (j *Janitor) sweep(ctx context.Context, before time.Time, del func(context.Context, time.Time, int) (int, error)) (int, error) {
+	batch, maxBatches := j.Batch, j.MaxBatches
+	if batch <= 0 {
+		batch = 1000
+	}
+	if maxBatches <= 0 {
+		maxBatches = 100
+	}
+	total := 0
+	for range maxBatches {
+		n, err := del(ctx, before, batch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < batch {
+			break
+		}
+	}
+	return total, nil
+}
+
+func (j *Janitor) logger() *slog.Logger {
+	if j.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return j.Logger
+}

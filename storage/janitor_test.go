@@ -1,0 +1,163 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/storage/memory"
+)
+
+var base = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// fill stores expired and live refresh tokens and denials relative to base.
+func fill(t *testing.T, s *memory.Store, expired, live int) {
+	t.Helper()
+	ctx := t.Context()
+	add := func(name string, exp time.Time) {
+		rt := storage.RefreshToken{Signature: name, FamilyID: "fam-" + name, Subject: "u", Active: true, ExpiresAt: exp}
+		if err := s.CreateRefreshToken(ctx, rt); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Deny(ctx, name, exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range expired {
+		add(fmt.Sprintf("expired-%d", i), base.Add(-time.Duration(i+1)*time.Minute))
+	}
+	for i := range live {
+		add(fmt.Sprintf("live-%d", i), base.Add(time.Duration(i+1)*time.Minute))
+	}
+}
+
+func TestJanitorSweep(t *testing.T) {
+	s := memory.New()
+	fill(t, s, 7, 3)
+	j := &storage.Janitor{Store: s, Batch: 2, Now: func() time.Time { return base }}
+	refresh, denials, err := j.Sweep(t.Context())
+	if err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	if refresh != 7 || denials != 7 {
+		t.Fatalf("Sweep = %d refresh tokens, %d denials; want 7, 7 (batches of 2 repeat while full)", refresh, denials)
+	}
+	for i := range 7 {
+		if _, err := s.GetRefreshToken(t.Context(), fmt.Sprintf("expired-%d", i)); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("expired token %d: GetRefreshToken = %v; want ErrNotFound", i, err)
+		}
+	}
+	for i := range 3 {
+		name := fmt.Sprintf("live-%d", i)
+		if _, err := s.GetRefreshToken(t.Context(), name); err != nil {
+			t.Errorf("live token %s deleted: %v", name, err)
+		}
+		if d, _ := s.Denied(t.Context(), base, name); !d {
+			t.Errorf("live denial %s deleted", name)
+		}
+	}
+}
+
+// counting counts the delete calls a sweep makes.
+type counting struct {
+	storage.ExpiryDeleter
+	calls atomic.Int32
+}
+
+func (c *counting) DeleteExpiredRefreshTokens(ctx context.Context, before time.Time, limit int) (int, error) {
+	c.calls.Add(1)
+	return c.ExpiryDeleter.DeleteExpiredRefreshTokens(ctx, before, limit)
+}
+
+func TestJanitorSweepIsBounded(t *testing.T) {
+	s := memory.New()
+	fill(t, s, 10, 0)
+	c := &counting{ExpiryDeleter: s}
+	j := &storage.Janitor{Store: c, Batch: 2, MaxBatches: 3, Now: func() time.Time { return base }}
+	refresh, _, err := j.Sweep(t.Context())
+	if err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	if refresh != 6 || c.calls.Load() != 3 {
+		t.Fatalf("Sweep(batch 2, max 3 batches) deleted %d in %d calls; want 6 in 3", refresh, c.calls.Load())
+	}
+}
+
+func TestJanitorRunSweepsUntilCancelled(t *testing.T) {
+	s := memory.New()
+	fill(t, s, 2, 2)
+	var now atomic.Int64
+	now.Store(base.UnixNano())
+	c := &counting{ExpiryDeleter: s}
+	j := &storage.Janitor{Store: c, Interval: time.Millisecond, Now: func() time.Time { return time.Unix(0, now.Load()) }}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- j.Run(ctx) }()
+
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	gone := func(name string) func() bool {
+		return func() bool {
+			_, err := s.GetRefreshToken(t.Context(), name)
+			return errors.Is(err, storage.ErrNotFound)
+		}
+	}
+	waitFor("the expired tokens to go", func() bool { return gone("expired-0")() && gone("expired-1")() })
+	calls := c.calls.Load()
+	waitFor("more sweeps", func() bool { return c.calls.Load() > calls+2 })
+	if _, err := s.GetRefreshToken(t.Context(), "live-0"); err != nil {
+		t.Fatalf("live token deleted: %v", err)
+	}
+	// Time passes: the first live token expires and goes at a later sweep.
+	now.Store(base.Add(90 * time.Second).UnixNano())
+	waitFor("live-0 to expire and go", gone("live-0"))
+	if _, err := s.GetRefreshToken(t.Context(), "live-1"); err != nil {
+		t.Fatalf("token that is still live deleted: %v", err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after cancel = %v; want nil", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("Run did not return within 1s of cancel")
+	}
+}
+
+// failing fails every delete.
+type failing struct{}
+
+func (failing) DeleteExpiredRefreshTokens(context.Context, time.Time, int) (int, error) {
+	return 0, storage.ErrUnavailable
+}
+
+func (failing) DeleteExpiredDenials(context.Context, time.Time, int) (int, error) {
+	return 0, storage.ErrUnavailable
+}
+
+func TestJanitorRunSurvivesFailures(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	j := &storage.Janitor{Store: failing{}, Interval: time.Millisecond}
+	if err := j.Run(ctx); err != nil {
+		t.Fatalf("Run(failing store) = %v; want nil after ctx is done", err)
+	}
+	if err := (&storage.Janitor{}).Run(ctx); err == nil {
+		t.Fatal("Run(no store) = nil; want an error")
+	}
+}

@@ -1,0 +1,187 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse/storage"
+)
+
+const clientColumns = `id, name, secret_hash, previous_secret_hash, previous_secret_expires_at,
+	grant_types, scopes, audiences, roles, claims, token_lifetime_ns, disabled, created_at, updated_at`
+
+func scanClient(row pgx.Row) (storage.Client, error) {
+	var (
+		c        storage.Client
+		prevExp  *time.Time
+		claims   []byte
+		lifetime int64
+	)
+	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.PreviousSecretHash, &prevExp,
+		&c.GrantTypes, &c.Scopes, &c.Audiences, &c.Roles, &claims, &lifetime, &c.Disabled,
+		&c.CreatedAt, &c.UpdatedAt)
+	if err != nil {
+		return storage.Client{}, err
+	}
+	if prevExp != nil {
+		c.PreviousSecretExpiresAt = prevExp.UTC()
+	}
+	if err := json.Unmarshal(claims, &c.Claims); err != nil {
+		return storage.Client{}, fmt.Errorf("decode claims: %w", err)
+	}
+	if len(c.Claims) == 0 {
+		c.Claims = nil
+	}
+	c.TokenLifetime = time.Duration(lifetime)
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, nil
+}
+
+// clientArgs returns c's column values in clientColumns order.
+func clientArgs(c storage.Client) ([]any, error) {
+	claims := []byte("{}")
+	if len(c.Claims) > 0 {
+		var err error
+		if claims, err = json.Marshal(c.Claims); err != nil {
+			return nil, fmt.Errorf("encode claims: %w", err)
+		}
+	}
+	return []any{c.ID, c.Name, c.SecretHash, c.PreviousSecretHash, nullTime(c.PreviousSecretExpiresAt),
+		list(c.GrantTypes), list(c.Scopes), list(c.Audiences), list(c.Roles), claims,
+		int64(c.TokenLifetime), c.Disabled, c.CreatedAt, c.UpdatedAt}, nil
+}
+
+// GetClient returns the client with the given id.
+func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error) {
+	op := fmt.Sprintf("get client %q", id)
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return storage.Client{}, fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	c, err := scanClient(q.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
+	if err != nil {
+		return storage.Client{}, s.wrap(err, op)
+	}
+	return c, nil
+}
+
+// CreateClient stores a new client; its id, and its name when set, must be
+// unused.
+func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
+	op := fmt.Sprintf("create client %q", c.ID)
+	args, err := clientArgs(c)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	_, err = q.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, args...)
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	return nil
+}
+
+// UpdateClient applies fn to the stored client with its row locked, so
+// concurrent updates never lose each other's changes; fn must not use the
+// store with ctx. Inside a transaction it runs in a savepoint, leaving the
+// transaction usable when it fails.
+func (s *Store) UpdateClient(ctx context.Context, id string, fn func(storage.Client) (storage.Client, error)) error {
+	op := fmt.Sprintf("update client %q", id)
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	tx, err := q.Begin(ctx)
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	old, err := scanClient(tx.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1 FOR UPDATE`, id))
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	c, err := fn(old)
+	if err != nil {
+		return err
+	}
+	c.ID = id
+	args, err := clientArgs(c)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	_, err = tx.Exec(ctx, `UPDATE clients SET name = $2, secret_hash = $3, previous_secret_hash = $4,
+		previous_secret_expires_at = $5, grant_types = $6, scopes = $7, audiences = $8, roles = $9,
+		claims = $10, token_lifetime_ns = $11, disabled = $12, created_at = $13, updated_at = $14
+		WHERE id = $1`, args...)
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return s.wrap(err, op)
+	}
+	return nil
+}
+
+// DeleteClient removes a client.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	op := fmt.Sprintf("delete client %q", id)
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	tag, err := q.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// ListClients returns all clients ordered by id.
+func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
+	const op = "list clients"
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	rows, err := q.Query(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY id`)
+	if err != nil {
+		return nil, s.wrap(err, op)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.Client, error) { return scanClient(row) })
+	if err != nil {
+		return nil, s.wrap(err, op)
+	}
+	return out, nil
+}
+
+// list returns l, or an empty list for nil, for NOT NULL text[] columns.
+func list(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// nullTime returns nil for the zero time, which stores NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}

@@ -1,0 +1,133 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse/storage"
+)
+
+const userColumns = `id, username, password_hash, roles, disabled, created_at, updated_at`
+
+func scanUser(row pgx.Row) (storage.User, error) {
+	var u storage.User
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Roles, &u.Disabled, &u.CreatedAt, &u.UpdatedAt); err != nil {
+		return storage.User{}, err
+	}
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return u, nil
+}
+
+// GetUser returns the user with the given id.
+func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
+	return s.getUser(ctx, fmt.Sprintf("get user %q", id), `id = $1`, id)
+}
+
+// GetUserByUsername returns the user with exactly this username. The
+// username stays out of the error, which may reach a log.
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (storage.User, error) {
+	return s.getUser(ctx, "get user by name", `username = $1`, username)
+}
+
+func (s *Store) getUser(ctx context.Context, op, where, arg string) (storage.User, error) {
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return storage.User{}, fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	u, err := scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg))
+	if err != nil {
+		return storage.User{}, s.wrap(err, op)
+	}
+	return u, nil
+}
+
+// CreateUser stores a new user; its id and username must be unused.
+func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
+	op := fmt.Sprintf("create user %q", u.ID)
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	_, err = q.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		u.ID, u.Username, u.PasswordHash, list(u.Roles), u.Disabled, u.CreatedAt, u.UpdatedAt)
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	return nil
+}
+
+// UpdateUser applies fn to the stored user with its row locked; fn must not
+// use the store with ctx. Inside a transaction it runs in a savepoint,
+// leaving the transaction usable when it fails.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(storage.User) (storage.User, error)) error {
+	op := fmt.Sprintf("update user %q", id)
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	tx, err := q.Begin(ctx)
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	old, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	u, err := fn(old)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE users SET username = $2, password_hash = $3, roles = $4, disabled = $5,
+		created_at = $6, updated_at = $7 WHERE id = $1`,
+		id, u.Username, u.PasswordHash, list(u.Roles), u.Disabled, u.CreatedAt, u.UpdatedAt)
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return s.wrap(err, op)
+	}
+	return nil
+}
+
+// DeleteUser removes a user.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	op := fmt.Sprintf("delete user %q", id)
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	tag, err := q.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// ListUsers returns all users ordered by username.
+func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
+	const op = "list users"
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	rows, err := q.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	if err != nil {
+		return nil, s.wrap(err, op)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.User, error) { return scanUser(row) })
+	if err != nil {
+		return nil, s.wrap(err, op)
+	}
+	return out, nil
+}
