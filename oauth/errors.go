@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -28,7 +29,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 
-	if errors.Is(err, storage.ErrUnavailable) {
+	if errors.Is(err, storage.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		s.logger.WarnContext(r.Context(), "storage unavailable", "path", r.URL.Path, "err", err)
 		h.Set("Retry-After", "5")
 		w.WriteHeader(http.StatusServiceUnavailable)

@@ -151,7 +151,7 @@ func (s *fositeStore) Authenticate(ctx context.Context, username, password strin
 	ok, rehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return "", ctxErr
+			return "", fmt.Errorf("authenticate: %w", ctxErr)
 		}
 		s.logger.ErrorContext(ctx, "stored password hash unusable", "user_id", u.ID, "err", err)
 		return "", fmt.Errorf("authenticate: %w", fosite.ErrNotFound)

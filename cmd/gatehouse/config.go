@@ -33,6 +33,12 @@ type Config struct {
 	Argon2Parallelism     uint
 	LogLevel              string
 	LogFormat             string
+	Migrate               bool
+	DBMaxConns            uint
+	DBConnectTimeout      time.Duration
+	DBStatementTimeout    time.Duration
+	RequestTimeout        time.Duration
+	JanitorInterval       time.Duration
 	// Now is the clock; tests set it, nil means time.Now.
 	Now func() time.Time
 }
@@ -86,6 +92,12 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 	uintv(&c.Argon2Parallelism, "argon2-parallelism", "GATEHOUSE_ARGON2_PARALLELISM", 1, "argon2id lanes")
 	fs.StringVar(&c.LogLevel, "log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("GATEHOUSE_LOG_FORMAT", "text"), "text or json (env GATEHOUSE_LOG_FORMAT)")
+	fs.BoolVar(&c.Migrate, "migrate", getenv("GATEHOUSE_MIGRATE") == "true", "apply pending database migrations before serving (env GATEHOUSE_MIGRATE=true)")
+	uintv(&c.DBMaxConns, "database-max-conns", "GATEHOUSE_DATABASE_MAX_CONNS", 0, "PostgreSQL pool size; 0 means pgx's default (max of 4 and the CPU count)")
+	dur(&c.DBConnectTimeout, "database-connect-timeout", "GATEHOUSE_DATABASE_CONNECT_TIMEOUT", 2*time.Second, "timeout for opening one database connection")
+	dur(&c.DBStatementTimeout, "database-statement-timeout", "GATEHOUSE_DATABASE_STATEMENT_TIMEOUT", 2*time.Second, "PostgreSQL statement_timeout")
+	dur(&c.RequestTimeout, "request-timeout", "GATEHOUSE_REQUEST_TIMEOUT", 5*time.Second, "deadline of one request's work; past it the answer is 503")
+	dur(&c.JanitorInterval, "janitor-interval", "GATEHOUSE_JANITOR_INTERVAL", time.Minute, "how often expired refresh tokens and deny-list entries are deleted")
 	dev := fs.Bool("dev", false, "embedded dev mode: in-memory store and keys, demo client and user (the default without a database URL)")
 
 	finish := func() error {
@@ -127,6 +139,10 @@ func (c *Config) Validate() error {
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.RequestTimeout < 100*time.Millisecond || c.DBConnectTimeout <= 0 || c.DBStatementTimeout < 0 || c.JanitorInterval < time.Second {
+		errs = append(errs, fmt.Errorf("timeouts: --request-timeout %v (>= 100ms), --database-connect-timeout %v (> 0), --database-statement-timeout %v (>= 0), --janitor-interval %v (>= 1s)",
+			c.RequestTimeout, c.DBConnectTimeout, c.DBStatementTimeout, c.JanitorInterval))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))

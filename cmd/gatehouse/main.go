@@ -28,6 +28,7 @@ const topUsage = `Usage: gatehouse COMMAND [flags]
 
 Commands:
   serve     run the authorization server
+  migrate   apply database migrations ("migrate status" lists them)
 
 Run 'gatehouse COMMAND --help' for a command's flags and an example.
 `
@@ -42,6 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return nil

@@ -12,8 +12,9 @@ import (
 )
 
 // routes lists every route of the public listener.
-func routes(o *oauth.Server, d discovery.Config, jwks func() []byte, pinger interface{ Ping(context.Context) error }) http.Handler {
+func routes(o *oauth.Server, d discovery.Config, jwks func() []byte, pinger interface{ Ping(context.Context) error }, timeout time.Duration) http.Handler {
 	r := mux.NewRouter()
+	r.Use(deadline(timeout))
 	meta := discovery.MetadataHandler(d)
 	r.Handle(discovery.OpenIDConfigurationPath, meta)
 	r.Handle(discovery.OAuthMetadataPath, meta)
@@ -41,4 +42,16 @@ func routes(o *oauth.Server, d discovery.Config, jwks func() []byte, pinger inte
 		w.Write([]byte(`{"error":"not_found"}`))
 	})
 	return r
+}
+
+// deadline bounds each request's work, so a request waiting on an
+// unreachable database answers 503 instead of hanging.
+func deadline(d time.Duration) mux.MiddlewareFunc {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
 }

@@ -54,6 +54,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		logger.Warn("DEV MODE: in-memory store and signing keys; NOTHING PERSISTS across restarts. Set GATEHOUSE_DATABASE_URL for production.")
 	}
+	stopBackground := a.start(ctx)
+	defer stopBackground()
 	return serveHTTP(ctx, ln, a.handler, logger, cfg.Issuer)
 }
 
