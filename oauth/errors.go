@@ -61,7 +61,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // Errors Gatehouse raises before fosite sees a request.
 var (
 	errMethod = &fosite.RFC6749Error{ErrorField: "invalid_request", DescriptionField: "The request must use POST.", CodeField: http.StatusMethodNotAllowed}
-	errTooBig = &fosite.RFC6749Error{ErrorField: "invalid_request", DescriptionField: "The request body is too large.", CodeField: http.StatusRequestEntityTooLarge}
+	// errThrottled answers password guessing (design D5); RFC 6749 has no
+	// code for it, so it is invalid_request with HTTP 429.
+	errThrottled = &fosite.RFC6749Error{ErrorField: "invalid_request", DescriptionField: "Too many failed logins; retry later.", CodeField: http.StatusTooManyRequests}
+	errTooBig    = &fosite.RFC6749Error{ErrorField: "invalid_request", DescriptionField: "The request body is too large.", CodeField: http.StatusRequestEntityTooLarge}
 )
 
 func errInvalidRequest(hint string) error {

@@ -29,6 +29,7 @@ type Server struct {
 	provider fosite.OAuth2Provider
 	adapter  *fositeStore
 	hasher   *PasswordHasher
+	throttle *throttle
 	logger   *slog.Logger
 }
 
@@ -43,7 +44,7 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 		return nil, err
 	}
 	adapter := &fositeStore{store: store, hasher: hasher, now: cfg.Now, logger: cfg.Logger, familyLifetime: cfg.RefreshFamilyLifetime, issuer: cfg.Issuer}
-	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, logger: cfg.Logger}
+	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, throttle: newThrottle(), logger: cfg.Logger}
 	s.provider = newProvider(cfg, adapter, &signer{ring: ring})
 	return s, nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ory/fosite"
@@ -40,9 +41,25 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
+	username, addr := NormalizeUsername(form.Get("username")), clientAddr(r)
+	if gt == "password" {
+		if blocked, wait := s.throttle.blocked(s.now(), username, addr); blocked {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			return errThrottled
+		}
+	}
+
 	st := &reqState{allowDisabled: true}
 	ctx := withState(r.Context(), st)
 	ar, err := s.provider.NewAccessRequest(ctx, r, newSession())
+	if gt == "password" {
+		switch {
+		case err == nil:
+			s.throttle.succeed(username)
+		case errors.Is(err, fosite.ErrInvalidGrant):
+			s.throttle.fail(s.now(), username, addr)
+		}
+	}
 	if err != nil {
 		return err
 	}

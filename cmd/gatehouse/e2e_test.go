@@ -487,3 +487,26 @@ func TestOAuth2LibrarySurfacesErrors(t *testing.T) {
 		t.Fatalf("wrong secret via x/oauth2: %v; want RetrieveError invalid_client 401", err)
 	}
 }
+
+func TestPasswordGuessingIsThrottled(t *testing.T) {
+	ts := startServer(t, nil)
+	secret := ts.addClient(t, storage.Client{ID: "app", Name: "app", GrantTypes: []string{"password"}, Scopes: []string{"read"}})
+	ts.addUser(t, "u-1", "gina", "pw-gina-123", "user")
+	guess := func(pw string) (int, map[string]any, string) {
+		resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"Gina"}, "password": {pw}}, "app", secret)
+		return resp.StatusCode, body, resp.Header.Get("Retry-After")
+	}
+	for i := range 10 {
+		if code, body, _ := guess("wrong"); code != 400 || body["error"] != "invalid_grant" {
+			t.Fatalf("guess %d: %d %v; want 400 invalid_grant", i, code, body)
+		}
+	}
+	code, body, retry := guess("pw-gina-123")
+	if code != 429 || retry == "" || body["access_token"] != nil {
+		t.Fatalf("after 10 failures, even the right password: %d %v Retry-After %q; want 429 with Retry-After", code, body, retry)
+	}
+	ts.advance(16 * time.Minute)
+	if code, body, _ := guess("pw-gina-123"); code != 200 {
+		t.Fatalf("after the window: %d %v; want 200", code, body)
+	}
+}
