@@ -60,7 +60,9 @@ type Key struct {
 	CreatedAt time.Time
 
 	private crypto.Signer
-	signer  jose.Signer // typ at+jwt, kid set
+	// header is the base64url-encoded protected header
+	// {"alg","kid","typ":"at+jwt"} followed by '.', built once per key.
+	header []byte
 }
 
 // Generate makes a new key for alg with crypto/rand. Its ID is the RFC 7638
@@ -98,14 +100,7 @@ func NewKey(alg string, priv crypto.Signer) (*Key, error) {
 		return nil, fmt.Errorf("keys: thumbprint: %w", err)
 	}
 	kid := base64.RawURLEncoding.EncodeToString(tp)
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: priv, KeyID: kid, Algorithm: alg}},
-		(&jose.SignerOptions{}).WithType(AccessTokenType),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("keys: signer: %w", err)
-	}
-	return &Key{ID: kid, Algorithm: alg, State: StateActive, private: priv, signer: signer}, nil
+	return &Key{ID: kid, Algorithm: alg, State: StateActive, private: priv, header: protectedHeader(alg, kid)}, nil
 }
 
 func checkKeyType(alg string, priv crypto.Signer) error {
@@ -218,18 +213,15 @@ func (r *Ring) Algorithms() []string {
 	return out
 }
 
-// SignAccessToken signs payload as a compact JWS with header
-// {"alg", "kid", "typ":"at+jwt"} using the active key.
+// SignAccessToken signs payload as a compact JWS (RFC 7515 section 7.1)
+// with header {"alg", "kid", "typ":"at+jwt"} (RFC 9068 section 2.1) using
+// the active key.
 func (r *Ring) SignAccessToken(payload []byte) (string, error) {
 	k := r.set.Load().Active
 	if k == nil {
 		return "", ErrNoActiveKey
 	}
-	jws, err := k.signer.Sign(payload)
-	if err != nil {
-		return "", fmt.Errorf("keys: sign with %s: %w", k.ID, err)
-	}
-	return jws.CompactSerialize()
+	return k.sign(payload)
 }
 
 // Verified is a token whose signature checked out.

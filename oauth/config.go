@@ -24,6 +24,8 @@ type Config struct {
 	Leeway time.Duration
 	// GlobalSecret keys fosite's HMAC refresh tokens; at least 32 bytes.
 	GlobalSecret []byte
+	// RotatedGlobalSecrets still verify refresh tokens made under them.
+	RotatedGlobalSecrets [][]byte
 	// Scopes are the scopes the server knows; clients are registered with
 	// a subset of them.
 	Scopes []string

@@ -63,6 +63,7 @@ func newProvider(cfg Config, store *fositeStore, sig jwt.Signer) fosite.OAuth2Pr
 		AccessTokenIssuer:     cfg.Issuer,
 		IDTokenIssuer:         cfg.Issuer,
 		GlobalSecret:          cfg.GlobalSecret,
+		RotatedGlobalSecrets:  cfg.RotatedGlobalSecrets,
 		// RFC 9068 section 2.2.3: "scope" is a space-separated string.
 		JWTScopeClaimKey:         jwt.JWTScopeFieldString,
 		ScopeStrategy:            fosite.ExactScopeStrategy,

@@ -44,10 +44,11 @@ var (
 // familyDenyTTL is how long a revoked family's id stays on the deny list:
 // longer than any access token the family can have outstanding (client
 // token lifetimes are capped at maxClientTokenLifetime).
-const familyDenyTTL = maxClientTokenLifetime + time.Minute
+const familyDenyTTL = MaxTokenLifetime + time.Minute
 
-// maxClientTokenLifetime caps a client's access-token lifetime.
-const maxClientTokenLifetime = 24 * time.Hour
+// MaxTokenLifetime caps any access token's lifetime, a client's own
+// included; keys stay published at least this long after they sign.
+const MaxTokenLifetime = 24 * time.Hour
 
 // accessRequestPrefix marks the request id of a verified access token, so
 // that revoking it never touches a refresh family.

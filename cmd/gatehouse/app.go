@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,6 +21,7 @@ type app struct {
 	logger  *slog.Logger
 	store   storage.Store
 	ring    *keys.Ring
+	keys    *keys.Manager
 	oauth   *oauth.Server
 	handler http.Handler
 	// background tasks run for the server's lifetime (janitor, key
@@ -32,17 +32,27 @@ type app struct {
 // newApp builds config -> store -> keys -> oauth -> router, in that order.
 func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, logger: logger}
-	var globalSecret []byte
+	var keyStore keys.KeyStore
+	var secrets *keys.Secrets
 	if cfg.Dev {
-		a.store = memory.New()
-		ring, err := keys.NewEphemeralRing(cfg.SigningAlg)
-		if err != nil {
-			return nil, err
-		}
-		a.ring = ring
-		globalSecret = make([]byte, 32)
-		rand.Read(globalSecret)
+		mem := memory.New()
+		a.store, keyStore = mem, mem
+		secrets = keys.RandomSecrets()
+		a.background = append(a.background, (&storage.Janitor{Store: mem, Interval: cfg.JanitorInterval, Logger: logger}).Run)
 	} else {
+		var err error
+		secrets, err = keys.LoadSecrets(func(name string) string {
+			switch name {
+			case keys.EnvSecrets:
+				return cfg.Secrets
+			case keys.EnvSecretsFile:
+				return cfg.SecretsFile
+			}
+			return ""
+		})
+		if err != nil {
+			return nil, fmt.Errorf("master secrets: %w", err)
+		}
 		pg, err := openPostgres(ctx, cfg.DatabaseURL, postgres.Options{
 			MaxConns:         int32(cfg.DBMaxConns),
 			ConnectTimeout:   cfg.DBConnectTimeout,
@@ -52,16 +62,35 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		if err != nil {
 			return nil, err
 		}
-		a.store = pg
+		a.store, keyStore = pg, pg
 		a.background = append(a.background, (&storage.Janitor{Store: pg, Interval: cfg.JanitorInterval, Logger: logger}).Run)
-		return nil, fmt.Errorf("persistent signing keys are not wired yet")
 	}
+	mgr, err := keys.Open(ctx, keyStore, keys.Options{
+		Algorithm:        cfg.SigningAlg,
+		Secrets:          secrets,
+		Now:              cfg.Now,
+		RotationPeriod:   cfg.KeyRotationPeriod,
+		JWKSMaxAge:       cfg.JWKSMaxAge,
+		RefreshInterval:  cfg.KeyRefreshInterval,
+		MaxTokenLifetime: oauth.MaxTokenLifetime,
+		Logger:           logger,
+	})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	a.keys, a.ring = mgr, mgr.Ring()
+	a.background = append(a.background, mgr.Run)
+	// fosite's refresh tokens are HMACs under a key derived from the
+	// master secrets; rotating the master secret keeps old tokens valid.
+	globalSecret, rotated := secrets.Derive("gatehouse refresh-token hmac v1")
 	o, err := oauth.New(oauth.Config{
 		Issuer:                cfg.Issuer,
 		AccessTokenLifetime:   cfg.AccessTokenLifetime,
 		RefreshTokenLifetime:  cfg.RefreshTokenLifetime,
 		RefreshFamilyLifetime: cfg.RefreshFamilyLifetime,
 		GlobalSecret:          globalSecret,
+		RotatedGlobalSecrets:  rotated,
 		Scopes:                cfg.Scopes,
 		Password: oauth.PasswordParams{
 			MemoryKiB:   uint32(cfg.Argon2MemoryKiB),

@@ -34,11 +34,17 @@ type Config struct {
 	LogLevel              string
 	LogFormat             string
 	Migrate               bool
-	DBMaxConns            uint
-	DBConnectTimeout      time.Duration
-	DBStatementTimeout    time.Duration
-	RequestTimeout        time.Duration
-	JanitorInterval       time.Duration
+	// Secrets are the master secrets (GATEHOUSE_SECRETS, never a flag, so
+	// they stay out of shell history) or a file of them.
+	Secrets            string
+	SecretsFile        string
+	DBMaxConns         uint
+	DBConnectTimeout   time.Duration
+	DBStatementTimeout time.Duration
+	RequestTimeout     time.Duration
+	JanitorInterval    time.Duration
+	KeyRotationPeriod  time.Duration
+	KeyRefreshInterval time.Duration
 	// Now is the clock; tests set it, nil means time.Now.
 	Now func() time.Time
 }
@@ -92,12 +98,16 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 	uintv(&c.Argon2Parallelism, "argon2-parallelism", "GATEHOUSE_ARGON2_PARALLELISM", 1, "argon2id lanes")
 	fs.StringVar(&c.LogLevel, "log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("GATEHOUSE_LOG_FORMAT", "text"), "text or json (env GATEHOUSE_LOG_FORMAT)")
+	c.Secrets = getenv("GATEHOUSE_SECRETS")
+	fs.StringVar(&c.SecretsFile, "secrets-file", getenv("GATEHOUSE_SECRETS_FILE"), "file of master secrets, one per line, the first encrypts (env GATEHOUSE_SECRETS_FILE; or set GATEHOUSE_SECRETS)")
 	fs.BoolVar(&c.Migrate, "migrate", getenv("GATEHOUSE_MIGRATE") == "true", "apply pending database migrations before serving (env GATEHOUSE_MIGRATE=true)")
 	uintv(&c.DBMaxConns, "database-max-conns", "GATEHOUSE_DATABASE_MAX_CONNS", 0, "PostgreSQL pool size; 0 means pgx's default (max of 4 and the CPU count)")
 	dur(&c.DBConnectTimeout, "database-connect-timeout", "GATEHOUSE_DATABASE_CONNECT_TIMEOUT", 2*time.Second, "timeout for opening one database connection")
 	dur(&c.DBStatementTimeout, "database-statement-timeout", "GATEHOUSE_DATABASE_STATEMENT_TIMEOUT", 2*time.Second, "PostgreSQL statement_timeout")
 	dur(&c.RequestTimeout, "request-timeout", "GATEHOUSE_REQUEST_TIMEOUT", 5*time.Second, "deadline of one request's work; past it the answer is 503")
 	dur(&c.JanitorInterval, "janitor-interval", "GATEHOUSE_JANITOR_INTERVAL", time.Minute, "how often expired refresh tokens and deny-list entries are deleted")
+	dur(&c.KeyRotationPeriod, "key-rotation-period", "GATEHOUSE_KEY_ROTATION_PERIOD", 24*time.Hour, "how long a signing key signs before the next one takes over")
+	dur(&c.KeyRefreshInterval, "key-refresh-interval", "GATEHOUSE_KEY_REFRESH_INTERVAL", 10*time.Second, "how often each instance rereads the signing keys from the store")
 	dev := fs.Bool("dev", false, "embedded dev mode: in-memory store and keys, demo client and user (the default without a database URL)")
 
 	finish := func() error {

@@ -74,8 +74,10 @@ func startServer(t testing.TB, mutate func(*Config)) *testServer {
 	ts.app, ts.issuer = a, cfg.Issuer
 	hs.Config.Handler = a.handler
 	hs.Start()
+	stop := a.start(context.Background())
 	t.Cleanup(func() {
 		hs.Close()
+		stop()
 		a.Close()
 	})
 	return ts

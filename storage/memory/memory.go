@@ -23,6 +23,8 @@ type Store struct {
 	usernames map[string]string // username -> user id
 	refresh   map[string]storage.RefreshToken
 	denied    map[string]time.Time
+	// signingKeys holds the signing keys by kid (keys.go).
+	signingKeys map[string]storage.SigningKey
 }
 
 // New returns an empty store.
@@ -33,6 +35,8 @@ func New() *Store {
 		usernames: map[string]string{},
 		refresh:   map[string]storage.RefreshToken{},
 		denied:    map[string]time.Time{},
+
+		signingKeys: map[string]storage.SigningKey{},
 	}
 }
 

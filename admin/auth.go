@@ -1,0 +1,196 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/discovery/verifier"
+)
+
+// AuthConfig configures the admin API's bearer-token check.
+type AuthConfig struct {
+	// Issuer is Gatehouse's own issuer URL. Required.
+	Issuer string
+	// Audience is what admin tokens' "aud" must contain; default Issuer,
+	// which is what Gatehouse puts in the tokens of a client registered
+	// with no audiences (the bootstrap admin client is one).
+	Audience string
+	// Role and Scope each grant the admin API: a token needs the role
+	// (in "roles") or the scope (in "scope"). Defaults DefaultAdminRole and
+	// DefaultAdminScope.
+	Role  string
+	Scope string
+	// Local, when set, is Gatehouse's own HTTP handler: the verifier
+	// fetches the discovery document and the JWKS from it in-process
+	// instead of over the network, so the issuer URL need not be reachable
+	// from the server itself. It is first used at the first admin request,
+	// so it may be a function that calls a router built afterwards.
+	Local http.Handler
+	// HTTPClient fetches discovery and the JWKS when Local is nil.
+	HTTPClient *http.Client
+	// Denied, when set, is consulted with the token's jti and refresh
+	// family id, so that a revoked admin token stops at once; pass the
+	// store's Denied method.
+	Denied func(ctx context.Context, now time.Time, ids ...string) (bool, error)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives key-fetch and deny-list failures.
+	Logger *slog.Logger
+}
+
+// NewAuth returns middleware that admits only requests with a valid
+// Gatehouse access token (verified as any resource server verifies it,
+// with discovery/verifier: signature from the JWKS, typ at+jwt, exact iss,
+// aud, exp/nbf/iat) carrying the admin role or the admin scope. Refusals
+// follow RFC 6750 section 3: 401 with WWW-Authenticate: Bearer for a
+// missing or invalid token, 403 insufficient_scope for a valid token
+// without admin rights.
+func NewAuth(cfg AuthConfig) (func(http.Handler) http.Handler, error) {
+	if cfg.Audience == "" {
+		cfg.Audience = cfg.Issuer
+	}
+	client := cfg.HTTPClient
+	if cfg.Local != nil {
+		client = &http.Client{Transport: localTransport{cfg.Local}, Timeout: verifier.DefaultHTTPTimeout}
+	}
+	v, err := verifier.New(verifier.Config{
+		Issuer:     cfg.Issuer,
+		Audience:   cfg.Audience,
+		HTTPClient: client,
+		Now:        cfg.Now,
+		Logger:     cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("admin auth: %w", err)
+	}
+	authn := verifier.Middleware(v, verifier.WithRealm("gatehouse-admin"))
+	authz := RequireAdmin(cfg.Role, cfg.Scope, cfg.Denied, cfg.Now, cfg.Logger)
+	return func(next http.Handler) http.Handler { return authn(authz(next)) }, nil
+}
+
+// RequireAdmin returns middleware, placed after verifier.Middleware, that
+// admits tokens carrying role or scope (empty means the defaults) and, when
+// denied is set, not on the deny list. It names the caller in the audit
+// log: "client:ID" for a client's own token, "user:ID" for a user's.
+func RequireAdmin(role, scope string, denied func(ctx context.Context, now time.Time, ids ...string) (bool, error), now func() time.Time, logger *slog.Logger) func(http.Handler) http.Handler {
+	if role == "" {
+		role = DefaultAdminRole
+	}
+	if scope == "" {
+		scope = DefaultAdminScope
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, ok := verifier.ClaimsFromContext(r.Context())
+			if !ok {
+				// Mounted without verifier.Middleware: fail closed.
+				writeChallenge(w, http.StatusUnauthorized, "", "a bearer access token is required", "")
+				return
+			}
+			if denied != nil {
+				ids := []string{c.ID}
+				if fid, _ := c.Extra["fid"].(string); fid != "" {
+					ids = append(ids, fid)
+				}
+				d, err := denied(r.Context(), now(), ids...)
+				if err != nil {
+					logger.ErrorContext(r.Context(), "admin auth: deny list", "err", err)
+					w.Header().Set("Retry-After", "5")
+					writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "temporarily_unavailable", Description: "cannot check the token now"})
+					return
+				}
+				if d {
+					writeChallenge(w, http.StatusUnauthorized, "invalid_token", "the token was revoked", "")
+					return
+				}
+			}
+			if !c.HasRole(role) && !c.HasScope(scope) {
+				writeChallenge(w, http.StatusForbidden, "insufficient_scope",
+					fmt.Sprintf("the admin API needs the role %q or the scope %q", role, scope), scope)
+				return
+			}
+			actor := "user:" + c.Subject
+			if c.Subject == "" || c.Subject == c.ClientID {
+				actor = "client:" + c.ClientID
+			}
+			next.ServeHTTP(w, r.WithContext(WithActor(r.Context(), actor)))
+		})
+	}
+}
+
+// writeChallenge answers with an RFC 6750 section 3 challenge and a JSON
+// body. Its texts are Gatehouse's own, so they need no escaping beyond
+// what they contain.
+func writeChallenge(w http.ResponseWriter, status int, code, desc, scope string) {
+	ch := `Bearer realm="gatehouse-admin"`
+	if code != "" {
+		ch += fmt.Sprintf(`, error=%q, error_description=%q`, code, desc)
+		if scope != "" {
+			ch += fmt.Sprintf(`, scope=%q`, scope)
+		}
+	} else {
+		code = "unauthorized"
+	}
+	w.Header().Set("WWW-Authenticate", ch)
+	writeJSON(w, status, apiError{Error: code, Description: desc})
+}
+
+// localTransport serves HTTP requests with a handler in-process.
+type localTransport struct{ h http.Handler }
+
+func (t localTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := req.Context().Err(); err != nil {
+		return nil, err
+	}
+	in := req.Clone(req.Context())
+	in.RequestURI = req.URL.RequestURI()
+	in.RemoteAddr = "127.0.0.1:0"
+	if in.Body == nil {
+		in.Body = http.NoBody
+	}
+	rec := &recorder{header: http.Header{}}
+	t.h.ServeHTTP(rec, in)
+	if rec.code == 0 {
+		rec.code = http.StatusOK
+	}
+	body := rec.body.Bytes()
+	return &http.Response{
+		Status:        fmt.Sprintf("%d %s", rec.code, http.StatusText(rec.code)),
+		StatusCode:    rec.code,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        rec.header,
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}, nil
+}
+
+type recorder struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}

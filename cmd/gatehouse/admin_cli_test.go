@@ -1,0 +1,353 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/storage/postgres"
+	"github.com/gatehouse/gatehouse/storage/postgres/pgtest"
+)
+
+// adminDB returns the URL of a fresh, migrated database.
+func adminDB(t *testing.T) string {
+	t.Helper()
+	u := pgtest.URL(t)
+	s, err := postgres.Open(t.Context(), u, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := postgres.Migrate(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// adminEnv is the environment of the CLI runs: the database and cheap
+// password hashing.
+func adminEnv(dbURL string) func(string) string {
+	env := map[string]string{
+		"GATEHOUSE_DATABASE_URL":      dbURL,
+		"GATEHOUSE_ARGON2_MEMORY_KIB": "8192",
+		"GATEHOUSE_ARGON2_ITERATIONS": "1",
+		"GATEHOUSE_LOG_FORMAT":        "json",
+		"USER":                        "tester",
+	}
+	return func(k string) string { return env[k] }
+}
+
+type cliResult struct {
+	stdout, stderr string
+	err            error
+}
+
+// cli runs a clients or users command in-process.
+func cli(t *testing.T, getenv func(string) string, stdin string, args ...string) cliResult {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	fn := runClients
+	if args[0] == "users" {
+		fn = runUsers
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err := fn(ctx, args[1:], getenv, strings.NewReader(stdin), &out, &errOut)
+	return cliResult{out.String(), errOut.String(), err}
+}
+
+// ok runs a command that must succeed.
+func ok(t *testing.T, getenv func(string) string, stdin string, args ...string) cliResult {
+	t.Helper()
+	r := cli(t, getenv, stdin, args...)
+	if r.err != nil {
+		t.Fatalf("gatehouse %s: %v\nstderr: %s", strings.Join(args, " "), r.err, r.stderr)
+	}
+	return r
+}
+
+// fails runs a command that must fail with a one-line reason containing
+// want.
+func fails(t *testing.T, getenv func(string) string, want string, args ...string) {
+	t.Helper()
+	r := cli(t, getenv, "", args...)
+	if r.err == nil {
+		t.Fatalf("gatehouse %s succeeded: %s; want an error containing %q", strings.Join(args, " "), r.stdout, want)
+	}
+	if msg := r.err.Error(); !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
+		t.Errorf("gatehouse %s: error %q; want one line containing %q", strings.Join(args, " "), msg, want)
+	}
+}
+
+func decodeJSON[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("output %q is not JSON: %v", s, err)
+	}
+	return v
+}
+
+func TestClientsCLI(t *testing.T) {
+	env := adminEnv(adminDB(t))
+
+	// create --json prints the id and the secret once.
+	r := ok(t, env, "", "clients", "create", "--name", "billing", "--grant-types", "client_credentials",
+		"--scopes", "read,write", "--audiences", "billing-api", "--roles", "service,batch",
+		"--claim", "tenant=acme", "--claim-json", "tier=2", "--token-lifetime", "5m", "--json")
+	created := decodeJSON[admin.ClientWithSecret](t, r.stdout)
+	if created.ID == "" || len(created.ClientSecret) < 43 || created.TokenLifetimeSeconds != 300 ||
+		!slices.Equal(created.Roles, []string{"service", "batch"}) || created.Claims["tier"] != float64(2) {
+		t.Fatalf("clients create --json = %+v", created)
+	}
+	// The store holds the digest of the printed secret, and the audit line
+	// on stderr holds no secret.
+	store, err := openStore(t.Context(), env("GATEHOUSE_DATABASE_URL"), slogDiscard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	stored, err := store.GetClient(t.Context(), created.ID)
+	if err != nil || !bytes.Equal(stored.SecretHash, oauth.HashClientSecret(created.ClientSecret)) {
+		t.Fatalf("stored client %v, %v; want the printed secret's digest", stored.ID, err)
+	}
+	if !strings.Contains(r.stderr, `"msg":"audit"`) || !strings.Contains(r.stderr, `"actor":"cli:tester"`) || strings.Contains(r.stderr, created.ClientSecret) {
+		t.Errorf("stderr = %q; want an audit event by cli:tester without the secret", r.stderr)
+	}
+
+	// The text form prints key=value lines; flags may follow arguments.
+	r = ok(t, env, "", "clients", "create", "--id", "svc-2", "--name", "second", "--grant-types", "client_credentials")
+	if !strings.Contains(r.stdout, "client_id=svc-2\n") || !strings.Contains(r.stdout, "client_secret=") {
+		t.Errorf("clients create output = %q; want client_id= and client_secret= lines", r.stdout)
+	}
+
+	// list and show, as tables and JSON.
+	r = ok(t, env, "", "clients", "list")
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(r.stdout, "billing") {
+		t.Errorf("clients list = %q; want a header and two rows", r.stdout)
+	}
+	list := decodeJSON[[]admin.Client](t, ok(t, env, "", "clients", "list", "--json").stdout)
+	if len(list) != 2 {
+		t.Errorf("clients list --json = %d clients; want 2", len(list))
+	}
+	if r = ok(t, env, "", "clients", "show", "svc-2"); !strings.Contains(r.stdout, "name:") || !strings.Contains(r.stdout, "second") {
+		t.Errorf("clients show = %q", r.stdout)
+	}
+	shown := decodeJSON[admin.Client](t, ok(t, env, "", "clients", "show", created.ID, "--json").stdout)
+	if shown.Name != "billing" || strings.Contains(ok(t, env, "", "clients", "show", created.ID, "--json").stdout, "hash") {
+		t.Errorf("clients show --json = %+v", shown)
+	}
+
+	// update changes only the flags given.
+	updated := decodeJSON[admin.Client](t, ok(t, env, "", "clients", "update", created.ID, "--roles", "service", "--clear-claims", "--json").stdout)
+	if !slices.Equal(updated.Roles, []string{"service"}) || len(updated.Claims) != 0 || !slices.Equal(updated.Scopes, []string{"read", "write"}) {
+		t.Errorf("clients update = %+v", updated)
+	}
+	updated = decodeJSON[admin.Client](t, ok(t, env, "", "clients", "update", "--disabled", created.ID, "--json").stdout)
+	if !updated.Disabled {
+		t.Errorf("clients update --disabled = %+v", updated)
+	}
+
+	// rotate-secret with and without grace.
+	rot := decodeJSON[admin.RotatedSecret](t, ok(t, env, "", "clients", "rotate-secret", created.ID, "--grace", "1h", "--json").stdout)
+	if rot.ClientSecret == created.ClientSecret || rot.PreviousSecretExpiresAt == nil {
+		t.Errorf("rotate-secret --grace 1h = %+v", rot)
+	}
+	stored, _ = store.GetClient(t.Context(), created.ID)
+	if !bytes.Equal(stored.PreviousSecretHash, oauth.HashClientSecret(created.ClientSecret)) || !bytes.Equal(stored.SecretHash, oauth.HashClientSecret(rot.ClientSecret)) {
+		t.Error("after rotation with grace the store does not hold new and previous digests")
+	}
+	r = ok(t, env, "", "clients", "rotate-secret", created.ID)
+	if !strings.Contains(r.stdout, "no longer works") {
+		t.Errorf("rotate-secret output = %q", r.stdout)
+	}
+	stored, _ = store.GetClient(t.Context(), created.ID)
+	if len(stored.PreviousSecretHash) != 0 {
+		t.Error("rotation without grace kept a previous secret")
+	}
+
+	// Refusals: non-zero exit, one line naming the flag.
+	fails(t, env, "--claim sub", "clients", "create", "--name", "x", "--grant-types", "client_credentials", "--claim", "sub=root")
+	fails(t, env, "--scopes", "clients", "create", "--name", "x", "--grant-types", "client_credentials", "--scopes", "root")
+	fails(t, env, "--grant-types", "clients", "create", "--name", "x", "--grant-types", "implicit")
+	fails(t, env, "--token-lifetime", "clients", "create", "--name", "x", "--grant-types", "client_credentials", "--token-lifetime", "25h")
+	fails(t, env, "--token-lifetime", "clients", "create", "--name", "x", "--grant-types", "client_credentials", "--token-lifetime", "1500ms")
+	fails(t, env, "--grace", "clients", "rotate-secret", created.ID, "--grace", "1000h")
+	fails(t, env, "exists", "clients", "create", "--name", "billing", "--grant-types", "client_credentials")
+	fails(t, env, "not found", "clients", "show", "nope")
+	fails(t, env, "missing argument", "clients", "show")
+	fails(t, env, "unknown command", "clients", "frobnicate")
+	fails(t, env, "flag provided but not defined", "clients", "create", "--secret", "x")
+
+	// delete
+	r = ok(t, env, "", "clients", "delete", "svc-2", "--json")
+	if m := decodeJSON[map[string]any](t, r.stdout); m["deleted"] != true {
+		t.Errorf("clients delete --json = %q", r.stdout)
+	}
+	fails(t, env, "not found", "clients", "delete", "svc-2")
+}
+
+func TestUsersCLI(t *testing.T) {
+	env := adminEnv(adminDB(t))
+	store, err := openStore(t.Context(), env("GATEHOUSE_DATABASE_URL"), slogDiscard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	hasher, err := oauth.NewPasswordHasher(oauth.PasswordParams{MemoryKiB: 8192, Iterations: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPassword := func(id, pw string) bool {
+		t.Helper()
+		u, err := store.GetUser(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, _, err := hasher.Verify(t.Context(), u.PasswordHash, pw)
+		return ok && err == nil
+	}
+
+	// The password comes from stdin; the trailing newline is not part of it.
+	r := ok(t, env, "s3cret-alice-pw\n", "users", "create", "--username", "Alice", "--roles", "user,editor", "--password-stdin", "--json")
+	alice := decodeJSON[admin.UserWithPassword](t, r.stdout)
+	if alice.Username != "alice" || alice.Password != "" || !slices.Equal(alice.Roles, []string{"user", "editor"}) {
+		t.Fatalf("users create = %+v", alice)
+	}
+	if !checkPassword(alice.ID, "s3cret-alice-pw") {
+		t.Error("alice's stored hash does not verify the password given on stdin")
+	}
+	if strings.Contains(r.stderr, "s3cret-alice-pw") || strings.Contains(r.stderr, "argon2id") {
+		t.Error("stderr (audit) contains the password or its hash")
+	}
+
+	// Without a password one is generated and printed once.
+	r = ok(t, env, "", "users", "create", "--username", "bob")
+	kv := map[string]string{}
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			kv[k] = v
+		}
+	}
+	if kv["username"] != "bob" || len(kv["password"]) < 20 || !checkPassword(kv["user_id"], kv["password"]) {
+		t.Errorf("users create (generated) = %q", r.stdout)
+	}
+
+	// Usernames are unique regardless of case and Unicode form.
+	fails(t, env, "taken", "users", "create", "--username", "ALICE")
+	ok(t, env, "", "users", "create", "--username", "jos\u00e9")
+	fails(t, env, "taken", "users", "create", "--username", "JOSE\u0301")
+	fails(t, env, "password", "users", "create", "--username", "carol", "--password-stdin") // empty stdin
+	fails(t, env, "choose one", "users", "create", "--username", "carol", "--password-stdin", "--password-file", "x")
+
+	// list and show, by username or id.
+	r = ok(t, env, "", "users", "list")
+	if !strings.HasPrefix(r.stdout, "ID") || !strings.Contains(r.stdout, "alice") || !strings.Contains(r.stdout, "jos\u00e9") {
+		t.Errorf("users list = %q", r.stdout)
+	}
+	if users := decodeJSON[[]admin.User](t, ok(t, env, "", "users", "list", "--json").stdout); len(users) != 3 {
+		t.Errorf("users list --json: %d users; want 3", len(users))
+	}
+	if u := decodeJSON[admin.User](t, ok(t, env, "", "users", "show", "ALICE", "--json").stdout); u.ID != alice.ID {
+		t.Errorf("users show ALICE = %+v", u)
+	}
+	if r = ok(t, env, "", "users", "show", alice.ID); !strings.Contains(r.stdout, "alice") {
+		t.Errorf("users show by id = %q", r.stdout)
+	}
+
+	// set-password from a file, then generated.
+	file := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(file, []byte("new-alice-pass\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, env, "", "users", "set-password", "alice", "--password-file", file)
+	if !checkPassword(alice.ID, "new-alice-pass") || checkPassword(alice.ID, "s3cret-alice-pw") {
+		t.Error("set-password --password-file did not replace the password")
+	}
+	gen := decodeJSON[map[string]string](t, ok(t, env, "", "users", "set-password", "alice", "--json").stdout)
+	if !checkPassword(alice.ID, gen["password"]) {
+		t.Errorf("set-password (generated) = %v; the printed password does not verify", gen)
+	}
+
+	// Refresh families die on disable.
+	now := time.Now()
+	if err := store.CreateRefreshToken(t.Context(), storage.RefreshToken{Signature: "sig-1", FamilyID: "fam-1", ClientID: "app",
+		Subject: alice.ID, Active: true, RequestedAt: now, ExpiresAt: now.Add(time.Hour), FamilyCreatedAt: now, Request: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	if u := decodeJSON[admin.User](t, ok(t, env, "", "users", "disable", "alice", "--json").stdout); !u.Disabled {
+		t.Errorf("users disable = %+v", u)
+	}
+	if rt, _ := store.GetRefreshToken(t.Context(), "sig-1"); rt.Active {
+		t.Error("refresh token still active after users disable")
+	}
+	if denied, _ := store.Denied(t.Context(), now, "fam-1"); !denied {
+		t.Error("family not denied after users disable")
+	}
+	if r = ok(t, env, "", "users", "enable", "alice"); !strings.Contains(r.stdout, "enabled") {
+		t.Errorf("users enable = %q", r.stdout)
+	}
+
+	// roles add / remove
+	u := decodeJSON[admin.User](t, ok(t, env, "", "users", "roles", "add", "alice", "auditor", "user", "--json").stdout)
+	if !slices.Equal(u.Roles, []string{"user", "editor", "auditor"}) {
+		t.Errorf("roles add = %v", u.Roles)
+	}
+	u = decodeJSON[admin.User](t, ok(t, env, "", "users", "roles", "remove", "alice", "editor", "--json").stdout)
+	if !slices.Equal(u.Roles, []string{"user", "auditor"}) {
+		t.Errorf("roles remove = %v", u.Roles)
+	}
+	fails(t, env, "roles", "users", "roles", "add", "alice", "bad role")
+	fails(t, env, "missing argument", "users", "roles", "add", "alice")
+	fails(t, env, "add or remove", "users", "roles", "list")
+
+	// delete
+	ok(t, env, "", "users", "delete", "bob")
+	fails(t, env, "not found", "users", "show", "bob")
+	fails(t, env, "not found", "users", "delete", "bob")
+}
+
+func TestAdminCLIWithoutDatabase(t *testing.T) {
+	noDB := func(string) string { return "" }
+	for _, args := range [][]string{{"clients", "list"}, {"users", "list"}, {"clients", "create", "--name", "x", "--grant-types", "client_credentials"}} {
+		r := cli(t, noDB, "", args...)
+		if !errors.Is(r.err, errNoDatabase) {
+			t.Errorf("gatehouse %s without a database: %v; want %v", strings.Join(args, " "), r.err, errNoDatabase)
+		}
+	}
+}
+
+func TestAdminCLIHelp(t *testing.T) {
+	noDB := func(string) string { return "" }
+	for _, args := range [][]string{
+		{"clients", "create"}, {"clients", "list"}, {"clients", "show"}, {"clients", "update"}, {"clients", "delete"}, {"clients", "rotate-secret"},
+		{"users", "create"}, {"users", "list"}, {"users", "show"}, {"users", "set-password"}, {"users", "disable"},
+		{"users", "enable"}, {"users", "delete"}, {"users", "roles", "add"}, {"users", "roles", "remove"},
+	} {
+		r := cli(t, noDB, "", append(args, "--help")...)
+		if !errors.Is(r.err, flag.ErrHelp) || !strings.Contains(r.stderr, "Example:\n  gatehouse ") && !strings.Contains(r.stderr, "Example:\n  printf") {
+			t.Errorf("gatehouse %s --help: %v, %q; want flag.ErrHelp and an example", strings.Join(args, " "), r.err, r.stderr)
+		}
+		if strings.Contains(r.stderr, "-password ") && !strings.Contains(r.stderr, "-password-") {
+			t.Errorf("gatehouse %s has a --password flag", strings.Join(args, " "))
+		}
+	}
+	// The group usage lists the commands.
+	for _, group := range []string{"clients", "users"} {
+		r := cli(t, noDB, "", group, "help")
+		if r.err != nil || !strings.Contains(r.stdout, "create") {
+			t.Errorf("gatehouse %s help = %v, %q", group, r.err, r.stdout)
+		}
+	}
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/storage/postgres"
+	"github.com/gatehouse/gatehouse/storage/postgres/pgtest"
+)
+
+const (
+	cliSecretOld = "cli-test-master-secret-old-0123456789"
+	cliSecretNew = "cli-test-master-secret-new-0123456789"
+)
+
+// keysCLI runs `gatehouse keys args...` with env and returns stdout.
+func keysCLI(t *testing.T, env map[string]string, args ...string) (string, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := runKeys(t.Context(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	out := stdout.String() + stderr.String()
+	for _, secret := range []string{cliSecretOld, cliSecretNew} {
+		if strings.Contains(out, secret) || err != nil && strings.Contains(err.Error(), secret) {
+			t.Fatalf("keys %v printed a master secret: %s %v", args, out, err)
+		}
+	}
+	if strings.Contains(out, `"d"`) || strings.Contains(out, "PRIVATE KEY") {
+		t.Fatalf("keys %v printed private key material: %s", args, out)
+	}
+	return stdout.String(), stderr.String(), err
+}
+
+func listJSON(t *testing.T, env map[string]string) []keys.Info {
+	t.Helper()
+	out, _, err := keysCLI(t, env, "list", "--json")
+	if err != nil {
+		t.Fatalf("keys list --json: %v", err)
+	}
+	var l []keys.Info
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatalf("keys list --json output %q: %v", out, err)
+	}
+	return l
+}
+
+func TestKeysCommand(t *testing.T) {
+	// A cluster of its own: this package has no TestMain for pgtest.Main.
+	url := pgtest.NewCluster(t).URL(t)
+	s, err := postgres.Open(t.Context(), url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Migrate(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	env := map[string]string{"GATEHOUSE_DATABASE_URL": url, "GATEHOUSE_SECRETS": cliSecretOld}
+
+	out, _, err := keysCLI(t, env, "list")
+	if err != nil || strings.TrimSpace(out) != strings.TrimSpace(strings.Split(out, "\n")[0]) || !strings.HasPrefix(out, "KID") {
+		t.Fatalf("keys list on an empty store = %q, %v; want the header only", out, err)
+	}
+
+	// rotate on an empty store makes the first keys; the next one is young.
+	out, _, err = keysCLI(t, env, "rotate")
+	if err != nil || !strings.HasPrefix(out, "rotation pending") {
+		t.Fatalf("keys rotate = %q, %v; want a pending rotation", out, err)
+	}
+	l := listJSON(t, env)
+	if len(l) != 2 {
+		t.Fatalf("keys list --json = %+v; want an active and a next key", l)
+	}
+	var active string
+	for _, k := range l {
+		if k.State == "active" {
+			active = k.ID
+		}
+		if k.PublicJWK == nil || !k.PublicJWK.IsPublic() || k.Algorithm != keys.ES256 {
+			t.Fatalf("listed key %+v: want an ES256 public JWK", k)
+		}
+	}
+	out, _, err = keysCLI(t, env, "list")
+	if err != nil || !strings.Contains(out, active) || !strings.Contains(out, "active") {
+		t.Fatalf("keys list = %q, %v; want a row for %s", out, err, active)
+	}
+
+	// Emergency: revoke the active key.
+	out, _, err = keysCLI(t, env, "revoke", active)
+	if err != nil || !strings.HasPrefix(out, "revoked "+active) || !strings.Contains(out, "warning:") {
+		t.Fatalf("keys revoke = %q, %v; want the revocation and a warning about the young key", out, err)
+	}
+	states := map[string]int{}
+	for _, k := range listJSON(t, env) {
+		states[k.State]++
+		if k.ID == active && (k.State != "revoked" || k.Published) {
+			t.Fatalf("revoked key listed as %+v", k)
+		}
+	}
+	if states["revoked"] != 1 || states["active"] != 1 || states["next"] != 1 {
+		t.Fatalf("states after revoke = %v", states)
+	}
+	if _, _, err := keysCLI(t, env, "revoke", "no-such-kid"); err == nil || !strings.Contains(err.Error(), "no key") {
+		t.Fatalf("keys revoke no-such-kid = %v; want no key", err)
+	}
+
+	// Master-secret rotation: new in front, reencrypt, then old dropped.
+	wrong := map[string]string{"GATEHOUSE_DATABASE_URL": url, "GATEHOUSE_SECRETS": cliSecretNew}
+	if _, _, err := keysCLI(t, wrong, "rotate"); !errors.Is(err, keys.ErrWrongSecret) {
+		t.Fatalf("keys rotate with the wrong secret = %v; want ErrWrongSecret", err)
+	}
+	both := map[string]string{"GATEHOUSE_DATABASE_URL": url, "GATEHOUSE_SECRETS": cliSecretNew + "," + cliSecretOld}
+	if out, _, err := keysCLI(t, both, "reencrypt"); err != nil || !strings.HasPrefix(out, "re-encrypted 2 key(s)") {
+		t.Fatalf("keys reencrypt = %q, %v; want 2 keys", out, err)
+	}
+	if _, _, err := keysCLI(t, wrong, "rotate"); err != nil {
+		t.Fatalf("keys rotate with only the new secret after reencrypt = %v", err)
+	}
+
+	// Refusals: no secret, short secret, no database, bad usage.
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"GATEHOUSE_DATABASE_URL": url}, []string{"rotate"}, "no master secret"},
+		{map[string]string{"GATEHOUSE_DATABASE_URL": url, "GATEHOUSE_SECRETS": "short"}, []string{"reencrypt"}, "too short"},
+		{map[string]string{"GATEHOUSE_SECRETS": cliSecretOld}, []string{"list"}, "no database configured"},
+		{env, []string{"revoke"}, "want 1 argument"},
+		{env, []string{"frobnicate"}, "unknown command"},
+		{env, nil, "no command"},
+	} {
+		if _, _, err := keysCLI(t, tt.env, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) ||
+			strings.Contains(err.Error(), "\n") {
+			t.Errorf("keys %v = %v; want a one-line error containing %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestKeysHelp(t *testing.T) {
+	for _, cmd := range []string{"list", "rotate", "revoke", "reencrypt"} {
+		_, stderr, err := keysCLI(t, nil, cmd, "--help")
+		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr, "Example:\n  gatehouse keys "+cmd) &&
+			!strings.Contains(stderr, "gatehouse keys "+cmd) {
+			t.Errorf("keys %s --help = %v, %q; want usage with an example", cmd, err, stderr)
+		}
+	}
+	out, _, err := keysCLI(t, nil, "help")
+	if err != nil || !strings.Contains(out, "GATEHOUSE_SECRETS") {
+		t.Errorf("keys help = %q, %v", out, err)
+	}
+}

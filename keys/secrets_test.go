@@ -1,0 +1,142 @@
+package keys
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	rawSecret = "a-raw-master-secret-of-36-bytes-long"
+	oldSecret = "an-older-master-secret-0123456789abcdef"
+)
+
+func TestParseSecrets(t *testing.T) {
+	b32 := bytes.Repeat([]byte{0xab}, 32)
+	tests := []struct {
+		entries []string
+		n       int
+		wantErr error
+	}{
+		{[]string{rawSecret}, 1, nil},
+		{[]string{"base64:" + base64.StdEncoding.EncodeToString(b32)}, 1, nil},
+		{[]string{"base64:" + base64.RawURLEncoding.EncodeToString(b32), " ", oldSecret}, 2, nil},
+		{[]string{"too-short"}, 0, ErrWeakSecret},
+		{[]string{"base64:" + base64.StdEncoding.EncodeToString(b32[:31])}, 0, ErrWeakSecret},
+		{[]string{"base64:!!not base64!!"}, 0, nil},
+		{[]string{"", "  "}, 0, ErrNoSecrets},
+	}
+	for _, tt := range tests {
+		s, err := ParseSecrets(tt.entries)
+		switch {
+		case tt.n > 0 && (err != nil || s.Len() != tt.n):
+			t.Errorf("ParseSecrets(%q) = %v, %v; want %d secrets", tt.entries, s, err, tt.n)
+		case tt.n == 0 && err == nil:
+			t.Errorf("ParseSecrets(%q) = %v; want an error", tt.entries, s)
+		case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
+			t.Errorf("ParseSecrets(%q) error = %v; want %v", tt.entries, err, tt.wantErr)
+		}
+		if err != nil {
+			for _, e := range tt.entries {
+				if strings.TrimSpace(e) != "" && strings.Contains(err.Error(), strings.TrimPrefix(e, "base64:")) {
+					t.Errorf("ParseSecrets error %q quotes the secret", err)
+				}
+			}
+		}
+	}
+}
+
+func TestLoadSecrets(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "secrets")
+	if err := os.WriteFile(file, []byte("# newest first\n"+rawSecret+"\n\n"+oldSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	s, err := LoadSecrets(env(map[string]string{EnvSecretsFile: file}))
+	if err != nil || s.Len() != 2 {
+		t.Fatalf("LoadSecrets(file) = %v, %v; want 2 secrets", s, err)
+	}
+	fromList, err := LoadSecrets(env(map[string]string{EnvSecrets: rawSecret + "," + oldSecret}))
+	if err != nil || fromList.Len() != 2 {
+		t.Fatalf("LoadSecrets(list) = %v, %v; want 2 secrets", fromList, err)
+	}
+	if a, _ := s.Derive("x"); !bytes.Equal(a, mustDerive(fromList, "x")) {
+		t.Fatal("the same secrets from a file and from the list derive different keys")
+	}
+	if _, err := LoadSecrets(env(nil)); !errors.Is(err, ErrNoSecrets) {
+		t.Fatalf("LoadSecrets(nothing) = %v; want ErrNoSecrets", err)
+	}
+	if _, err := LoadSecrets(env(map[string]string{EnvSecrets: rawSecret, EnvSecretsFile: file})); err == nil {
+		t.Fatal("LoadSecrets(both set) succeeded; want an error")
+	}
+	if _, err := LoadSecrets(env(map[string]string{EnvSecrets: "short"})); !errors.Is(err, ErrWeakSecret) ||
+		!strings.Contains(err.Error(), EnvSecrets) {
+		t.Fatalf("LoadSecrets(short) = %v; want ErrWeakSecret naming %s", err, EnvSecrets)
+	}
+}
+
+func mustDerive(s *Secrets, label string) []byte {
+	cur, _ := s.Derive(label)
+	return cur
+}
+
+func TestDerive(t *testing.T) {
+	s, _ := ParseSecrets([]string{rawSecret, oldSecret})
+	cur, prev := s.Derive("refresh-token-hmac")
+	if len(cur) != 32 || len(prev) != 1 || len(prev[0]) != 32 || bytes.Equal(cur, prev[0]) {
+		t.Fatalf("Derive = %x, %x; want two distinct 32-byte secrets", cur, prev)
+	}
+	if other := mustDerive(s, "other"); bytes.Equal(other, cur) {
+		t.Fatal("Derive gives the same secret for two labels")
+	}
+	// After a master-secret rotation the old derived secret is "previous".
+	older, _ := ParseSecrets([]string{oldSecret})
+	if !bytes.Equal(mustDerive(older, "refresh-token-hmac"), prev[0]) {
+		t.Fatal("previous derived secret differs from the one the old master secret derives")
+	}
+	if bytes.Contains(cur, []byte(rawSecret)) {
+		t.Fatal("derived secret contains the master secret")
+	}
+}
+
+func TestSealOpen(t *testing.T) {
+	s, _ := ParseSecrets([]string{rawSecret, oldSecret})
+	old, _ := ParseSecrets([]string{oldSecret})
+	sealed, err := old.seal("kid-1", []byte("private key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, which, err := s.open("kid-1", sealed)
+	if err != nil || string(pt) != "private key" || which != 1 {
+		t.Fatalf("open = %q, %d, %v; want the plaintext from secret 1", pt, which, err)
+	}
+	// The kid is the additional data: a sealed key cannot move to another kid.
+	if _, _, err := s.open("kid-2", sealed); !errors.Is(err, ErrWrongSecret) {
+		t.Fatalf("open(other kid) = %v; want ErrWrongSecret", err)
+	}
+	other, _ := ParseSecrets([]string{rawSecret})
+	if _, _, err := other.open("kid-1", sealed); !errors.Is(err, ErrWrongSecret) {
+		t.Fatalf("open(wrong secret) = %v; want ErrWrongSecret", err)
+	}
+	sealed[len(sealed)-1] ^= 1
+	if _, _, err := s.open("kid-1", sealed); !errors.Is(err, ErrWrongSecret) {
+		t.Fatalf("open(tampered) = %v; want ErrWrongSecret", err)
+	}
+}
+
+// Secrets never reach output through fmt or slog.
+func TestSecretsRedacted(t *testing.T) {
+	s, _ := ParseSecrets([]string{rawSecret})
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "secrets", s)
+	out := buf.String() + fmt.Sprintf("%v %+v %#v %s", s, s, s, s)
+	if strings.Contains(out, rawSecret) || strings.Contains(out, "master-secret") {
+		t.Fatalf("secret in output: %s", out)
+	}
+}
