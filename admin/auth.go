@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/discovery/verifier"
@@ -69,15 +70,17 @@ func NewAuth(cfg AuthConfig) (func(http.Handler) http.Handler, error) {
 		return nil, fmt.Errorf("admin auth: %w", err)
 	}
 	authn := verifier.Middleware(v, verifier.WithRealm("gatehouse-admin"))
-	authz := RequireAdmin(cfg.Role, cfg.Scope, cfg.Denied, cfg.Now, cfg.Logger)
+	authz := RequireAdmin(cfg)
 	return func(next http.Handler) http.Handler { return authn(authz(next)) }, nil
 }
 
 // RequireAdmin returns middleware, placed after verifier.Middleware, that
-// admits tokens carrying role or scope (empty means the defaults) and, when
-// denied is set, not on the deny list. It names the caller in the audit
-// log: "client:ID" for a client's own token, "user:ID" for a user's.
-func RequireAdmin(role, scope string, denied func(ctx context.Context, now time.Time, ids ...string) (bool, error), now func() time.Time, logger *slog.Logger) func(http.Handler) http.Handler {
+// admits tokens carrying cfg.Role or cfg.Scope and, when cfg.Denied is set,
+// not on the deny list; it uses cfg's Role, Scope, Denied, Now and Logger.
+// It names the caller in the audit log: "client:ID" for a client's own
+// token, "user:ID" for a user's.
+func RequireAdmin(cfg AuthConfig) func(http.Handler) http.Handler {
+	role, scope, denied, now, logger := cfg.Role, cfg.Scope, cfg.Denied, cfg.Now, cfg.Logger
 	if role == "" {
 		role = DefaultAdminRole
 	}
@@ -117,7 +120,7 @@ func RequireAdmin(role, scope string, denied func(ctx context.Context, now time.
 			}
 			if !c.HasRole(role) && !c.HasScope(scope) {
 				writeChallenge(w, http.StatusForbidden, "insufficient_scope",
-					fmt.Sprintf("the admin API needs the role %q or the scope %q", role, scope), scope)
+					"the admin API needs the role '"+role+"' or the scope '"+scope+"'", scope)
 				return
 			}
 			actor := "user:" + c.Subject
@@ -130,20 +133,34 @@ func RequireAdmin(role, scope string, denied func(ctx context.Context, now time.
 }
 
 // writeChallenge answers with an RFC 6750 section 3 challenge and a JSON
-// body. Its texts are Gatehouse's own, so they need no escaping beyond
-// what they contain.
+// body.
 func writeChallenge(w http.ResponseWriter, status int, code, desc, scope string) {
 	ch := `Bearer realm="gatehouse-admin"`
 	if code != "" {
-		ch += fmt.Sprintf(`, error=%q, error_description=%q`, code, desc)
+		ch += `, error="` + code + `", error_description="` + headerSafe(desc) + `"`
 		if scope != "" {
-			ch += fmt.Sprintf(`, scope=%q`, scope)
+			ch += `, scope="` + headerSafe(scope) + `"`
 		}
 	} else {
 		code = "unauthorized"
 	}
 	w.Header().Set("WWW-Authenticate", ch)
 	writeJSON(w, status, apiError{Error: code, Description: desc})
+}
+
+// headerSafe keeps the characters RFC 6750 section 3 allows in a quoted
+// error_description or scope (%x20-21 / %x23-5B / %x5D-7E), turning double
+// quotes into single ones.
+func headerSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r == '\\' || r < 0x20 || r > 0x7e:
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // localTransport serves HTTP requests with a handler in-process.

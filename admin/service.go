@@ -55,6 +55,10 @@ type Config struct {
 	// AdminRole is the role Bootstrap gives the admin client; default
 	// DefaultAdminRole.
 	AdminRole string
+	// ClientChanged, when set, is told the id of every client that was
+	// updated, deleted or given a new secret, so that the token service of
+	// this process drops its cached copy at once (oauth.Server.ForgetClient).
+	ClientChanged func(id string)
 }
 
 // Service holds the admin rules for clients and users. It is safe for
@@ -67,6 +71,7 @@ type Service struct {
 	scopes     []string
 	grantTypes []string
 	adminRole  string
+	changed    func(id string)
 }
 
 // NewService returns a Service for cfg.
@@ -103,6 +108,7 @@ func NewService(cfg Config) (*Service, error) {
 		scopes:     slices.Clone(cfg.Scopes),
 		grantTypes: slices.Clone(cfg.GrantTypes),
 		adminRole:  cfg.AdminRole,
+		changed:    cfg.ClientChanged,
 	}, nil
 }
 
@@ -128,6 +134,11 @@ func actorOf(ctx context.Context) string {
 // hash: callers pass names, ids, counts and times only.
 // The event's time is the service clock's.
 func (s *Service) audit(ctx context.Context, action, objectType, objectID string, attrs ...any) {
+	// Every change is audited, so this is the one place that also tells
+	// the token service which client records to drop from its cache.
+	if objectType == "client" && s.changed != nil {
+		s.changed(objectID)
+	}
 	h := s.logger.Handler()
 	if !h.Enabled(ctx, slog.LevelInfo) {
 		return

@@ -33,6 +33,10 @@ type Config struct {
 	Password PasswordParams
 	// MaxBodyBytes bounds a token, introspection or revocation request.
 	MaxBodyBytes int64
+	// ClientCacheTTL is how long a client record is reused without reading
+	// the store (0: never cached). It bounds how long a change made on
+	// another instance takes to apply here.
+	ClientCacheTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives request failures; never secrets.

@@ -43,7 +43,8 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	adapter := &fositeStore{store: store, hasher: hasher, now: cfg.Now, logger: cfg.Logger, familyLifetime: cfg.RefreshFamilyLifetime, issuer: cfg.Issuer}
+	adapter := &fositeStore{store: store, hasher: hasher, now: cfg.Now, logger: cfg.Logger, familyLifetime: cfg.RefreshFamilyLifetime, issuer: cfg.Issuer,
+		clients: newClientCache(cfg.ClientCacheTTL)}
 	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, throttle: newThrottle(), logger: cfg.Logger}
 	s.provider = newProvider(cfg, adapter, &signer{ring: ring})
 	return s, nil
@@ -117,6 +118,10 @@ func audienceStrategy(allowed []string, requested []string) error {
 	}
 	return nil
 }
+
+// ForgetClient drops a client from this process's cache, so that an
+// administrative change applies to its next request.
+func (s *Server) ForgetClient(id string) { s.adapter.clients.forget(id) }
 
 // PasswordHasher returns the hasher for administration code that sets
 // passwords.

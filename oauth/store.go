@@ -23,11 +23,12 @@ import (
 // GetAccessTokenSession answers only for tokens that this request's handler
 // has already verified (see reqState.verified).
 type fositeStore struct {
-	store  storage.Store
-	hasher *PasswordHasher
-	now    func() time.Time
-	logger *slog.Logger
-	issuer string
+	store   storage.Store
+	hasher  *PasswordHasher
+	now     func() time.Time
+	logger  *slog.Logger
+	issuer  string
+	clients *clientCache
 	// familyLifetime is the absolute lifetime of a refresh family.
 	familyLifetime time.Duration
 }
@@ -100,9 +101,13 @@ func (s *fositeStore) loadClient(ctx context.Context, id string) (storage.Client
 			return c, nil
 		}
 	}
-	c, err := s.store.GetClient(ctx, id)
-	if err != nil {
-		return storage.Client{}, err
+	c, ok := s.clients.get(id, s.now())
+	if !ok {
+		var err error
+		if c, err = s.store.GetClient(ctx, id); err != nil {
+			return storage.Client{}, err
+		}
+		s.clients.put(c, s.now())
 	}
 	if st != nil {
 		st.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -109,6 +110,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		}
 		setClaims(sess, c, u, ar.GetID(), now)
 	}
+
+	// fosite stamped exp from the wall clock; make it agree with iat.
+	lifetime := fosite.GetEffectiveLifespan(ar.GetClient(), fosite.GrantType(gt), fosite.AccessToken, s.cfg.AccessTokenLifetime)
+	sess.SetExpiresAt(fosite.AccessToken, now.UTC().Truncate(time.Second).Add(lifetime))
 
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {

@@ -53,8 +53,8 @@ type cliResult struct {
 	err            error
 }
 
-// cli runs a clients or users command in-process.
-func cli(t *testing.T, getenv func(string) string, stdin string, args ...string) cliResult {
+// runCLI runs a clients or users command in-process.
+func runCLI(t *testing.T, getenv func(string) string, stdin string, args ...string) cliResult {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	fn := runClients
@@ -67,21 +67,21 @@ func cli(t *testing.T, getenv func(string) string, stdin string, args ...string)
 	return cliResult{out.String(), errOut.String(), err}
 }
 
-// ok runs a command that must succeed.
-func ok(t *testing.T, getenv func(string) string, stdin string, args ...string) cliResult {
+// cliOK runs a command that must succeed.
+func cliOK(t *testing.T, getenv func(string) string, stdin string, args ...string) cliResult {
 	t.Helper()
-	r := cli(t, getenv, stdin, args...)
+	r := runCLI(t, getenv, stdin, args...)
 	if r.err != nil {
 		t.Fatalf("gatehouse %s: %v\nstderr: %s", strings.Join(args, " "), r.err, r.stderr)
 	}
 	return r
 }
 
-// fails runs a command that must fail with a one-line reason containing
+// cliFails runs a command that must fail with a one-line reason containing
 // want.
-func fails(t *testing.T, getenv func(string) string, want string, args ...string) {
+func cliFails(t *testing.T, getenv func(string) string, want string, args ...string) {
 	t.Helper()
-	r := cli(t, getenv, "", args...)
+	r := runCLI(t, getenv, "", args...)
 	if r.err == nil {
 		t.Fatalf("gatehouse %s succeeded: %s; want an error containing %q", strings.Join(args, " "), r.stdout, want)
 	}
@@ -90,7 +90,7 @@ func fails(t *testing.T, getenv func(string) string, want string, args ...string
 	}
 }
 
-func decodeJSON[T any](t *testing.T, s string) T {
+func decodeCLIJSON[T any](t *testing.T, s string) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
@@ -103,10 +103,10 @@ func TestClientsCLI(t *testing.T) {
 	env := adminEnv(adminDB(t))
 
 	// create --json prints the id and the secret once.
-	r := ok(t, env, "", "clients", "create", "--name", "billing", "--grant-types", "client_credentials",
+	r := cliOK(t, env, "", "clients", "create", "--name", "billing", "--grant-types", "client_credentials",
 		"--scopes", "read,write", "--audiences", "billing-api", "--roles", "service,batch",
 		"--claim", "tenant=acme", "--claim-json", "tier=2", "--token-lifetime", "5m", "--json")
-	created := decodeJSON[admin.ClientWithSecret](t, r.stdout)
+	created := decodeCLIJSON[admin.ClientWithSecret](t, r.stdout)
 	if created.ID == "" || len(created.ClientSecret) < 43 || created.TokenLifetimeSeconds != 300 ||
 		!slices.Equal(created.Roles, []string{"service", "batch"}) || created.Claims["tier"] != float64(2) {
 		t.Fatalf("clients create --json = %+v", created)
@@ -127,40 +127,40 @@ func TestClientsCLI(t *testing.T) {
 	}
 
 	// The text form prints key=value lines; flags may follow arguments.
-	r = ok(t, env, "", "clients", "create", "--id", "svc-2", "--name", "second", "--grant-types", "client_credentials")
+	r = cliOK(t, env, "", "clients", "create", "--id", "svc-2", "--name", "second", "--grant-types", "client_credentials")
 	if !strings.Contains(r.stdout, "client_id=svc-2\n") || !strings.Contains(r.stdout, "client_secret=") {
 		t.Errorf("clients create output = %q; want client_id= and client_secret= lines", r.stdout)
 	}
 
 	// list and show, as tables and JSON.
-	r = ok(t, env, "", "clients", "list")
+	r = cliOK(t, env, "", "clients", "list")
 	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(r.stdout, "billing") {
 		t.Errorf("clients list = %q; want a header and two rows", r.stdout)
 	}
-	list := decodeJSON[[]admin.Client](t, ok(t, env, "", "clients", "list", "--json").stdout)
+	list := decodeCLIJSON[[]admin.Client](t, cliOK(t, env, "", "clients", "list", "--json").stdout)
 	if len(list) != 2 {
 		t.Errorf("clients list --json = %d clients; want 2", len(list))
 	}
-	if r = ok(t, env, "", "clients", "show", "svc-2"); !strings.Contains(r.stdout, "name:") || !strings.Contains(r.stdout, "second") {
+	if r = cliOK(t, env, "", "clients", "show", "svc-2"); !strings.Contains(r.stdout, "name:") || !strings.Contains(r.stdout, "second") {
 		t.Errorf("clients show = %q", r.stdout)
 	}
-	shown := decodeJSON[admin.Client](t, ok(t, env, "", "clients", "show", created.ID, "--json").stdout)
-	if shown.Name != "billing" || strings.Contains(ok(t, env, "", "clients", "show", created.ID, "--json").stdout, "hash") {
+	shown := decodeCLIJSON[admin.Client](t, cliOK(t, env, "", "clients", "show", created.ID, "--json").stdout)
+	if shown.Name != "billing" || strings.Contains(cliOK(t, env, "", "clients", "show", created.ID, "--json").stdout, "hash") {
 		t.Errorf("clients show --json = %+v", shown)
 	}
 
 	// update changes only the flags given.
-	updated := decodeJSON[admin.Client](t, ok(t, env, "", "clients", "update", created.ID, "--roles", "service", "--clear-claims", "--json").stdout)
+	updated := decodeCLIJSON[admin.Client](t, cliOK(t, env, "", "clients", "update", created.ID, "--roles", "service", "--clear-claims", "--json").stdout)
 	if !slices.Equal(updated.Roles, []string{"service"}) || len(updated.Claims) != 0 || !slices.Equal(updated.Scopes, []string{"read", "write"}) {
 		t.Errorf("clients update = %+v", updated)
 	}
-	updated = decodeJSON[admin.Client](t, ok(t, env, "", "clients", "update", "--disabled", created.ID, "--json").stdout)
+	updated = decodeCLIJSON[admin.Client](t, cliOK(t, env, "", "clients", "update", "--disabled", created.ID, "--json").stdout)
 	if !updated.Disabled {
 		t.Errorf("clients update --disabled = %+v", updated)
 	}
 
 	// rotate-secret with and without grace.
-	rot := decodeJSON[admin.RotatedSecret](t, ok(t, env, "", "clients", "rotate-secret", created.ID, "--grace", "1h", "--json").stdout)
+	rot := decodeCLIJSON[admin.RotatedSecret](t, cliOK(t, env, "", "clients", "rotate-secret", created.ID, "--grace", "1h", "--json").stdout)
 	if rot.ClientSecret == created.ClientSecret || rot.PreviousSecretExpiresAt == nil {
 		t.Errorf("rotate-secret --grace 1h = %+v", rot)
 	}
@@ -168,7 +168,7 @@ func TestClientsCLI(t *testing.T) {
 	if !bytes.Equal(stored.PreviousSecretHash, oauth.HashClientSecret(created.ClientSecret)) || !bytes.Equal(stored.SecretHash, oauth.HashClientSecret(rot.ClientSecret)) {
 		t.Error("after rotation with grace the store does not hold new and previous digests")
 	}
-	r = ok(t, env, "", "clients", "rotate-secret", created.ID)
+	r = cliOK(t, env, "", "clients", "rotate-secret", created.ID)
 	if !strings.Contains(r.stdout, "no longer works") {
 		t.Errorf("rotate-secret output = %q", r.stdout)
 	}
@@ -178,24 +178,24 @@ func TestClientsCLI(t *testing.T) {
 	}
 
 	// Refusals: non-zero exit, one line naming the flag.
-	fails(t, env, "--claim sub", "clients", "create", "--name", "x", "--grant-types", "client_credentials", "--claim", "sub=root")
-	fails(t, env, "--scopes", "clients", "create", "--name", "x", "--grant-types", "client_credentials", "--scopes", "root")
-	fails(t, env, "--grant-types", "clients", "create", "--name", "x", "--grant-types", "implicit")
-	fails(t, env, "--token-lifetime", "clients", "create", "--name", "x", "--grant-types", "client_credentials", "--token-lifetime", "25h")
-	fails(t, env, "--token-lifetime", "clients", "create", "--name", "x", "--grant-types", "client_credentials", "--token-lifetime", "1500ms")
-	fails(t, env, "--grace", "clients", "rotate-secret", created.ID, "--grace", "1000h")
-	fails(t, env, "exists", "clients", "create", "--name", "billing", "--grant-types", "client_credentials")
-	fails(t, env, "not found", "clients", "show", "nope")
-	fails(t, env, "missing argument", "clients", "show")
-	fails(t, env, "unknown command", "clients", "frobnicate")
-	fails(t, env, "flag provided but not defined", "clients", "create", "--secret", "x")
+	cliFails(t, env, "--claim sub", "clients", "create", "--name", "x", "--grant-types", "client_credentials", "--claim", "sub=root")
+	cliFails(t, env, "--scopes", "clients", "create", "--name", "x", "--grant-types", "client_credentials", "--scopes", "root")
+	cliFails(t, env, "--grant-types", "clients", "create", "--name", "x", "--grant-types", "implicit")
+	cliFails(t, env, "--token-lifetime", "clients", "create", "--name", "x", "--grant-types", "client_credentials", "--token-lifetime", "25h")
+	cliFails(t, env, "--token-lifetime", "clients", "create", "--name", "x", "--grant-types", "client_credentials", "--token-lifetime", "1500ms")
+	cliFails(t, env, "--grace", "clients", "rotate-secret", created.ID, "--grace", "1000h")
+	cliFails(t, env, "exists", "clients", "create", "--name", "billing", "--grant-types", "client_credentials")
+	cliFails(t, env, "not found", "clients", "show", "nope")
+	cliFails(t, env, "missing argument", "clients", "show")
+	cliFails(t, env, "unknown command", "clients", "frobnicate")
+	cliFails(t, env, "flag provided but not defined", "clients", "create", "--secret", "x")
 
 	// delete
-	r = ok(t, env, "", "clients", "delete", "svc-2", "--json")
-	if m := decodeJSON[map[string]any](t, r.stdout); m["deleted"] != true {
+	r = cliOK(t, env, "", "clients", "delete", "svc-2", "--json")
+	if m := decodeCLIJSON[map[string]any](t, r.stdout); m["deleted"] != true {
 		t.Errorf("clients delete --json = %q", r.stdout)
 	}
-	fails(t, env, "not found", "clients", "delete", "svc-2")
+	cliFails(t, env, "not found", "clients", "delete", "svc-2")
 }
 
 func TestUsersCLI(t *testing.T) {
@@ -220,8 +220,8 @@ func TestUsersCLI(t *testing.T) {
 	}
 
 	// The password comes from stdin; the trailing newline is not part of it.
-	r := ok(t, env, "s3cret-alice-pw\n", "users", "create", "--username", "Alice", "--roles", "user,editor", "--password-stdin", "--json")
-	alice := decodeJSON[admin.UserWithPassword](t, r.stdout)
+	r := cliOK(t, env, "s3cret-alice-pw\n", "users", "create", "--username", "Alice", "--roles", "user,editor", "--password-stdin", "--json")
+	alice := decodeCLIJSON[admin.UserWithPassword](t, r.stdout)
 	if alice.Username != "alice" || alice.Password != "" || !slices.Equal(alice.Roles, []string{"user", "editor"}) {
 		t.Fatalf("users create = %+v", alice)
 	}
@@ -233,7 +233,7 @@ func TestUsersCLI(t *testing.T) {
 	}
 
 	// Without a password one is generated and printed once.
-	r = ok(t, env, "", "users", "create", "--username", "bob")
+	r = cliOK(t, env, "", "users", "create", "--username", "bob")
 	kv := map[string]string{}
 	for _, line := range strings.Split(r.stdout, "\n") {
 		if k, v, ok := strings.Cut(line, "="); ok {
@@ -245,24 +245,24 @@ func TestUsersCLI(t *testing.T) {
 	}
 
 	// Usernames are unique regardless of case and Unicode form.
-	fails(t, env, "taken", "users", "create", "--username", "ALICE")
-	ok(t, env, "", "users", "create", "--username", "jos\u00e9")
-	fails(t, env, "taken", "users", "create", "--username", "JOSE\u0301")
-	fails(t, env, "password", "users", "create", "--username", "carol", "--password-stdin") // empty stdin
-	fails(t, env, "choose one", "users", "create", "--username", "carol", "--password-stdin", "--password-file", "x")
+	cliFails(t, env, "taken", "users", "create", "--username", "ALICE")
+	cliOK(t, env, "", "users", "create", "--username", "jos\u00e9")
+	cliFails(t, env, "taken", "users", "create", "--username", "JOSE\u0301")
+	cliFails(t, env, "password", "users", "create", "--username", "carol", "--password-stdin") // empty stdin
+	cliFails(t, env, "choose one", "users", "create", "--username", "carol", "--password-stdin", "--password-file", "x")
 
 	// list and show, by username or id.
-	r = ok(t, env, "", "users", "list")
+	r = cliOK(t, env, "", "users", "list")
 	if !strings.HasPrefix(r.stdout, "ID") || !strings.Contains(r.stdout, "alice") || !strings.Contains(r.stdout, "jos\u00e9") {
 		t.Errorf("users list = %q", r.stdout)
 	}
-	if users := decodeJSON[[]admin.User](t, ok(t, env, "", "users", "list", "--json").stdout); len(users) != 3 {
+	if users := decodeCLIJSON[[]admin.User](t, cliOK(t, env, "", "users", "list", "--json").stdout); len(users) != 3 {
 		t.Errorf("users list --json: %d users; want 3", len(users))
 	}
-	if u := decodeJSON[admin.User](t, ok(t, env, "", "users", "show", "ALICE", "--json").stdout); u.ID != alice.ID {
+	if u := decodeCLIJSON[admin.User](t, cliOK(t, env, "", "users", "show", "ALICE", "--json").stdout); u.ID != alice.ID {
 		t.Errorf("users show ALICE = %+v", u)
 	}
-	if r = ok(t, env, "", "users", "show", alice.ID); !strings.Contains(r.stdout, "alice") {
+	if r = cliOK(t, env, "", "users", "show", alice.ID); !strings.Contains(r.stdout, "alice") {
 		t.Errorf("users show by id = %q", r.stdout)
 	}
 
@@ -271,11 +271,11 @@ func TestUsersCLI(t *testing.T) {
 	if err := os.WriteFile(file, []byte("new-alice-pass\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ok(t, env, "", "users", "set-password", "alice", "--password-file", file)
+	cliOK(t, env, "", "users", "set-password", "alice", "--password-file", file)
 	if !checkPassword(alice.ID, "new-alice-pass") || checkPassword(alice.ID, "s3cret-alice-pw") {
 		t.Error("set-password --password-file did not replace the password")
 	}
-	gen := decodeJSON[map[string]string](t, ok(t, env, "", "users", "set-password", "alice", "--json").stdout)
+	gen := decodeCLIJSON[map[string]string](t, cliOK(t, env, "", "users", "set-password", "alice", "--json").stdout)
 	if !checkPassword(alice.ID, gen["password"]) {
 		t.Errorf("set-password (generated) = %v; the printed password does not verify", gen)
 	}
@@ -286,7 +286,7 @@ func TestUsersCLI(t *testing.T) {
 		Subject: alice.ID, Active: true, RequestedAt: now, ExpiresAt: now.Add(time.Hour), FamilyCreatedAt: now, Request: []byte("{}")}); err != nil {
 		t.Fatal(err)
 	}
-	if u := decodeJSON[admin.User](t, ok(t, env, "", "users", "disable", "alice", "--json").stdout); !u.Disabled {
+	if u := decodeCLIJSON[admin.User](t, cliOK(t, env, "", "users", "disable", "alice", "--json").stdout); !u.Disabled {
 		t.Errorf("users disable = %+v", u)
 	}
 	if rt, _ := store.GetRefreshToken(t.Context(), "sig-1"); rt.Active {
@@ -295,33 +295,33 @@ func TestUsersCLI(t *testing.T) {
 	if denied, _ := store.Denied(t.Context(), now, "fam-1"); !denied {
 		t.Error("family not denied after users disable")
 	}
-	if r = ok(t, env, "", "users", "enable", "alice"); !strings.Contains(r.stdout, "enabled") {
+	if r = cliOK(t, env, "", "users", "enable", "alice"); !strings.Contains(r.stdout, "enabled") {
 		t.Errorf("users enable = %q", r.stdout)
 	}
 
 	// roles add / remove
-	u := decodeJSON[admin.User](t, ok(t, env, "", "users", "roles", "add", "alice", "auditor", "user", "--json").stdout)
+	u := decodeCLIJSON[admin.User](t, cliOK(t, env, "", "users", "roles", "add", "alice", "auditor", "user", "--json").stdout)
 	if !slices.Equal(u.Roles, []string{"user", "editor", "auditor"}) {
 		t.Errorf("roles add = %v", u.Roles)
 	}
-	u = decodeJSON[admin.User](t, ok(t, env, "", "users", "roles", "remove", "alice", "editor", "--json").stdout)
+	u = decodeCLIJSON[admin.User](t, cliOK(t, env, "", "users", "roles", "remove", "alice", "editor", "--json").stdout)
 	if !slices.Equal(u.Roles, []string{"user", "auditor"}) {
 		t.Errorf("roles remove = %v", u.Roles)
 	}
-	fails(t, env, "roles", "users", "roles", "add", "alice", "bad role")
-	fails(t, env, "missing argument", "users", "roles", "add", "alice")
-	fails(t, env, "add or remove", "users", "roles", "list")
+	cliFails(t, env, "roles", "users", "roles", "add", "alice", "bad role")
+	cliFails(t, env, "missing argument", "users", "roles", "add", "alice")
+	cliFails(t, env, "add or remove", "users", "roles", "list")
 
 	// delete
-	ok(t, env, "", "users", "delete", "bob")
-	fails(t, env, "not found", "users", "show", "bob")
-	fails(t, env, "not found", "users", "delete", "bob")
+	cliOK(t, env, "", "users", "delete", "bob")
+	cliFails(t, env, "not found", "users", "show", "bob")
+	cliFails(t, env, "not found", "users", "delete", "bob")
 }
 
 func TestAdminCLIWithoutDatabase(t *testing.T) {
 	noDB := func(string) string { return "" }
 	for _, args := range [][]string{{"clients", "list"}, {"users", "list"}, {"clients", "create", "--name", "x", "--grant-types", "client_credentials"}} {
-		r := cli(t, noDB, "", args...)
+		r := runCLI(t, noDB, "", args...)
 		if !errors.Is(r.err, errNoDatabase) {
 			t.Errorf("gatehouse %s without a database: %v; want %v", strings.Join(args, " "), r.err, errNoDatabase)
 		}
@@ -335,7 +335,7 @@ func TestAdminCLIHelp(t *testing.T) {
 		{"users", "create"}, {"users", "list"}, {"users", "show"}, {"users", "set-password"}, {"users", "disable"},
 		{"users", "enable"}, {"users", "delete"}, {"users", "roles", "add"}, {"users", "roles", "remove"},
 	} {
-		r := cli(t, noDB, "", append(args, "--help")...)
+		r := runCLI(t, noDB, "", append(args, "--help")...)
 		if !errors.Is(r.err, flag.ErrHelp) || !strings.Contains(r.stderr, "Example:\n  gatehouse ") && !strings.Contains(r.stderr, "Example:\n  printf") {
 			t.Errorf("gatehouse %s --help: %v, %q; want flag.ErrHelp and an example", strings.Join(args, " "), r.err, r.stderr)
 		}
@@ -345,7 +345,7 @@ func TestAdminCLIHelp(t *testing.T) {
 	}
 	// The group usage lists the commands.
 	for _, group := range []string{"clients", "users"} {
-		r := cli(t, noDB, "", group, "help")
+		r := runCLI(t, noDB, "", group, "help")
 		if r.err != nil || !strings.Contains(r.stdout, "create") {
 			t.Errorf("gatehouse %s help = %v, %q", group, r.err, r.stdout)
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/discovery"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -24,6 +25,9 @@ type app struct {
 	keys    *keys.Manager
 	oauth   *oauth.Server
 	handler http.Handler
+	// admin and adminHandler serve the admin API on its own listener.
+	admin        *admin.Service
+	adminHandler http.Handler
 	// background tasks run for the server's lifetime (janitor, key
 	// rotation); each returns when its context is done.
 	background []func(context.Context) error
@@ -72,6 +76,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		RotationPeriod:   cfg.KeyRotationPeriod,
 		JWKSMaxAge:       cfg.JWKSMaxAge,
 		RefreshInterval:  cfg.KeyRefreshInterval,
+		PublishLead:      cfg.KeyPublishLead,
 		MaxTokenLifetime: oauth.MaxTokenLifetime,
 		Logger:           logger,
 	})
@@ -97,14 +102,28 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 			Iterations:  uint32(cfg.Argon2Iterations),
 			Parallelism: uint8(cfg.Argon2Parallelism),
 		},
-		Logger: logger,
-		Now:    cfg.Now,
+		Logger:         logger,
+		Now:            cfg.Now,
+		ClientCacheTTL: cfg.ClientCacheTTL,
 	}, a.store, a.ring)
 	if err != nil {
 		a.store.Close()
 		return nil, err
 	}
 	a.oauth = o
+	a.admin, err = admin.NewService(admin.Config{
+		Store:         a.store,
+		Hasher:        o.PasswordHasher(),
+		Logger:        logger,
+		Now:           cfg.Now,
+		Scopes:        cfg.Scopes,
+		AdminRole:     cfg.AdminRole,
+		ClientChanged: o.ForgetClient,
+	})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	a.handler = routes(a.oauth, discovery.Config{
 		Issuer:      cfg.Issuer,
 		GrantTypes:  oauth.GrantTypes,
@@ -113,6 +132,24 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Algorithms:  a.ring.Algorithms,
 		MaxAge:      cfg.JWKSMaxAge,
 	}, a.ring.JWKS, a.store, cfg.RequestTimeout)
+	auth, err := admin.NewAuth(admin.AuthConfig{
+		Issuer:   cfg.Issuer,
+		Audience: cfg.AdminAudience,
+		Role:     cfg.AdminRole,
+		Scope:    cfg.AdminScope,
+		// Discovery and the JWKS come from this process's own router: the
+		// admin API verifies tokens exactly as a resource server would,
+		// without needing to reach the public issuer URL.
+		Local:  a.handler,
+		Denied: a.store.Denied,
+		Now:    cfg.Now,
+		Logger: logger,
+	})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	a.adminHandler = admin.NewHandler(a.admin, auth)
 	return a, nil
 }
 

@@ -43,6 +43,13 @@ type Config struct {
 	DBStatementTimeout time.Duration
 	RequestTimeout     time.Duration
 	JanitorInterval    time.Duration
+	ClientCacheTTL     time.Duration
+	AdminAddr          string
+	AdminRole          string
+	AdminScope         string
+	AdminAudience      string
+	Bootstrap          bool
+	KeyPublishLead     time.Duration
 	KeyRotationPeriod  time.Duration
 	KeyRefreshInterval time.Duration
 	// Now is the clock; tests set it, nil means time.Now.
@@ -106,6 +113,13 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 	dur(&c.DBStatementTimeout, "database-statement-timeout", "GATEHOUSE_DATABASE_STATEMENT_TIMEOUT", 2*time.Second, "PostgreSQL statement_timeout")
 	dur(&c.RequestTimeout, "request-timeout", "GATEHOUSE_REQUEST_TIMEOUT", 5*time.Second, "deadline of one request's work; past it the answer is 503")
 	dur(&c.JanitorInterval, "janitor-interval", "GATEHOUSE_JANITOR_INTERVAL", time.Minute, "how often expired refresh tokens and deny-list entries are deleted")
+	fs.StringVar(&c.AdminAddr, "admin-addr", env("GATEHOUSE_ADMIN_ADDR", "127.0.0.1:8081"), "listen address of the admin API; empty disables it (env GATEHOUSE_ADMIN_ADDR)")
+	fs.StringVar(&c.AdminRole, "admin-role", env("GATEHOUSE_ADMIN_ROLE", "gatehouse-admin"), "role that grants the admin API (env GATEHOUSE_ADMIN_ROLE)")
+	fs.StringVar(&c.AdminScope, "admin-scope", env("GATEHOUSE_ADMIN_SCOPE", "gatehouse:admin"), "scope that grants the admin API (env GATEHOUSE_ADMIN_SCOPE)")
+	fs.StringVar(&c.AdminAudience, "admin-audience", getenv("GATEHOUSE_ADMIN_AUDIENCE"), "audience admin tokens must carry; default the issuer (env GATEHOUSE_ADMIN_AUDIENCE)")
+	fs.BoolVar(&c.Bootstrap, "bootstrap-admin", getenv("GATEHOUSE_BOOTSTRAP_ADMIN") != "false", "create and print an admin client when none exists (env GATEHOUSE_BOOTSTRAP_ADMIN=false to disable)")
+	dur(&c.ClientCacheTTL, "client-cache-ttl", "GATEHOUSE_CLIENT_CACHE_TTL", time.Second, "how long a client record is reused without a database read; bounds how long a change made on another instance takes to apply (0 disables)")
+	dur(&c.KeyPublishLead, "key-publish-lead", "GATEHOUSE_KEY_PUBLISH_LEAD", 0, "how long a new key is published before it signs; 0 means JWKS max-age + refresh interval + 1m")
 	dur(&c.KeyRotationPeriod, "key-rotation-period", "GATEHOUSE_KEY_ROTATION_PERIOD", 24*time.Hour, "how long a signing key signs before the next one takes over")
 	dur(&c.KeyRefreshInterval, "key-refresh-interval", "GATEHOUSE_KEY_REFRESH_INTERVAL", 10*time.Second, "how often each instance rereads the signing keys from the store")
 	dev := fs.Bool("dev", false, "embedded dev mode: in-memory store and keys, demo client and user (the default without a database URL)")
@@ -153,6 +167,16 @@ func (c *Config) Validate() error {
 	if c.RequestTimeout < 100*time.Millisecond || c.DBConnectTimeout <= 0 || c.DBStatementTimeout < 0 || c.JanitorInterval < time.Second {
 		errs = append(errs, fmt.Errorf("timeouts: --request-timeout %v (>= 100ms), --database-connect-timeout %v (> 0), --database-statement-timeout %v (>= 0), --janitor-interval %v (>= 1s)",
 			c.RequestTimeout, c.DBConnectTimeout, c.DBStatementTimeout, c.JanitorInterval))
+	}
+	if c.AdminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--admin-addr %q: %v", c.AdminAddr, err))
+		} else if c.AdminAddr == c.Addr {
+			errs = append(errs, fmt.Errorf("--admin-addr %q: must differ from --addr", c.AdminAddr))
+		}
+	}
+	if c.ClientCacheTTL < 0 || c.ClientCacheTTL > time.Minute {
+		errs = append(errs, fmt.Errorf("--client-cache-ttl %v: must be between 0 and 1m", c.ClientCacheTTL))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))

@@ -510,3 +510,31 @@ func TestPasswordGuessingIsThrottled(t *testing.T) {
 		t.Fatalf("after the window: %d %v; want 200", code, body)
 	}
 }
+
+// TestClientCache: a cached client record spares the database on the
+// client_credentials path; its TTL bounds how long a change made elsewhere
+// takes to apply, and ForgetClient applies one at once.
+func TestClientCache(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.ClientCacheTTL = 5 * time.Second })
+	secret := ts.addClient(t, storage.Client{ID: "svc", Name: "svc", GrantTypes: []string{"client_credentials"}})
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	if resp, _ := ts.post(t, "/oauth2/token", cc, "svc", secret); resp.StatusCode != 200 {
+		t.Fatalf("first token: %d", resp.StatusCode)
+	}
+	disable := func(v bool) {
+		ts.app.store.UpdateClient(context.Background(), "svc", func(c storage.Client) (storage.Client, error) { c.Disabled = v; return c, nil })
+	}
+	disable(true)
+	if resp, _ := ts.post(t, "/oauth2/token", cc, "svc", secret); resp.StatusCode != 200 {
+		t.Fatalf("within the TTL the cached record applies: %d; want 200", resp.StatusCode)
+	}
+	ts.advance(5 * time.Second)
+	if resp, body := ts.post(t, "/oauth2/token", cc, "svc", secret); resp.StatusCode != 401 {
+		t.Fatalf("after the TTL a disabled client: %d %v; want 401", resp.StatusCode, body)
+	}
+	disable(false)
+	ts.app.oauth.ForgetClient("svc")
+	if resp, _ := ts.post(t, "/oauth2/token", cc, "svc", secret); resp.StatusCode != 200 {
+		t.Fatalf("after ForgetClient the re-enabled client: %d; want 200", resp.StatusCode)
+	}
+}

@@ -53,6 +53,9 @@ func testConfig(t testing.TB) *Config {
 	if err := finish(); err != nil {
 		t.Fatal(err)
 	}
+	// Tests change clients in the store directly and expect the next
+	// request to see it; TestClientCache covers the cache.
+	cfg.ClientCacheTTL = 0
 	return cfg
 }
 

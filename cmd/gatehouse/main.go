@@ -29,6 +29,9 @@ const topUsage = `Usage: gatehouse COMMAND [flags]
 Commands:
   serve     run the authorization server
   migrate   apply database migrations ("migrate status" lists them)
+  clients   create, list, show, update, delete clients; rotate secrets
+  users     create, list, show users; set passwords; disable, enable, delete; roles
+  keys      list, rotate, revoke signing keys; re-encrypt them under a new master secret
 
 Run 'gatehouse COMMAND --help' for a command's flags and an example.
 `
@@ -45,6 +48,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
+	case "clients":
+		return runClients(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "users":
+		return runUsers(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return nil

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
 )
@@ -47,6 +48,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	var adminLn net.Listener
+	if cfg.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("admin listener: %w", err)
+		}
+	}
 	if cfg.Dev {
 		if err := seedDemo(ctx, a, stdout); err != nil {
 			ln.Close()
@@ -54,13 +62,32 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		logger.Warn("DEV MODE: in-memory store and signing keys; NOTHING PERSISTS across restarts. Set GATEHOUSE_DATABASE_URL for production.")
 	}
+	if cfg.Bootstrap {
+		if _, err := admin.Bootstrap(ctx, a.admin, stdout); err != nil {
+			ln.Close()
+			return fmt.Errorf("bootstrap admin client: %w", err)
+		}
+	}
 	stopBackground := a.start(ctx)
 	defer stopBackground()
-	return serveHTTP(ctx, ln, a.handler, logger, cfg.Issuer)
+	if adminLn == nil {
+		return serveHTTP(ctx, ln, a.handler, logger, "token service", cfg.Issuer)
+	}
+	// Either listener failing stops both.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		defer cancel()
+		errc <- serveHTTP(ctx, adminLn, a.adminHandler, logger, "admin API", cfg.Issuer)
+	}()
+	err = serveHTTP(ctx, ln, a.handler, logger, "token service", cfg.Issuer)
+	cancel()
+	return errors.Join(err, <-errc)
 }
 
 // serveHTTP serves until ctx is done, then shuts down gracefully.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, issuer string) error {
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, what, issuer string) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -72,7 +99,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slo
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", issuer)
+	logger.Info("gatehouse listening", "serves", what, "addr", ln.Addr().String(), "issuer", issuer)
 	select {
 	case err := <-errc:
 		return err
@@ -82,7 +109,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slo
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
 	if errors.Is(<-errc, http.ErrServerClosed) && err == nil {
-		logger.Info("gatehouse stopped")
+		logger.Info("gatehouse stopped", "serves", what)
 		return nil
 	}
 	return err

@@ -38,14 +38,9 @@ func openPostgres(ctx context.Context, databaseURL string, opts postgres.Options
 			opts.Logger.Info("migration applied", "migration", name)
 		}
 	}
+	// CheckSchema's errors say which command to run.
 	if err := s.CheckSchema(ctx); err != nil {
 		s.Close()
-		switch {
-		case errors.Is(err, postgres.ErrSchemaBehind):
-			return nil, fmt.Errorf("%w: run `gatehouse migrate` (or serve with --migrate)", err)
-		case errors.Is(err, postgres.ErrSchemaAhead):
-			return nil, fmt.Errorf("%w: run a newer gatehouse binary", err)
-		}
 		return nil, err
 	}
 	return s, nil
