@@ -118,10 +118,13 @@ type RefreshTokenStore interface {
 	// GetRefreshToken returns the token whether active or not; callers
 	// check Active.
 	GetRefreshToken(ctx context.Context, signature string) (RefreshToken, error)
-	// RotateRefreshToken marks the active token with this signature in the
-	// family inactive. If no active token matches (another request rotated
-	// it first), it returns ErrNotFound: exactly one concurrent caller wins.
-	RotateRefreshToken(ctx context.Context, familyID, signature string) error
+	// RotateRefreshToken atomically marks the active token with this
+	// signature in the family inactive and stores next, its successor. If
+	// no active token matches (another request rotated it first), it
+	// returns ErrNotFound and stores nothing: exactly one concurrent caller
+	// wins. It is one statement, so a refresh needs no multi-statement
+	// transaction.
+	RotateRefreshToken(ctx context.Context, familyID, signature string, next RefreshToken) error
 	// RevokeRefreshFamily marks every token of the family inactive. A
 	// family with no tokens is ErrNotFound.
 	RevokeRefreshFamily(ctx context.Context, familyID string) error

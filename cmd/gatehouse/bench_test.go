@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/storage/postgres/pgtest"
 )
 
 // benchApp wires an in-process server with the production password
@@ -54,4 +56,40 @@ func BenchmarkTokenClientCredentials(b *testing.B) {
 func BenchmarkTokenPassword(b *testing.B) {
 	a, id, secret := benchApp(b)
 	benchToken(b, a.handler, url.Values{"grant_type": {"password"}, "username": {"bench"}, "password": {"bench-password-1"}, "scope": {"read"}}.Encode(), id, secret)
+}
+
+// BenchmarkTokenRefreshPostgres refreshes one chain against the throwaway
+// PostgreSQL: one transaction per refresh.
+func BenchmarkTokenRefreshPostgres(b *testing.B) {
+	cfg := testConfig(b)
+	withPostgres(pgtest.URL(b))(cfg)
+	a, err := newApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { a.Close() })
+	ts := &testServer{app: a}
+	secret := ts.addClient(b, appClient)
+	ts.addUser(b, "u-1", "frank", "pw-frank-123", "user")
+	login := url.Values{"grant_type": {"password"}, "username": {"frank"}, "password": {"pw-frank-123"}, "scope": {"read offline_access"}}
+	rt := tokenField(b, a.handler, login.Encode(), "app", secret, "refresh_token")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		rt = tokenField(b, a.handler, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode(), "app", secret, "refresh_token")
+	}
+}
+
+func tokenField(b *testing.B, h http.Handler, body, id, secret, field string) string {
+	req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, secret)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	var m map[string]any
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &m) != nil {
+		b.Fatalf("token: %d %s", w.Code, w.Body)
+	}
+	s, _ := m[field].(string)
+	return s
 }

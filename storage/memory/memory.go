@@ -349,16 +349,24 @@ func (s *Store) GetRefreshToken(ctx context.Context, signature string) (storage.
 	return t, nil
 }
 
-// RotateRefreshToken marks one active token of the family inactive.
-func (s *Store) RotateRefreshToken(ctx context.Context, familyID, signature string) error {
+// RotateRefreshToken retires one active token of the family and stores
+// its successor, both or neither.
+func (s *Store) RotateRefreshToken(ctx context.Context, familyID, signature string, next storage.RefreshToken) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.refresh[signature]
 	if !ok || !t.Active || t.FamilyID != familyID {
 		return fmt.Errorf("rotate refresh token: %w", storage.ErrNotFound)
 	}
+	if _, taken := s.refresh[next.Signature]; taken {
+		return fmt.Errorf("rotate refresh token: successor: %w", storage.ErrAlreadyExists)
+	}
 	t.Active = false
-	return setMap(ctx, s.refresh, signature, t)
+	if err := setMap(ctx, s.refresh, signature, t); err != nil {
+		return err
+	}
+	next.Request = slices.Clone(next.Request)
+	return setMap(ctx, s.refresh, next.Signature, next)
 }
 
 // RevokeRefreshFamily marks every token of the family inactive.

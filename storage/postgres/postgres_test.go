@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,7 +71,7 @@ func TestCancelledContextRollsBack(t *testing.T) {
 	ctx, cancel := context.WithCancel(bg)
 	txCtx, err := s.BeginTX(ctx)
 	mustNil(t, "BeginTX", err)
-	mustNil(t, "RotateRefreshToken(tx)", s.RotateRefreshToken(txCtx, "fam-1", "sig-1"))
+	mustNil(t, "RotateRefreshToken(tx)", s.RotateRefreshToken(txCtx, "fam-1", "sig-1", successor("fam-1")))
 	mustNil(t, "CreateRefreshToken(tx)", s.CreateRefreshToken(txCtx, refreshToken("sig-2", "fam-1")))
 	cancel()
 
@@ -77,7 +79,7 @@ func TestCancelledContextRollsBack(t *testing.T) {
 	// the rollback releases.
 	rotateCtx, cancelRotate := context.WithTimeout(bg, 10*time.Second)
 	defer cancelRotate()
-	mustNil(t, "RotateRefreshToken(after cancel)", s.RotateRefreshToken(rotateCtx, "fam-1", "sig-1"))
+	mustNil(t, "RotateRefreshToken(after cancel)", s.RotateRefreshToken(rotateCtx, "fam-1", "sig-1", successor("fam-1")))
 	if _, err := s.GetRefreshToken(bg, "sig-2"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("GetRefreshToken(token created in cancelled tx) = %v; want ErrNotFound", err)
 	}
@@ -87,7 +89,7 @@ func TestCancelledContextRollsBack(t *testing.T) {
 	if err := s.Commit(txCtx); err == nil {
 		t.Fatal("Commit(after cancel) = nil; want an error")
 	}
-	if err := s.RotateRefreshToken(txCtx, "fam-1", "sig-1"); err == nil {
+	if err := s.RotateRefreshToken(txCtx, "fam-1", "sig-1", successor("fam-1")); err == nil {
 		t.Fatal("RotateRefreshToken(ended tx) = nil; want an error")
 	}
 }
@@ -102,15 +104,15 @@ func TestCancelledContextMidStatementRollsBack(t *testing.T) {
 
 	holder, err := s.BeginTX(bg)
 	mustNil(t, "BeginTX(holder)", err)
-	mustNil(t, "RotateRefreshToken(holder)", s.RotateRefreshToken(holder, "fam-1", "sig-1"))
+	mustNil(t, "RotateRefreshToken(holder)", s.RotateRefreshToken(holder, "fam-1", "sig-1", successor("fam-1")))
 
 	ctx, cancel := context.WithCancel(bg)
 	txCtx, err := s.BeginTX(ctx)
 	mustNil(t, "BeginTX", err)
-	mustNil(t, "RotateRefreshToken(sig-2)", s.RotateRefreshToken(txCtx, "fam-2", "sig-2"))
+	mustNil(t, "RotateRefreshToken(sig-2)", s.RotateRefreshToken(txCtx, "fam-2", "sig-2", successor("fam-2")))
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	err = s.RotateRefreshToken(txCtx, "fam-1", "sig-1") // blocks on holder's row lock
+	err = s.RotateRefreshToken(txCtx, "fam-1", "sig-1", successor("fam-1")) // blocks on holder's row lock
 	if !errors.Is(err, context.Canceled) || errors.Is(err, storage.ErrUnavailable) {
 		t.Fatalf("RotateRefreshToken(cancelled while waiting) = %v; want context.Canceled", err)
 	}
@@ -124,7 +126,7 @@ func TestCancelledContextMidStatementRollsBack(t *testing.T) {
 	if !got.Active {
 		t.Fatal("rotation in the cancelled transaction was kept")
 	}
-	mustNil(t, "RotateRefreshToken(sig-1 after)", s.RotateRefreshToken(bg, "fam-1", "sig-1"))
+	mustNil(t, "RotateRefreshToken(sig-1 after)", s.RotateRefreshToken(bg, "fam-1", "sig-1", successor("fam-1")))
 }
 
 // A failed UpdateUser inside a transaction (a unique violation) leaves the
@@ -197,7 +199,7 @@ func TestUnavailable(t *testing.T) {
 		fn   func(ctx context.Context) error
 	}{
 		{"RotateRefreshToken(open tx)", func(ctx context.Context) error {
-			return s.RotateRefreshToken(openTx, "fam-1", "sig-1")
+			return s.RotateRefreshToken(openTx, "fam-1", "sig-1", successor("fam-1"))
 		}},
 		{"GetClient", func(ctx context.Context) error { _, err := s.GetClient(ctx, "c1"); return err }},
 		{"Ping", s.Ping},
@@ -222,7 +224,7 @@ func TestUnavailable(t *testing.T) {
 		t.Fatalf("GetClient after restart = %+v, %v; want client c1", c, err)
 	}
 	mustNil(t, "Ping after restart", s.Ping(bg))
-	mustNil(t, "RotateRefreshToken after restart", s.RotateRefreshToken(bg, "fam-1", "sig-1"))
+	mustNil(t, "RotateRefreshToken after restart", s.RotateRefreshToken(bg, "fam-1", "sig-1", successor("fam-1")))
 	if strings.Contains(logs.String(), password) {
 		t.Errorf("log contains the password:\n%s", logs.String())
 	}
@@ -312,4 +314,15 @@ func TestStatementTimeout(t *testing.T) {
 		t.Fatalf("wrap(statement timeout) = %v; want ErrUnavailable", err)
 	}
 	mustNil(t, "Ping after timeout", s.Ping(t.Context()))
+}
+
+var successors atomic.Int64
+
+// successor is a fresh token of the family to rotate to.
+func successor(family string) storage.RefreshToken {
+	now := time.Now().UTC()
+	return storage.RefreshToken{
+		Signature: fmt.Sprintf("successor-%d", successors.Add(1)), FamilyID: family, ClientID: "client-1", Subject: "user-1",
+		Active: true, RequestedAt: now, ExpiresAt: now.Add(time.Hour), FamilyCreatedAt: now,
+	}
 }

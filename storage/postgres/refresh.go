@@ -55,19 +55,31 @@ func (s *Store) GetRefreshToken(ctx context.Context, signature string) (storage.
 	return t, nil
 }
 
-// RotateRefreshToken marks the active token with this signature in the
-// family inactive. The update is conditional on the row being active, so of
-// concurrent rotations exactly one changes a row; the others wait for its
-// transaction and then find nothing to change: storage.ErrNotFound.
-func (s *Store) RotateRefreshToken(ctx context.Context, familyID, signature string) error {
+// RotateRefreshToken retires the active token with this signature in the
+// family and stores its successor in one statement. The update is
+// conditional on the row being active, so of concurrent rotations exactly
+// one changes a row; the others wait for its row lock, then find nothing
+// to change, insert nothing, and get storage.ErrNotFound.
+func (s *Store) RotateRefreshToken(ctx context.Context, familyID, signature string, next storage.RefreshToken) error {
 	const op = "rotate refresh token"
 	q, release, err := s.conn(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	defer release()
-	tag, err := q.Exec(ctx, `UPDATE refresh_tokens SET active = false
-		WHERE signature = $1 AND family_id = $2 AND active`, signature, familyID)
+	request := next.Request
+	if request == nil {
+		request = []byte{}
+	}
+	tag, err := q.Exec(ctx, `WITH rotated AS (
+			UPDATE refresh_tokens SET active = false
+			WHERE signature = $1 AND family_id = $2 AND active
+			RETURNING 1)
+		INSERT INTO refresh_tokens (`+refreshColumns+`)
+		SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM rotated)`,
+		signature, familyID,
+		next.Signature, next.FamilyID, next.ClientID, next.Subject, next.Active, next.RequestedAt, next.ExpiresAt,
+		next.FamilyCreatedAt, request)
 	if err != nil {
 		return s.wrap(err, op)
 	}

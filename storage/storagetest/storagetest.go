@@ -66,6 +66,13 @@ func sampleClient(id string) storage.Client {
 	}
 }
 
+var successors atomic.Int64
+
+// successor is a fresh token of the family to rotate to.
+func successor(family string) storage.RefreshToken {
+	return sampleRefresh(fmt.Sprintf("successor-%d", successors.Add(1)), family, "user-1")
+}
+
 func sampleUser(id, name string) storage.User {
 	t := now()
 	return storage.User{
@@ -266,9 +273,17 @@ func testRefreshRotation(t *testing.T, s storage.Store) {
 	_, err = s.GetRefreshToken(ctx, "nope")
 	wantErr(t, "GetRefreshToken(unknown)", err, storage.ErrNotFound)
 
-	wantErr(t, "RotateRefreshToken(wrong family)", s.RotateRefreshToken(ctx, "fam-2", "sig-1"), storage.ErrNotFound)
-	mustNil(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, "fam-1", "sig-1"))
-	wantErr(t, "RotateRefreshToken(again)", s.RotateRefreshToken(ctx, "fam-1", "sig-1"), storage.ErrNotFound)
+	wantErr(t, "RotateRefreshToken(wrong family)", s.RotateRefreshToken(ctx, "fam-2", "sig-1", successor("fam-2")), storage.ErrNotFound)
+	mustNil(t, "CreateRefreshToken(other)", s.CreateRefreshToken(ctx, sampleRefresh("sig-other", "fam-9", "user-9")))
+	wantErr(t, "RotateRefreshToken(successor signature taken)", s.RotateRefreshToken(ctx, "fam-1", "sig-1", sampleRefresh("sig-other", "fam-1", "user-1")), storage.ErrAlreadyExists)
+	if got, _ := s.GetRefreshToken(ctx, "sig-1"); !got.Active {
+		t.Fatal("a failed rotation retired the old token")
+	}
+	mustNil(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, "fam-1", "sig-1", sampleRefresh("sig-2", "fam-1", "user-1")))
+	if got, err := s.GetRefreshToken(ctx, "sig-2"); err != nil || !got.Active || got.FamilyID != "fam-1" {
+		t.Fatalf("successor after rotation = %+v, %v; want active, fam-1", got, err)
+	}
+	wantErr(t, "RotateRefreshToken(again)", s.RotateRefreshToken(ctx, "fam-1", "sig-1", successor("fam-1")), storage.ErrNotFound)
 
 	// A rotated token is kept, inactive, so that its reuse can be detected.
 	got, err = s.GetRefreshToken(ctx, "sig-1")
@@ -290,28 +305,18 @@ func testRefreshConcurrentRotation(t *testing.T, s storage.Store) {
 		go func() {
 			defer wg.Done()
 			<-start
-			txCtx, err := s.BeginTX(ctx)
-			if err != nil {
-				t.Errorf("BeginTX: %v", err)
-				return
-			}
-			err = s.RotateRefreshToken(txCtx, "fam-1", "sig-1")
-			if err == nil {
-				err = s.CreateRefreshToken(txCtx, sampleRefresh(fmt.Sprintf("sig-new-%d", i), "fam-1", "user-1"))
-			}
+			next := sampleRefresh(fmt.Sprintf("sig-new-%d", i), "fam-1", "user-1")
+			err := s.RotateRefreshToken(ctx, "fam-1", "sig-1", next)
 			switch {
 			case err == nil:
-				if err := s.Commit(txCtx); err != nil {
-					t.Errorf("Commit: %v", err)
-					return
-				}
 				wins.Add(1)
 			case errors.Is(err, storage.ErrNotFound):
 				notFound.Add(1)
-				s.Rollback(txCtx)
+				if _, err := s.GetRefreshToken(ctx, next.Signature); !errors.Is(err, storage.ErrNotFound) {
+					t.Errorf("a losing rotation stored its successor: %v", err)
+				}
 			default:
 				t.Errorf("RotateRefreshToken: %v", err)
-				s.Rollback(txCtx)
 			}
 		}()
 	}
@@ -340,7 +345,7 @@ func testRefreshRevokeFamily(t *testing.T, s storage.Store) {
 		}
 	}
 	wantErr(t, "RevokeRefreshFamily(unknown)", s.RevokeRefreshFamily(ctx, "fam-z"), storage.ErrNotFound)
-	wantErr(t, "RotateRefreshToken(revoked)", s.RotateRefreshToken(ctx, "fam-a", "a2"), storage.ErrNotFound)
+	wantErr(t, "RotateRefreshToken(revoked)", s.RotateRefreshToken(ctx, "fam-a", "a2", successor("fam-a")), storage.ErrNotFound)
 }
 
 func testRefreshRevokeSubject(t *testing.T, s storage.Store) {
@@ -429,8 +434,7 @@ func testTxCommit(t *testing.T, s storage.Store) {
 	mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, sampleRefresh("sig-1", "fam-1", "user-1")))
 	txCtx, err := s.BeginTX(ctx)
 	mustNil(t, "BeginTX", err)
-	mustNil(t, "RotateRefreshToken", s.RotateRefreshToken(txCtx, "fam-1", "sig-1"))
-	mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(txCtx, sampleRefresh("sig-2", "fam-1", "user-1")))
+	mustNil(t, "RotateRefreshToken", s.RotateRefreshToken(txCtx, "fam-1", "sig-1", sampleRefresh("sig-2", "fam-1", "user-1")))
 	mustNil(t, "Deny", s.Deny(txCtx, "jti-1", now().Add(time.Minute)))
 	mustNil(t, "Commit", s.Commit(txCtx))
 
@@ -453,8 +457,7 @@ func testTxRollback(t *testing.T, s storage.Store) {
 	mustNil(t, "CreateUser", s.CreateUser(ctx, sampleUser("user-1", "alice")))
 	txCtx, err := s.BeginTX(ctx)
 	mustNil(t, "BeginTX", err)
-	mustNil(t, "RotateRefreshToken", s.RotateRefreshToken(txCtx, "fam-1", "sig-1"))
-	mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(txCtx, sampleRefresh("sig-2", "fam-1", "user-1")))
+	mustNil(t, "RotateRefreshToken", s.RotateRefreshToken(txCtx, "fam-1", "sig-1", sampleRefresh("sig-2", "fam-1", "user-1")))
 	mustNil(t, "Deny", s.Deny(txCtx, "jti-1", now().Add(time.Minute)))
 	mustNil(t, "UpdateUser", s.UpdateUser(txCtx, "user-1", func(u storage.User) (storage.User, error) {
 		u.Disabled = true
@@ -478,5 +481,5 @@ func testTxRollback(t *testing.T, s storage.Store) {
 	}
 	// The store still works after a rollback, and a cancelled context's
 	// transaction cannot commit work that was rolled back.
-	mustNil(t, "RotateRefreshToken(after rollback)", s.RotateRefreshToken(ctx, "fam-1", "sig-1"))
+	mustNil(t, "RotateRefreshToken(after rollback)", s.RotateRefreshToken(ctx, "fam-1", "sig-1", successor("fam-1")))
 }
