@@ -44,6 +44,7 @@ type Config struct {
 	RequestTimeout     time.Duration
 	JanitorInterval    time.Duration
 	ClientCacheTTL     time.Duration
+	MemoryLimitMiB     uint
 	AdminAddr          string
 	AdminRole          string
 	AdminScope         string
@@ -118,6 +119,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 	fs.StringVar(&c.AdminScope, "admin-scope", env("GATEHOUSE_ADMIN_SCOPE", "gatehouse:admin"), "scope that grants the admin API (env GATEHOUSE_ADMIN_SCOPE)")
 	fs.StringVar(&c.AdminAudience, "admin-audience", getenv("GATEHOUSE_ADMIN_AUDIENCE"), "audience admin tokens must carry; default the issuer (env GATEHOUSE_ADMIN_AUDIENCE)")
 	fs.BoolVar(&c.Bootstrap, "bootstrap-admin", getenv("GATEHOUSE_BOOTSTRAP_ADMIN") != "false", "create and print an admin client when none exists (env GATEHOUSE_BOOTSTRAP_ADMIN=false to disable)")
+	uintv(&c.MemoryLimitMiB, "memory-limit-mib", "GATEHOUSE_MEMORY_LIMIT_MIB", 80, "soft limit of the Go heap in MiB, so argon2id's 19 MiB per hash is returned promptly; 0 leaves the runtime default (GOMEMLIMIT, if set, wins)")
 	dur(&c.ClientCacheTTL, "client-cache-ttl", "GATEHOUSE_CLIENT_CACHE_TTL", time.Second, "how long a client record is reused without a database read; bounds how long a change made on another instance takes to apply (0 disables)")
 	dur(&c.KeyPublishLead, "key-publish-lead", "GATEHOUSE_KEY_PUBLISH_LEAD", 0, "how long a new key is published before it signs; 0 means JWKS max-age + refresh interval + 1m")
 	dur(&c.KeyRotationPeriod, "key-rotation-period", "GATEHOUSE_KEY_ROTATION_PERIOD", 24*time.Hour, "how long a signing key signs before the next one takes over")

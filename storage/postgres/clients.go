@@ -135,20 +135,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(storage.Cli
 
 // DeleteClient removes a client.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	op := fmt.Sprintf("delete client %q", id)
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	tag, err := q.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
-	}
-	return nil
+	return s.execOne(ctx, fmt.Sprintf("delete client %q", id), `DELETE FROM clients WHERE id = $1`, id)
 }
 
 // ListClients returns all clients ordered by id.

@@ -276,3 +276,21 @@ func (s *Store) conn(ctx context.Context) (q querier, release func(), err error)
 	}
 	return c, c.Release, nil
 }
+
+// execOne runs a statement that must change at least one row; none is
+// storage.ErrNotFound.
+func (s *Store) execOne(ctx context.Context, op, sql string, args ...any) error {
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	tag, err := q.Exec(ctx, sql, args...)
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	}
+	return nil
+}

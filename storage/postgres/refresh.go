@@ -61,17 +61,11 @@ func (s *Store) GetRefreshToken(ctx context.Context, signature string) (storage.
 // one changes a row; the others wait for its row lock, then find nothing
 // to change, insert nothing, and get storage.ErrNotFound.
 func (s *Store) RotateRefreshToken(ctx context.Context, familyID, signature string, next storage.RefreshToken) error {
-	const op = "rotate refresh token"
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
 	request := next.Request
 	if request == nil {
 		request = []byte{}
 	}
-	tag, err := q.Exec(ctx, `WITH rotated AS (
+	return s.execOne(ctx, "rotate refresh token", `WITH rotated AS (
 			UPDATE refresh_tokens SET active = false
 			WHERE signature = $1 AND family_id = $2 AND active
 			RETURNING 1)
@@ -80,13 +74,6 @@ func (s *Store) RotateRefreshToken(ctx context.Context, familyID, signature stri
 		signature, familyID,
 		next.Signature, next.FamilyID, next.ClientID, next.Subject, next.Active, next.RequestedAt, next.ExpiresAt,
 		next.FamilyCreatedAt, request)
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
-	}
-	return nil
 }
 
 // RevokeRefreshFamily marks every token of the family inactive (RFC 9700

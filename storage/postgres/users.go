@@ -97,20 +97,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(storage.User)
 
 // DeleteUser removes a user.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	op := fmt.Sprintf("delete user %q", id)
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	tag, err := q.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
-	}
-	return nil
+	return s.execOne(ctx, fmt.Sprintf("delete user %q", id), `DELETE FROM users WHERE id = $1`, id)
 }
 
 // ListUsers returns all users ordered by username.
