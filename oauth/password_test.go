@@ -96,3 +96,16 @@ func BenchmarkPasswordVerify(b *testing.B) {
 		h.Verify(context.Background(), enc, "correct horse battery staple")
 	}
 }
+
+// BenchmarkPasswordVerifyParallel is "the configured argon2id hash alone"
+// on every core: the ceiling the password grant is measured against.
+func BenchmarkPasswordVerifyParallel(b *testing.B) {
+	h, _ := NewPasswordHasher(PasswordParams{})
+	enc, _ := h.Hash(context.Background(), "correct horse battery staple")
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			h.Verify(context.Background(), enc, "correct horse battery staple")
+		}
+	})
+}

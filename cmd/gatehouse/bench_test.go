@@ -19,7 +19,7 @@ import (
 func benchApp(b *testing.B) (*app, string, string) {
 	b.Helper()
 	fs := testConfig(b)
-	fs.Argon2MemoryKiB, fs.Argon2Iterations = 19*1024, 2
+	fs.Argon2MemoryKiB, fs.Argon2Iterations = 12*1024, 3
 	a, err := newApp(context.Background(), fs, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)

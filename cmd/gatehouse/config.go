@@ -44,7 +44,6 @@ type Config struct {
 	RequestTimeout     time.Duration
 	JanitorInterval    time.Duration
 	ClientCacheTTL     time.Duration
-	MemoryLimitMiB     uint
 	AdminAddr          string
 	AdminRole          string
 	AdminScope         string
@@ -101,8 +100,8 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 	dur(&c.RefreshFamilyLifetime, "refresh-family-lifetime", "GATEHOUSE_REFRESH_FAMILY_LIFETIME", 30*24*time.Hour, "absolute lifetime of a refresh-token family")
 	dur(&c.JWKSMaxAge, "jwks-max-age", "GATEHOUSE_JWKS_MAX_AGE", 5*time.Minute, "Cache-Control max-age of the JWKS and discovery documents")
 	scopes := fs.String("scopes", env("GATEHOUSE_SCOPES", "read write offline_access"), "scopes the server knows, space- or comma-separated (env GATEHOUSE_SCOPES)")
-	uintv(&c.Argon2MemoryKiB, "argon2-memory-kib", "GATEHOUSE_ARGON2_MEMORY_KIB", 19*1024, "argon2id memory per password hash, KiB")
-	uintv(&c.Argon2Iterations, "argon2-iterations", "GATEHOUSE_ARGON2_ITERATIONS", 2, "argon2id passes")
+	uintv(&c.Argon2MemoryKiB, "argon2-memory-kib", "GATEHOUSE_ARGON2_MEMORY_KIB", 12*1024, "argon2id memory per password hash, KiB (OWASP: 12 MiB with 3 passes, or 19 MiB with 2)")
+	uintv(&c.Argon2Iterations, "argon2-iterations", "GATEHOUSE_ARGON2_ITERATIONS", 3, "argon2id passes")
 	uintv(&c.Argon2Parallelism, "argon2-parallelism", "GATEHOUSE_ARGON2_PARALLELISM", 1, "argon2id lanes")
 	fs.StringVar(&c.LogLevel, "log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("GATEHOUSE_LOG_FORMAT", "text"), "text or json (env GATEHOUSE_LOG_FORMAT)")
@@ -119,7 +118,6 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 	fs.StringVar(&c.AdminScope, "admin-scope", env("GATEHOUSE_ADMIN_SCOPE", "gatehouse:admin"), "scope that grants the admin API (env GATEHOUSE_ADMIN_SCOPE)")
 	fs.StringVar(&c.AdminAudience, "admin-audience", getenv("GATEHOUSE_ADMIN_AUDIENCE"), "audience admin tokens must carry; default the issuer (env GATEHOUSE_ADMIN_AUDIENCE)")
 	fs.BoolVar(&c.Bootstrap, "bootstrap-admin", getenv("GATEHOUSE_BOOTSTRAP_ADMIN") != "false", "create and print an admin client when none exists (env GATEHOUSE_BOOTSTRAP_ADMIN=false to disable)")
-	uintv(&c.MemoryLimitMiB, "memory-limit-mib", "GATEHOUSE_MEMORY_LIMIT_MIB", 80, "soft limit of the Go heap in MiB, so argon2id's 19 MiB per hash is returned promptly; 0 leaves the runtime default (GOMEMLIMIT, if set, wins)")
 	dur(&c.ClientCacheTTL, "client-cache-ttl", "GATEHOUSE_CLIENT_CACHE_TTL", time.Second, "how long a client record is reused without a database read; bounds how long a change made on another instance takes to apply (0 disables)")
 	dur(&c.KeyPublishLead, "key-publish-lead", "GATEHOUSE_KEY_PUBLISH_LEAD", 0, "how long a new key is published before it signs; 0 means JWKS max-age + refresh interval + 1m")
 	dur(&c.KeyRotationPeriod, "key-rotation-period", "GATEHOUSE_KEY_ROTATION_PERIOD", 24*time.Hour, "how long a signing key signs before the next one takes over")

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"time"
 
 	"github.com/gatehouse/gatehouse/admin"
@@ -39,9 +38,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	logger := newLogger(cfg, stderr)
-	if cfg.MemoryLimitMiB > 0 && getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(int64(cfg.MemoryLimitMiB) << 20)
-	}
 	a, err := newApp(ctx, cfg, logger)
 	if err != nil {
 		return err
