@@ -257,13 +257,3 @@ func (r *Ring) Verify(token string) (Verified, error) {
 	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
 	return Verified{KeyID: k.ID, Type: typ, Payload: payload}, nil
 }
-
-// Thumbprint is exposed for tests and tools: the RFC 7638 SHA-256
-// thumbprint of a public key, base64url-encoded.
-func Thumbprint(pub crypto.PublicKey) (string, error) {
-	tp, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
-	if err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(tp), nil
-}

@@ -98,9 +98,7 @@ func (s *Server) preverify(ctx context.Context, st *reqState, tokens ...string) 
 	return nil
 }
 
-var (
-	errNotActive = errors.New("token is not active")
-)
+var errNotActive = errors.New("token is not active")
 
 // verifyAccessToken is Gatehouse's own access-token check: signature with
 // the published key named by kid, typ at+jwt (RFC 9068 section 4), exact

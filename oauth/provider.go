@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -71,13 +70,10 @@ func newProvider(cfg Config, store *fositeStore, sig jwt.Signer) fosite.OAuth2Pr
 		AudienceMatchingStrategy: audienceStrategy,
 		// Client secrets are 256-bit random values: SHA-256 (design D4),
 		// not fosite's default bcrypt.
-		ClientSecretsHasher:           secretHasher{},
-		RefreshTokenScopes:            []string{ScopeOfflineAccess},
-		TokenURL:                      cfg.Issuer + "/oauth2/token",
-		MinParameterEntropy:           fosite.MinParameterEntropy,
-		SendDebugMessagesToClients:    false,
-		DisableRefreshTokenValidation: false,
-		HashCost:                      0,
+		ClientSecretsHasher: secretHasher{},
+		RefreshTokenScopes:  []string{ScopeOfflineAccess},
+		TokenURL:            cfg.Issuer + "/oauth2/token",
+		MinParameterEntropy: fosite.MinParameterEntropy,
 	}
 	strategy := compose.NewOAuth2JWTStrategy(
 		func(context.Context) (any, error) { return nil, errors.New("oauth: fosite's own signer is not used") },
@@ -129,5 +125,3 @@ func (s *Server) PasswordHasher() *PasswordHasher { return s.hasher }
 
 // now is the configured clock.
 func (s *Server) now() time.Time { return s.cfg.Now() }
-
-func (s *Server) String() string { return fmt.Sprintf("oauth.Server(%s)", s.cfg.Issuer) }

@@ -1,86 +1,69 @@
 #!/usr/bin/env bash
-# Reproduces the README's Performance table: Gatehouse in dev mode and the
-# baseline token server, each as its own process on loopback, loaded by
-# gatehouse-bench. Every run is bounded (--duration and --requests) and
-# each group starts a fresh server and runs REPEAT times back to back.
+# Reproduces the README's Performance table. Gatehouse runs on the
+# PostgreSQL store named by GATEHOUSE_DATABASE_URL (with GATEHOUSE_SECRETS),
+# or in dev mode when it is unset; the baseline token server runs as its own
+# process. Both listen on loopback only; every run is bounded by
+# --duration and --requests.
 #
-#   cmd/gatehouse-bench/perf.sh            # from the repository root
-#   DURATION=10s REPEAT=2 OUT=/tmp/perf cmd/gatehouse-bench/perf.sh
+#   GATEHOUSE_DATABASE_URL=postgres://... GATEHOUSE_SECRETS=... cmd/gatehouse-bench/perf.sh
+#   DURATION=10s OUT=/tmp/perf cmd/gatehouse-bench/perf.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-1s}
 REQUESTS=${REQUESTS:-1000000}
-REPEAT=${REPEAT:-2}
 OUT=${OUT:-/tmp/gatehouse-perf}
 GH_ADDR=127.0.0.1:18181
+ADMIN_ADDR=127.0.0.1:18183
 BASE_ADDR=127.0.0.1:18282
 mkdir -p "$OUT"
-
 go build -o "$OUT/gatehouse" ./cmd/gatehouse
 go build -o "$OUT/gatehouse-bench" ./cmd/gatehouse-bench
+GH="$OUT/gatehouse"
+GHB="$OUT/gatehouse-bench"
 
-SERVER_PID=
-stop_server() {
-	if [ -n "$SERVER_PID" ]; then
-		kill "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
-		SERVER_PID=
-	fi
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+
+if [ -n "${GATEHOUSE_DATABASE_URL:-}" ]; then
+	"$GH" migrate >/dev/null
+	suffix=$RANDOM$RANDOM
+	"$GH" clients create --name "bench-$suffix" --grant-types client_credentials,password,refresh_token \
+		--scopes read,offline_access --roles service 2>/dev/null >"$OUT/client.txt"
+	echo "bench-password-$suffix" | "$GH" users create --username "bench-$suffix" --roles user --password-stdin >/dev/null 2>&1
+	CLIENT_ID=$(sed -n 's/^client_id=//p' "$OUT/client.txt")
+	CLIENT_SECRET=$(sed -n 's/^client_secret=//p' "$OUT/client.txt")
+	USERNAME=bench-$suffix PASSWORD=bench-password-$suffix
+	"$GH" serve --addr $GH_ADDR --admin-addr $ADMIN_ADDR >"$OUT/server.out" 2>&1 &
+	pids+=($!)
+	sleep 2
+else
+	"$GH" serve --addr $GH_ADDR --admin-addr $ADMIN_ADDR >"$OUT/server.out" 2>&1 &
+	pids+=($!)
+	sleep 3
+	CLIENT_ID=$(sed -n 's/^client_id=//p' "$OUT/server.out")
+	CLIENT_SECRET=$(sed -n 's/^client_secret=//p' "$OUT/server.out")
+	USERNAME=$(sed -n 's/^username=//p' "$OUT/server.out")
+	PASSWORD=$(sed -n 's/^password=//p' "$OUT/server.out")
+fi
+SERVER=${pids[0]}
+"$GHB" --baseline-serve $BASE_ADDR >"$OUT/baseline.out" 2>&1 &
+pids+=($!)
+BASELINE=${pids[1]}
+sleep 1
+
+run() {
+	echo "== $*"
+	"$GHB" --duration "$DURATION" --warmup "$WARMUP" --requests "$REQUESTS" "$@"
 }
-trap stop_server EXIT
+gh() { run --url http://$GH_ADDR --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" --username "$USERNAME" --password "$PASSWORD" --server-pid "$SERVER" "$@"; }
+base() { run --url http://$BASE_ADDR --client-id baseline-client --client-secret baseline-secret-for-benchmarks-only --server-pid "$BASELINE" "$@"; }
 
-# wait_for KEY FILE: wait until FILE has a KEY= line and print its value.
-wait_for() {
-	for _ in $(seq 100); do
-		if v=$(sed -n "s/^$1=//p" "$2") && [ -n "$v" ]; then
-			echo "$v"
-			return
-		fi
-		sleep 0.1
-	done
-	echo "no $1= line in $2" >&2
-	return 1
-}
-
-start_gatehouse() {
-	"$OUT/gatehouse" serve --addr "$GH_ADDR" >"$OUT/gatehouse.out" 2>"$OUT/gatehouse.err" &
-	SERVER_PID=$!
-	GATEHOUSE_BENCH_CLIENT_ID=$(wait_for client_id "$OUT/gatehouse.out")
-	GATEHOUSE_BENCH_CLIENT_SECRET=$(wait_for client_secret "$OUT/gatehouse.out")
-	GATEHOUSE_BENCH_USERNAME=$(wait_for username "$OUT/gatehouse.out")
-	GATEHOUSE_BENCH_PASSWORD=$(wait_for password "$OUT/gatehouse.out")
-	GATEHOUSE_BENCH_URL=http://$GH_ADDR
-	export GATEHOUSE_BENCH_CLIENT_ID GATEHOUSE_BENCH_CLIENT_SECRET GATEHOUSE_BENCH_USERNAME GATEHOUSE_BENCH_PASSWORD GATEHOUSE_BENCH_URL
-}
-
-start_baseline() {
-	"$OUT/gatehouse-bench" --baseline-serve "$BASE_ADDR" >"$OUT/baseline.out" 2>"$OUT/baseline.err" &
-	SERVER_PID=$!
-	GATEHOUSE_BENCH_URL=$(wait_for url "$OUT/baseline.out")
-	GATEHOUSE_BENCH_CLIENT_ID=$(wait_for client_id "$OUT/baseline.out")
-	GATEHOUSE_BENCH_CLIENT_SECRET=$(wait_for client_secret "$OUT/baseline.out")
-	export GATEHOUSE_BENCH_CLIENT_ID GATEHOUSE_BENCH_CLIENT_SECRET GATEHOUSE_BENCH_URL
-}
-
-# group NAME START SCENARIO CONNECTIONS: a fresh server, REPEAT runs.
-group() {
-	local name=$1 start=$2 scenario=$3 conns=$4
-	"$start"
-	for i in $(seq "$REPEAT"); do
-		echo "== $name run $i (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-		"$OUT/gatehouse-bench" --scenario "$scenario" --connections "$conns" \
-			--duration "$DURATION" --requests "$REQUESTS" --warmup "$WARMUP" \
-			--server-pid "$SERVER_PID" --json-out "$OUT/$name-$i.json"
-	done
-	stop_server
-}
-
-group gatehouse-cc-8 start_gatehouse client_credentials 8
-group baseline-cc-8 start_baseline client_credentials 8
-group gatehouse-cc-64 start_gatehouse client_credentials 64
-group baseline-cc-64 start_baseline client_credentials 64
-group gatehouse-password-8 start_gatehouse password 8
-group gatehouse-refresh-8 start_gatehouse refresh 8
-group gatehouse-refresh-64 start_gatehouse refresh 64
+for c in 8 64; do
+	base --scenario client_credentials -c $c
+	gh --scenario client_credentials -c $c
+done
+gh --scenario password -c 8
+gh --scenario refresh -c 8
+gh --scenario refresh -c 64
