@@ -8,6 +8,7 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/gatehouse/gatehouse/keys"
@@ -82,12 +83,44 @@ func newProvider(cfg Config, store *fositeStore, sig jwt.Signer) fosite.OAuth2Pr
 	)
 	strategy.Signer = sig
 	return compose.Compose(fc, store, strategy,
-		compose.OAuth2ClientCredentialsGrantFactory,
-		compose.OAuth2ResourceOwnerPasswordCredentialsFactory,
-		compose.OAuth2RefreshTokenGrantFactory,
+		ownGrantOnly[*oauth2.ClientCredentialsGrantHandler](compose.OAuth2ClientCredentialsGrantFactory),
+		ownGrantOnly[*oauth2.ResourceOwnerPasswordCredentialsGrantHandler](compose.OAuth2ResourceOwnerPasswordCredentialsFactory),
+		ownGrantOnly[*oauth2.RefreshTokenGrantHandler](compose.OAuth2RefreshTokenGrantFactory),
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 	)
+}
+
+// ownGrantOnly wraps a grant factory so that its handler answers a request
+// for another grant without work. fosite asks every grant handler to
+// populate every token response, and the others answer with an error that
+// carries a stack trace: 7% of a client_credentials request's CPU. The
+// wrapper is generic because fosite keeps one handler per dynamic type.
+func ownGrantOnly[H fosite.TokenEndpointHandler](f func(fosite.Configurator, any, any) any) compose.Factory {
+	return func(cfg fosite.Configurator, store any, strategy any) any {
+		return grantHandler[H]{f(cfg, store, strategy).(H)}
+	}
+}
+
+type grantHandler[H fosite.TokenEndpointHandler] struct{ h H }
+
+func (g grantHandler[H]) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !g.h.CanHandleTokenEndpointRequest(ctx, r) {
+		return fosite.ErrUnknownRequest
+	}
+	return g.h.PopulateTokenEndpointResponse(ctx, r, resp)
+}
+
+func (g grantHandler[H]) HandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) error {
+	return g.h.HandleTokenEndpointRequest(ctx, r)
+}
+
+func (g grantHandler[H]) CanSkipClientAuth(ctx context.Context, r fosite.AccessRequester) bool {
+	return g.h.CanSkipClientAuth(ctx, r)
+}
+
+func (g grantHandler[H]) CanHandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) bool {
+	return g.h.CanHandleTokenEndpointRequest(ctx, r)
 }
 
 // errInvalidTarget is RFC 8707 section 2's error for a resource or
