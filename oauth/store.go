@@ -72,6 +72,10 @@ type reqState struct {
 	// verified holds access tokens this request already verified, by
 	// JWS signature.
 	verified map[string]*accessToken
+	// subjectUser is the refresh token's user as read with the token
+	// (nil: none); subjectRead says it was read.
+	subjectUser *storage.User
+	subjectRead bool
 	// rotating is the refresh token this request retires.
 	rotating *rotation
 }
@@ -270,9 +274,14 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 // rotated or revoked token comes back with fosite.ErrInactiveToken and its
 // request, so that fosite can revoke the family.
 func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
-	t, err := s.store.GetRefreshToken(ctx, refreshDigest(signature))
+	t, u, err := s.store.GetRefreshTokenAndUser(ctx, refreshDigest(signature))
 	if err != nil {
 		return nil, err
+	}
+	if st := stateFrom(ctx); st != nil {
+		st.mu.Lock()
+		st.subjectUser, st.subjectRead = u, true
+		st.mu.Unlock()
 	}
 	c, err := s.loadClient(ctx, t.ClientID)
 	if err != nil {

@@ -97,16 +97,19 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		if err := s.checkRefresh(r, ar, sess); err != nil {
 			return err
 		}
+		// The user was read together with the refresh token.
 		var u *storage.User
 		if sess.Subject != c.ID {
-			got, err := s.store.GetUser(ctx, sess.Subject)
-			if errors.Is(err, storage.ErrNotFound) || err == nil && got.Disabled {
+			st.mu.Lock()
+			read := st.subjectRead
+			u = st.subjectUser
+			st.mu.Unlock()
+			if !read {
+				return fosite.ErrServerError.WithDebug("refresh token's user was not read")
+			}
+			if u == nil || u.Disabled {
 				return fosite.ErrInvalidGrant.WithHint("The resource owner no longer exists or is disabled.")
 			}
-			if err != nil {
-				return err
-			}
-			u = &got
 		}
 		setClaims(sess, c, u, ar.GetID(), now)
 	}

@@ -118,6 +118,11 @@ type RefreshTokenStore interface {
 	// GetRefreshToken returns the token whether active or not; callers
 	// check Active.
 	GetRefreshToken(ctx context.Context, signature string) (RefreshToken, error)
+	// GetRefreshTokenAndUser is GetRefreshToken plus, in the same read,
+	// the user whose id is the token's subject; the user is nil when there
+	// is none (a client's token, or a deleted user). A refresh needs both,
+	// and one round trip instead of two.
+	GetRefreshTokenAndUser(ctx context.Context, signature string) (RefreshToken, *User, error)
 	// RotateRefreshToken atomically marks the active token with this
 	// signature in the family inactive and stores next, its successor. If
 	// no active token matches (another request rotated it first), it

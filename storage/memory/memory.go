@@ -349,6 +349,22 @@ func (s *Store) GetRefreshToken(ctx context.Context, signature string) (storage.
 	return t, nil
 }
 
+// GetRefreshTokenAndUser returns the token and its subject's user, if any.
+func (s *Store) GetRefreshTokenAndUser(ctx context.Context, signature string) (storage.RefreshToken, *storage.User, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.refresh[signature]
+	if !ok {
+		return storage.RefreshToken{}, nil, fmt.Errorf("get refresh token: %w", storage.ErrNotFound)
+	}
+	t.Request = slices.Clone(t.Request)
+	if u, ok := s.users[t.Subject]; ok {
+		u = cloneUser(u)
+		return t, &u, nil
+	}
+	return t, nil, nil
+}
+
 // RotateRefreshToken retires one active token of the family and stores
 // its successor, both or neither.
 func (s *Store) RotateRefreshToken(ctx context.Context, familyID, signature string, next storage.RefreshToken) error {

@@ -55,6 +55,41 @@ func (s *Store) GetRefreshToken(ctx context.Context, signature string) (storage.
 	return t, nil
 }
 
+// GetRefreshTokenAndUser returns the token and, joined in the same query,
+// its subject's user, if any.
+func (s *Store) GetRefreshTokenAndUser(ctx context.Context, signature string) (storage.RefreshToken, *storage.User, error) {
+	const op = "get refresh token and user"
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return storage.RefreshToken{}, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	var t storage.RefreshToken
+	var (
+		uid, username, hash *string
+		roles               []string
+		disabled            *bool
+		created, updated    *time.Time
+	)
+	err = q.QueryRow(ctx, `SELECT t.signature, t.family_id, t.client_id, t.subject, t.active, t.requested_at,
+			t.expires_at, t.family_created_at, t.request,
+			u.id, u.username, u.password_hash, u.roles, u.disabled, u.created_at, u.updated_at
+		FROM refresh_tokens t LEFT JOIN users u ON u.id = t.subject
+		WHERE t.signature = $1`, signature).
+		Scan(&t.Signature, &t.FamilyID, &t.ClientID, &t.Subject, &t.Active, &t.RequestedAt, &t.ExpiresAt,
+			&t.FamilyCreatedAt, &t.Request,
+			&uid, &username, &hash, &roles, &disabled, &created, &updated)
+	if err != nil {
+		return storage.RefreshToken{}, nil, s.wrap(err, op)
+	}
+	t.RequestedAt, t.ExpiresAt, t.FamilyCreatedAt = t.RequestedAt.UTC(), t.ExpiresAt.UTC(), t.FamilyCreatedAt.UTC()
+	if uid == nil {
+		return t, nil, nil
+	}
+	return t, &storage.User{ID: *uid, Username: *username, PasswordHash: *hash, Roles: roles, Disabled: *disabled,
+		CreatedAt: created.UTC(), UpdatedAt: updated.UTC()}, nil
+}
+
 // RotateRefreshToken retires the active token with this signature in the
 // family and stores its successor in one statement. The update is
 // conditional on the row being active, so of concurrent rotations exactly

@@ -272,6 +272,23 @@ func testRefreshRotation(t *testing.T, s storage.Store) {
 	}
 	_, err = s.GetRefreshToken(ctx, "nope")
 	wantErr(t, "GetRefreshToken(unknown)", err, storage.ErrNotFound)
+	_, _, err = s.GetRefreshTokenAndUser(ctx, "nope")
+	wantErr(t, "GetRefreshTokenAndUser(unknown)", err, storage.ErrNotFound)
+
+	// The subject's user comes along when it exists.
+	if got, u, err := s.GetRefreshTokenAndUser(ctx, "sig-1"); err != nil || u != nil || got.FamilyID != "fam-1" {
+		t.Fatalf("GetRefreshTokenAndUser before the user exists = %+v, %+v, %v; want the token and no user", got, u, err)
+	}
+	user := sampleUser("user-1", "alice")
+	user.Disabled = true
+	mustNil(t, "CreateUser", s.CreateUser(ctx, user))
+	got2, u, err := s.GetRefreshTokenAndUser(ctx, "sig-1")
+	mustNil(t, "GetRefreshTokenAndUser", err)
+	if got2.Signature != "sig-1" || string(got2.Request) != string(rt.Request) || !got2.ExpiresAt.Equal(rt.ExpiresAt) ||
+		u == nil || u.ID != "user-1" || u.Username != "alice" || !u.Disabled || !slices.Equal(u.Roles, user.Roles) ||
+		u.PasswordHash != user.PasswordHash || !u.CreatedAt.Equal(user.CreatedAt) {
+		t.Fatalf("GetRefreshTokenAndUser = %+v, %+v; want the token and user-1", got2, u)
+	}
 
 	wantErr(t, "RotateRefreshToken(wrong family)", s.RotateRefreshToken(ctx, "fam-2", "sig-1", successor("fam-2")), storage.ErrNotFound)
 	mustNil(t, "CreateRefreshToken(other)", s.CreateRefreshToken(ctx, sampleRefresh("sig-other", "fam-9", "user-9")))
