@@ -160,6 +160,7 @@ type Store interface {
 	UserStore
 	RefreshTokenStore
 	DenyList
+	KeyStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error

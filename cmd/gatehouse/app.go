@@ -36,11 +36,10 @@ type app struct {
 // newApp builds config -> store -> keys -> oauth -> router, in that order.
 func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, logger: logger}
-	var keyStore keys.KeyStore
 	var secrets *keys.Secrets
 	if cfg.Dev {
 		mem := memory.New()
-		a.store, keyStore = mem, mem
+		a.store = mem
 		secrets = keys.RandomSecrets()
 		a.background = append(a.background, (&storage.Janitor{Store: mem, Interval: cfg.JanitorInterval, Logger: logger}).Run)
 	} else {
@@ -66,10 +65,10 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		if err != nil {
 			return nil, err
 		}
-		a.store, keyStore = pg, pg
+		a.store = pg
 		a.background = append(a.background, (&storage.Janitor{Store: pg, Interval: cfg.JanitorInterval, Logger: logger}).Run)
 	}
-	mgr, err := keys.Open(ctx, keyStore, keys.Options{
+	mgr, err := keys.Open(ctx, a.store, keys.Options{
 		Algorithm:        cfg.SigningAlg,
 		Secrets:          secrets,
 		Now:              cfg.Now,

@@ -92,11 +92,11 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts.Logger = logger
-	store, closeStore, err := openKeyStore(ctx, *dbURL, logger)
+	store, err := openStore(ctx, *dbURL, logger)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer store.Close()
 	m, err := keys.NewManager(store, opts)
 	if err != nil {
 		return err
@@ -184,18 +184,4 @@ func keyOptionsFromEnv(getenv func(string) string) (keys.Options, error) {
 		}
 	}
 	return o, errors.Join(errs...)
-}
-
-// openKeyStore opens the shared store and returns it as a key store.
-func openKeyStore(ctx context.Context, databaseURL string, logger *slog.Logger) (keys.KeyStore, func(), error) {
-	s, err := openStore(ctx, databaseURL, logger)
-	if err != nil {
-		return nil, nil, err
-	}
-	ks, ok := s.(keys.KeyStore)
-	if !ok {
-		s.Close()
-		return nil, nil, fmt.Errorf("keys: store %T keeps no signing keys", s)
-	}
-	return ks, func() { s.Close() }, nil
 }
