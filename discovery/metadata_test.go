@@ -1,0 +1,67 @@
+package discovery_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/discovery"
+)
+
+func testConfig() discovery.Config {
+	return discovery.Config{
+		Issuer:      "https://id.example.com",
+		GrantTypes:  []string{"client_credentials"},
+		AuthMethods: []string{"client_secret_basic"},
+		Scopes:      []string{"read"},
+		Algorithms:  func() []string { return []string{"ES256"} },
+		MaxAge:      5 * time.Minute,
+	}
+}
+
+func ExampleBuild() {
+	m := discovery.Build(testConfig())
+	fmt.Println(m.Issuer)
+	fmt.Println(m.TokenEndpoint)
+	fmt.Println(m.JWKSURI)
+	// Output:
+	// https://id.example.com
+	// https://id.example.com/oauth2/token
+	// https://id.example.com/.well-known/jwks.json
+}
+
+func TestHandlers(t *testing.T) {
+	meta := discovery.MetadataHandler(testConfig())
+	jwks := discovery.JWKSHandler(func() []byte { return []byte(`{"keys":[]}`) }, time.Minute)
+	for _, tc := range []struct {
+		name       string
+		h          http.Handler
+		method     string
+		wantStatus int
+		wantCache  string
+		wantType   string
+		wantIssuer string
+	}{
+		{"metadata GET", meta, http.MethodGet, 200, "public, max-age=300", "application/json", "https://id.example.com"},
+		{"metadata POST", meta, http.MethodPost, 405, "", "application/json", ""},
+		{"jwks GET", jwks, http.MethodGet, 200, "public, max-age=60", "application/jwk-set+json", ""},
+		{"jwks HEAD", jwks, http.MethodHead, 200, "public, max-age=60", "application/jwk-set+json", ""},
+		{"jwks DELETE", jwks, http.MethodDelete, 405, "", "application/json", ""},
+	} {
+		w := httptest.NewRecorder()
+		tc.h.ServeHTTP(w, httptest.NewRequest(tc.method, "/", nil))
+		if w.Code != tc.wantStatus || w.Header().Get("Cache-Control") != tc.wantCache || w.Header().Get("Content-Type") != tc.wantType {
+			t.Errorf("%s: %d, Cache-Control %q, Content-Type %q; want %d, %q, %q", tc.name, w.Code,
+				w.Header().Get("Cache-Control"), w.Header().Get("Content-Type"), tc.wantStatus, tc.wantCache, tc.wantType)
+		}
+		if tc.wantIssuer != "" {
+			var m discovery.Metadata
+			if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil || m.Issuer != tc.wantIssuer {
+				t.Errorf("%s: issuer %q, %v; want %q", tc.name, m.Issuer, err, tc.wantIssuer)
+			}
+		}
+	}
+}
