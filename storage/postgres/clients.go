@@ -97,40 +97,19 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 // transaction usable when it fails.
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(storage.Client) (storage.Client, error)) error {
 	op := fmt.Sprintf("update client %q", id)
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	tx, err := q.Begin(ctx)
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	old, err := scanClient(tx.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1 FOR UPDATE`, id))
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	c, err := fn(old)
-	if err != nil {
-		return err
-	}
-	c.ID = id
-	args, err := clientArgs(c)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	_, err = tx.Exec(ctx, `UPDATE clients SET name = $2, secret_hash = $3, previous_secret_hash = $4,
-		previous_secret_expires_at = $5, grant_types = $6, scopes = $7, audiences = $8, roles = $9,
-		claims = $10, token_lifetime_ns = $11, disabled = $12, created_at = $13, updated_at = $14
-		WHERE id = $1`, args...)
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return s.wrap(err, op)
-	}
-	return nil
+	return updateLocked(ctx, s, op, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id, scanClient, fn,
+		func(tx pgx.Tx, c storage.Client) error {
+			c.ID = id
+			args, err := clientArgs(c)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `UPDATE clients SET name = $2, secret_hash = $3, previous_secret_hash = $4,
+				previous_secret_expires_at = $5, grant_types = $6, scopes = $7, audiences = $8, roles = $9,
+				claims = $10, token_lifetime_ns = $11, disabled = $12, created_at = $13, updated_at = $14
+				WHERE id = $1`, args...)
+			return err
+		})
 }
 
 // DeleteClient removes a client.
@@ -140,21 +119,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 
 // ListClients returns all clients ordered by id.
 func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
-	const op = "list clients"
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	rows, err := q.Query(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY id`)
-	if err != nil {
-		return nil, s.wrap(err, op)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.Client, error) { return scanClient(row) })
-	if err != nil {
-		return nil, s.wrap(err, op)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list clients", `SELECT `+clientColumns+` FROM clients ORDER BY id`, scanClient)
 }
 
 // list returns l, or an empty list for nil, for NOT NULL text[] columns.

@@ -294,3 +294,54 @@ func (s *Store) execOne(ctx context.Context, op, sql string, args ...any) error 
 	}
 	return nil
 }
+
+// updateLocked reads one row with FOR UPDATE, applies fn, and writes the
+// result back with write, in a transaction of its own (a savepoint inside
+// the context's transaction), so concurrent updates never lose each
+// other's changes. fn must not use the store with ctx.
+func updateLocked[T any](ctx context.Context, s *Store, op, selectSQL, id string,
+	scan func(pgx.Row) (T, error), fn func(T) (T, error), write func(pgx.Tx, T) error) error {
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	tx, err := q.Begin(ctx)
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	old, err := scan(tx.QueryRow(ctx, selectSQL+` FOR UPDATE`, id))
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	v, err := fn(old)
+	if err != nil {
+		return err
+	}
+	if err := write(tx, v); err != nil {
+		return s.wrap(err, op)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return s.wrap(err, op)
+	}
+	return nil
+}
+
+// queryAll runs a query and scans every row.
+func queryAll[T any](ctx context.Context, s *Store, op, sql string, scan func(pgx.Row) (T, error)) ([]T, error) {
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	rows, err := q.Query(ctx, sql)
+	if err != nil {
+		return nil, s.wrap(err, op)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+	if err != nil {
+		return nil, s.wrap(err, op)
+	}
+	return out, nil
+}

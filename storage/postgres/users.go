@@ -65,34 +65,13 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 // leaving the transaction usable when it fails.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(storage.User) (storage.User, error)) error {
 	op := fmt.Sprintf("update user %q", id)
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	tx, err := q.Begin(ctx)
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	old, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	u, err := fn(old)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `UPDATE users SET username = $2, password_hash = $3, roles = $4, disabled = $5,
-		created_at = $6, updated_at = $7 WHERE id = $1`,
-		id, u.Username, u.PasswordHash, list(u.Roles), u.Disabled, u.CreatedAt, u.UpdatedAt)
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return s.wrap(err, op)
-	}
-	return nil
+	return updateLocked(ctx, s, op, `SELECT `+userColumns+` FROM users WHERE id = $1`, id, scanUser, fn,
+		func(tx pgx.Tx, u storage.User) error {
+			_, err := tx.Exec(ctx, `UPDATE users SET username = $2, password_hash = $3, roles = $4, disabled = $5,
+				created_at = $6, updated_at = $7 WHERE id = $1`,
+				id, u.Username, u.PasswordHash, list(u.Roles), u.Disabled, u.CreatedAt, u.UpdatedAt)
+			return err
+		})
 }
 
 // DeleteUser removes a user.
@@ -102,19 +81,5 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 
 // ListUsers returns all users ordered by username.
 func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
-	const op = "list users"
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	rows, err := q.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
-	if err != nil {
-		return nil, s.wrap(err, op)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.User, error) { return scanUser(row) })
-	if err != nil {
-		return nil, s.wrap(err, op)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list users", `SELECT `+userColumns+` FROM users ORDER BY username`, scanUser)
 }
