@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -370,12 +371,13 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 		t.Fatalf("refresh after revoking only the access token: %d %v", resp.StatusCode, rb)
 	}
 
-	// Another client may not revoke app's tokens.
-	resp, _ = ts.post(t, "/oauth2/revoke", url.Values{"token": {rb["refresh_token"].(string)}}, "rs", rsSecret)
-	if resp.StatusCode == 200 {
-		if got := introspect(rb["access_token"].(string)); got["active"] != true {
-			t.Errorf("revocation by a foreign client took effect")
-		}
+	// Another client may not revoke app's tokens (RFC 7009 section 2.1).
+	resp, fb := ts.post(t, "/oauth2/revoke", url.Values{"token": {rb["refresh_token"].(string)}}, "rs", rsSecret)
+	if resp.StatusCode != 400 || fb["error"] != "unauthorized_client" {
+		t.Errorf("revocation by a foreign client: %d %v; want 400 unauthorized_client", resp.StatusCode, fb)
+	}
+	if got := introspect(rb["access_token"].(string)); got["active"] != true {
+		t.Errorf("revocation by a foreign client took effect")
 	}
 
 	// Revoking the refresh token revokes the family and its access tokens.
@@ -397,6 +399,15 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 
 	// Expired tokens are inactive.
 	fresh := token()["access_token"].(string)
+	// A resource server may authenticate with an access token of its own.
+	_, rsTok := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, "rs", rsSecret)
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/oauth2/introspect", strings.NewReader(url.Values{"token": {fresh}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+rsTok["access_token"].(string))
+	if resp, body := do(t, req); resp.StatusCode != 200 || body["active"] != true || body["sub"] != "u-1" {
+		t.Errorf("introspect with a bearer caller: %d %v; want 200 active", resp.StatusCode, body)
+	}
+
 	ts.advance(11 * time.Minute)
 	if got := introspect(fresh); got["active"] != false {
 		t.Errorf("expired token introspects %v", got)
