@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/discovery/verifier"
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // AuthConfig configures the admin API's bearer-token check.
@@ -34,10 +35,10 @@ type AuthConfig struct {
 	Local http.Handler
 	// HTTPClient fetches discovery and the JWKS when Local is nil.
 	HTTPClient *http.Client
-	// Denied, when set, is consulted with the token's jti and refresh
-	// family id, so that a revoked admin token stops at once; pass the
-	// store's Denied method.
-	Denied func(ctx context.Context, now time.Time, ids ...string) (bool, error)
+	// Revoked, when set, says whether a verified token was revoked since
+	// (pass the token service's oauth.Server.Revoked), so that a revoked
+	// admin token, or one of a disabled client, stops at once.
+	Revoked func(ctx context.Context, t oauth.TokenRef) (bool, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives key-fetch and deny-list failures.
@@ -75,20 +76,17 @@ func NewAuth(cfg AuthConfig) (func(http.Handler) http.Handler, error) {
 }
 
 // RequireAdmin returns middleware, placed after verifier.Middleware, that
-// admits tokens carrying cfg.Role or cfg.Scope and, when cfg.Denied is set,
-// not on the deny list; it uses cfg's Role, Scope, Denied, Now and Logger.
+// admits tokens carrying cfg.Role or cfg.Scope and, when cfg.Revoked is
+// set, not revoked; it uses cfg's Role, Scope, Revoked and Logger.
 // It names the caller in the audit log: "client:ID" for a client's own
 // token, "user:ID" for a user's.
 func RequireAdmin(cfg AuthConfig) func(http.Handler) http.Handler {
-	role, scope, denied, now, logger := cfg.Role, cfg.Scope, cfg.Denied, cfg.Now, cfg.Logger
+	role, scope, revoked, logger := cfg.Role, cfg.Scope, cfg.Revoked, cfg.Logger
 	if role == "" {
 		role = DefaultAdminRole
 	}
 	if scope == "" {
 		scope = DefaultAdminScope
-	}
-	if now == nil {
-		now = time.Now
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -101,12 +99,9 @@ func RequireAdmin(cfg AuthConfig) func(http.Handler) http.Handler {
 				writeChallenge(w, http.StatusUnauthorized, "", "a bearer access token is required", "")
 				return
 			}
-			if denied != nil {
-				ids := []string{c.ID}
-				if fid, _ := c.Extra["fid"].(string); fid != "" {
-					ids = append(ids, fid)
-				}
-				d, err := denied(r.Context(), now(), ids...)
+			if revoked != nil {
+				fid, _ := c.Extra["fid"].(string)
+				d, err := revoked(r.Context(), oauth.TokenRef{ID: c.ID, Family: fid, Subject: c.Subject, ClientID: c.ClientID, IssuedAt: c.IssuedAt})
 				if err != nil {
 					logger.ErrorContext(r.Context(), "admin auth: deny list", "err", err)
 					w.Header().Set("Retry-After", "5")

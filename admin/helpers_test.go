@@ -109,7 +109,7 @@ func startGatehouse(t testing.TB) *gatehouse {
 		t.Fatal(err)
 	}
 	g.svc = newService(t, g.store, g.clock.now, g.audit)
-	auth, err := NewAuth(AuthConfig{Issuer: g.issuer, Denied: g.store.Denied, Now: g.clock.now})
+	auth, err := NewAuth(AuthConfig{Issuer: g.issuer, Revoked: o.Revoked, Now: g.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}

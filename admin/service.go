@@ -171,10 +171,10 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 }
 
 // revokeSubject revokes every refresh-token family of subject (a user id,
-// or a client id, which matches the families' client too) and denies the
-// family ids, so that the families' access tokens show inactive at
-// introspection at once (design D2). It returns how many families it
-// revoked.
+// or a client id, which matches the families' client too), denies the
+// family ids, and denies the subject itself, so that every access token
+// issued to it so far shows inactive at introspection at once (design D2).
+// It returns how many families it revoked.
 func (s *Service) revokeSubject(ctx context.Context, subject string) (int, error) {
 	families, err := s.store.RevokeSubjectRefreshFamilies(ctx, subject)
 	if err != nil {
@@ -185,6 +185,12 @@ func (s *Service) revokeSubject(ctx context.Context, subject string) (int, error
 		if err := s.store.Deny(ctx, f, until); err != nil {
 			return 0, fmt.Errorf("deny refresh family: %w", err)
 		}
+	}
+	// Access tokens issued to the subject up to now die too, those of no
+	// family (client_credentials, password without offline_access)
+	// included.
+	if err := s.store.Deny(ctx, oauth.SubjectDenialID(subject), s.now().Add(oauth.SubjectDenyTTL)); err != nil {
+		return 0, fmt.Errorf("deny subject: %w", err)
 	}
 	return len(families), nil
 }

@@ -102,7 +102,7 @@ var errNotActive = errors.New("token is not active")
 
 // verifyAccessToken is Gatehouse's own access-token check: signature with
 // the published key named by kid, typ at+jwt (RFC 9068 section 4), exact
-// issuer, times with leeway, and the deny list.
+// issuer, times with leeway, and revocation (Revoked).
 func (s *Server) verifyAccessToken(ctx context.Context, tok string) (*accessToken, error) {
 	v, err := s.ring.Verify(tok)
 	if err != nil {
@@ -124,15 +124,11 @@ func (s *Server) verifyAccessToken(ctx context.Context, tok string) (*accessToke
 		!at.IssuedAt.IsZero() && now.Add(s.cfg.Leeway).Before(at.IssuedAt):
 		return nil, errNotActive
 	}
-	ids := []string{at.ID}
-	if at.Family != "" {
-		ids = append(ids, at.Family)
-	}
-	denied, err := s.store.Denied(ctx, now, ids...)
+	revoked, err := s.Revoked(ctx, TokenRef{ID: at.ID, Family: at.Family, Subject: at.Subject, ClientID: at.ClientID, IssuedAt: at.IssuedAt})
 	if err != nil {
 		return nil, err
 	}
-	if denied {
+	if revoked {
 		return nil, errNotActive
 	}
 	return at, nil

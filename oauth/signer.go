@@ -40,7 +40,7 @@ func (s *signer) Generate(_ context.Context, claims jwt.MapClaims, _ jwt.Mapper)
 }
 
 // Decode verifies the signature by kid and the typ header, and returns the
-// claims. It does not check times; fosite's callers do (Claims.Valid).
+// claims for fosite's checks, which look at exp only (see below).
 func (s *signer) Decode(_ context.Context, token string) (*jwt.Token, error) {
 	v, err := s.ring.Verify(token)
 	if err != nil {
@@ -55,6 +55,12 @@ func (s *signer) Decode(_ context.Context, token string) (*jwt.Token, error) {
 	if err := dec.Decode(&claims); err != nil {
 		return nil, fmt.Errorf("%w: claims: %v", keys.ErrMalformed, err)
 	}
+	// fosite checks iat and nbf with no leeway against the wall clock, so a
+	// token from an instance whose clock runs a second ahead would be
+	// inactive here. Gatehouse's own check (verifyAccessToken) has already
+	// judged them with leeway; fosite keeps the exp check.
+	delete(claims, "iat")
+	delete(claims, "nbf")
 	return &jwt.Token{Header: map[string]any{"kid": v.KeyID, "typ": v.Type}, Claims: claims}, nil
 }
 

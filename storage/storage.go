@@ -149,6 +149,11 @@ type DenyList interface {
 	Deny(ctx context.Context, id string, until time.Time) error
 	// Denied reports whether any of ids is denied at time now.
 	Denied(ctx context.Context, now time.Time, ids ...string) (bool, error)
+	// DeniedUntil returns, for each of ids on the list, the time its entry
+	// lasts until (expired entries not yet deleted included). Callers that
+	// deny "everything issued before T" store T plus a fixed span and
+	// compare against it.
+	DeniedUntil(ctx context.Context, ids ...string) (map[string]time.Time, error)
 	// DeleteExpiredDenials deletes up to limit entries whose time passed.
 	DeleteExpiredDenials(ctx context.Context, before time.Time, limit int) (int, error)
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/storage"
 )
 
@@ -547,5 +548,60 @@ func TestClientCache(t *testing.T) {
 	ts.app.oauth.ForgetClient("svc")
 	if resp, _ := ts.post(t, "/oauth2/token", cc, "svc", secret); resp.StatusCode != 200 {
 		t.Fatalf("after ForgetClient the re-enabled client: %d; want 200", resp.StatusCode)
+	}
+}
+
+// TestDisableRevokesOutstandingAccessTokens: disabling a user or a client
+// makes every access token issued to it so far inactive at introspection,
+// tokens outside any refresh family included; tokens issued after it is
+// enabled again are not affected.
+func TestDisableRevokesOutstandingAccessTokens(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := context.Background()
+	secret := ts.addClient(t, storage.Client{ID: "app", Name: "app", GrantTypes: []string{"client_credentials", "password"}, Scopes: []string{"read"}})
+	rsSecret := ts.addClient(t, storage.Client{ID: "rs", Name: "rs", GrantTypes: []string{"client_credentials"}})
+	ts.addUser(t, "u-1", "hank", "pw-hank-123", "user")
+	token := func(form url.Values) string {
+		t.Helper()
+		resp, body := ts.post(t, "/oauth2/token", form, "app", secret)
+		if resp.StatusCode != 200 {
+			t.Fatalf("token: %d %v", resp.StatusCode, body)
+		}
+		return body["access_token"].(string)
+	}
+	active := func(tok string) bool {
+		t.Helper()
+		_, body := ts.post(t, "/oauth2/introspect", url.Values{"token": {tok}}, "rs", rsSecret)
+		return body["active"] == true
+	}
+	login := url.Values{"grant_type": {"password"}, "username": {"hank"}, "password": {"pw-hank-123"}}
+	userTok := token(login)
+	if !active(userTok) {
+		t.Fatal("fresh user token inactive")
+	}
+	if _, err := ts.app.admin.DisableUser(ctx, "u-1"); err != nil {
+		t.Fatal(err)
+	}
+	if active(userTok) {
+		t.Error("a disabled user's access token (no refresh family) is still active")
+	}
+	ts.advance(time.Second) // iat has second precision
+	if _, err := ts.app.admin.EnableUser(ctx, "u-1"); err != nil {
+		t.Fatal(err)
+	}
+	if tok := token(login); !active(tok) {
+		t.Error("a token issued after re-enabling the user is inactive")
+	}
+
+	ccTok := token(url.Values{"grant_type": {"client_credentials"}})
+	disabled := true
+	if _, err := ts.app.admin.UpdateClient(ctx, "app", admin.ClientPatch{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	if active(ccTok) {
+		t.Error("a disabled client's client_credentials token is still active")
+	}
+	if active(userTok) {
+		t.Error("a user token issued to a disabled client is still active")
 	}
 }

@@ -75,6 +75,14 @@ func TestTwoInstancesOneDatabase(t *testing.T) {
 			t.Errorf("A's introspection after revocation at B: %v; want inactive", ib)
 		}
 	}
+
+	// Clocks a few seconds apart: a token from an instance running ahead
+	// is active at one running behind (leeway, not fosite's zero-leeway iat).
+	a.advance(5 * time.Second)
+	_, cc := a.post(t, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, "app", secret)
+	if _, ib := b.post(t, "/oauth2/introspect", url.Values{"token": {cc["access_token"].(string)}}, "app", secret); ib["active"] != true {
+		t.Errorf("B's introspection of a token from A, whose clock is 5s ahead: %v; want active", ib)
+	}
 }
 
 // TestRestartKeepsTokens restarts the server on the same database: access

@@ -475,6 +475,19 @@ func (s *Store) Denied(ctx context.Context, now time.Time, ids ...string) (bool,
 	return false, nil
 }
 
+// DeniedUntil returns the entries of ids that are on the list.
+func (s *Store) DeniedUntil(ctx context.Context, ids ...string) (map[string]time.Time, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := map[string]time.Time{}
+	for _, id := range ids {
+		if until, ok := s.denied[id]; ok {
+			out[id] = until
+		}
+	}
+	return out, nil
+}
+
 // DeleteExpiredDenials deletes up to limit entries whose time passed.
 func (s *Store) DeleteExpiredDenials(ctx context.Context, before time.Time, limit int) (int, error) {
 	s.mu.Lock()

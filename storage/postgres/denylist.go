@@ -43,6 +43,37 @@ func (s *Store) Denied(ctx context.Context, now time.Time, ids ...string) (bool,
 	return denied, nil
 }
 
+// DeniedUntil returns the entries of ids that are on the list.
+func (s *Store) DeniedUntil(ctx context.Context, ids ...string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	const op = "read deny list"
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	rows, err := q.Query(ctx, `SELECT id, expires_at FROM deny_list WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, s.wrap(err, op)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var until time.Time
+		if err := rows.Scan(&id, &until); err != nil {
+			return nil, s.wrap(err, op)
+		}
+		out[id] = until.UTC()
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(err, op)
+	}
+	return out, nil
+}
+
 // DeleteExpiredDenials deletes up to limit entries whose time is not after
 // before, skipping rows other requests hold locked.
 func (s *Store) DeleteExpiredDenials(ctx context.Context, before time.Time, limit int) (int, error) {

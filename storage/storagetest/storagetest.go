@@ -435,6 +435,14 @@ func testDenyList(t *testing.T, s storage.Store) {
 			t.Errorf("Denied(%v, %v) = %v; want %v", tc.at.Sub(base), tc.ids, got, tc.want)
 		}
 	}
+	got, err := s.DeniedUntil(ctx, "jti-1", "other")
+	mustNil(t, "DeniedUntil", err)
+	if len(got) != 1 || !got["jti-1"].Equal(base.Add(time.Minute)) {
+		t.Fatalf("DeniedUntil(jti-1, other) = %v; want only jti-1 until %v", got, base.Add(time.Minute))
+	}
+	if got, err := s.DeniedUntil(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("DeniedUntil() = %v, %v; want empty", got, err)
+	}
 	mustNil(t, "Deny(old)", s.Deny(ctx, "old", base.Add(-time.Minute)))
 	n, err := s.DeleteExpiredDenials(ctx, base, 10)
 	mustNil(t, "DeleteExpiredDenials", err)
