@@ -19,6 +19,9 @@ type Session struct {
 	// FamilyCreatedAt is when the password grant that started the
 	// refresh-token family ran; it bounds the family's absolute lifetime.
 	FamilyCreatedAt time.Time
+	// RefreshScopes, when set, is the grant the refresh token keeps while
+	// this request's access token was narrowed to fewer scopes.
+	RefreshScopes []string
 }
 
 func newSession() *Session {
@@ -65,6 +68,14 @@ func sessionOf(r fosite.Requester) (*Session, error) {
 	return s, nil
 }
 
+// grantedScopes is the grant a stored refresh token carries.
+func grantedScopes(r fosite.Requester, s *Session) []string {
+	if s.RefreshScopes != nil {
+		return s.RefreshScopes
+	}
+	return r.GetGrantedScopes()
+}
+
 func marshalRequest(r fosite.Requester) ([]byte, *Session, error) {
 	s, err := sessionOf(r)
 	if err != nil {
@@ -79,7 +90,7 @@ func marshalRequest(r fosite.Requester) ([]byte, *Session, error) {
 		RequestedAt:       r.GetRequestedAt(),
 		ClientID:          r.GetClient().GetID(),
 		RequestedScope:    r.GetRequestedScopes(),
-		GrantedScope:      r.GetGrantedScopes(),
+		GrantedScope:      grantedScopes(r, s),
 		RequestedAudience: r.GetRequestedAudience(),
 		GrantedAudience:   r.GetGrantedAudience(),
 		Subject:           s.Subject,

@@ -190,16 +190,23 @@ func (s *Server) grantRequested(ar fosite.AccessRequester, c storage.Client, use
 }
 
 // checkRefresh applies what fosite's refresh handler leaves out: a scope
-// parameter may not widen the grant (RFC 6749 section 6), and a family
-// ends at its absolute lifetime (design D3).
+// parameter may narrow the access token but not widen the grant (RFC 6749
+// section 6), and a family ends at its absolute lifetime (design D3).
 func (s *Server) checkRefresh(r *http.Request, ar fosite.AccessRequester, sess *Session) error {
-	for _, sc := range strings.Fields(r.PostForm.Get("scope")) {
+	requested := fosite.Arguments(strings.Fields(r.PostForm.Get("scope")))
+	for _, sc := range requested {
 		if !ar.GetGrantedScopes().Has(sc) {
 			return fosite.ErrInvalidScope.WithHintf("Scope %q was not granted originally.", sc)
 		}
 	}
 	if !sess.FamilyCreatedAt.IsZero() && s.now().After(sess.FamilyCreatedAt.Add(s.cfg.RefreshFamilyLifetime)) {
 		return fosite.ErrInvalidGrant.WithHint("The refresh token expired.")
+	}
+	// A narrower scope narrows the new access token only; the new refresh
+	// token keeps the original grant (RFC 6749 section 6).
+	if req, ok := ar.(*fosite.AccessRequest); ok && len(requested) > 0 && !requested.Matches(ar.GetGrantedScopes()...) {
+		sess.RefreshScopes = slices.Clone(ar.GetGrantedScopes())
+		req.GrantedScope = slices.Compact(slices.Sorted(slices.Values(requested)))
 	}
 	return nil
 }

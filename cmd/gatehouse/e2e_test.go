@@ -250,9 +250,19 @@ func TestRefreshRefusals(t *testing.T) {
 	if code, body := refresh("app", secret, rt, url.Values{"scope": {"read write"}}); code != 400 || body["error"] != "invalid_scope" {
 		t.Errorf("wider scope on refresh: %d %v; want invalid_scope", code, body)
 	}
+	// A narrower scope narrows the access token; the refresh token keeps
+	// the original grant (RFC 6749 section 6).
 	code, body := refresh("app", secret, rt, url.Values{"scope": {"read"}})
 	if code != 200 {
-		t.Fatalf("refresh with the original scope: %d %v", code, body)
+		t.Fatalf("refresh with a narrower scope: %d %v", code, body)
+	}
+	if _, claims := jwtParts(t, body["access_token"].(string)); body["scope"] != "read" || claims["scope"] != "read" {
+		t.Errorf("narrowed refresh: response scope %v, token scope %v; want read", body["scope"], claims["scope"])
+	}
+	rt = body["refresh_token"].(string)
+	code, body = refresh("app", secret, rt, nil)
+	if _, claims := jwtParts(t, body["access_token"].(string)); code != 200 || claims["scope"] != "read offline_access" {
+		t.Errorf("refresh after a narrowed one: %d, token scope %v; want the original \"read offline_access\"", code, claims["scope"])
 	}
 	rt = body["refresh_token"].(string)
 
