@@ -1,0 +1,91 @@
+package oauth
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/storage/memory"
+)
+
+// fuzzServer is a token service with one client of every grant and one
+// user, whose secret and password the seeds use.
+func fuzzServer(f *testing.F) *Server {
+	store := memory.New()
+	ring, err := keys.NewEphemeralRing(keys.ES256)
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, err := New(Config{
+		Issuer:       "https://issuer.example",
+		GlobalSecret: bytes.Repeat([]byte("g"), 32),
+		Scopes:       []string{"read", "offline_access"},
+		Password:     PasswordParams{MemoryKiB: 8 * 1024, Iterations: 1},
+	}, store, ring)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now()
+	if err := store.CreateClient(ctx, storage.Client{ID: "c", Name: "c", SecretHash: HashClientSecret("s"),
+		GrantTypes: GrantTypes, Scopes: []string{"read", "offline_access"}, Audiences: []string{"api"}, CreatedAt: now}); err != nil {
+		f.Fatal(err)
+	}
+	hash, _ := s.hasher.Hash(ctx, "pw")
+	if err := store.CreateUser(ctx, storage.User{ID: "u-1", Username: "alice", PasswordHash: hash, CreatedAt: now}); err != nil {
+		f.Fatal(err)
+	}
+	return s
+}
+
+// FuzzEndpoints sends arbitrary bodies, content types and credentials to
+// the token, introspection and revocation endpoints: client input never
+// causes a 5xx or a panic, every answer is JSON (or, for a successful
+// revocation, empty) with no-store, and no error carries a token.
+func FuzzEndpoints(f *testing.F) {
+	s := fuzzServer(f)
+	for _, seed := range []struct{ path, body, ct, user, pass string }{
+		{"/token", "grant_type=client_credentials", "application/x-www-form-urlencoded", "c", "s"},
+		{"/token", "grant_type=password&username=alice&password=pw&scope=read+offline_access", "application/x-www-form-urlencoded", "c", "s"},
+		{"/token", "grant_type=refresh_token&refresh_token=ory_rt_x.y", "application/x-www-form-urlencoded", "c", "s"},
+		{"/token", "grant_type=client_credentials&resource=https://a/&audience=api", "application/x-www-form-urlencoded", "c", "s"},
+		{"/token", "grant_type=client_credentials&client_id=c&client_secret=s", "application/x-www-form-urlencoded; charset=utf-8", "", ""},
+		{"/token", "%zz=1", "application/x-www-form-urlencoded", "c", "s"},
+		{"/token", `{"grant_type":"client_credentials"}`, "application/json", "c", "s"},
+		{"/introspect", "token=eyJhbGciOiJub25lIn0.e30.", "application/x-www-form-urlencoded", "c", "s"},
+		{"/introspect", "token=a.b.c&token_type_hint=refresh_token", "application/x-www-form-urlencoded", "c", "s"},
+		{"/revoke", "token=ory_rt_abc.def&token_type_hint=access_token", "application/x-www-form-urlencoded", "c", "s"},
+	} {
+		f.Add(seed.path, seed.body, seed.ct, seed.user, seed.pass)
+	}
+	handlers := map[string]http.HandlerFunc{"/token": s.Token, "/introspect": s.Introspect, "/revoke": s.Revoke}
+	f.Fuzz(func(t *testing.T, path, body, ct, user, pass string) {
+		h, ok := handlers[path]
+		if !ok {
+			return
+		}
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		if user != "" || pass != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		w := httptest.NewRecorder()
+		h(w, req)
+		if w.Code >= 500 {
+			t.Fatalf("%s %q (%s, %q:%q) = %d %s", path, body, ct, user, pass, w.Code, w.Body)
+		}
+		jsonBody := w.Body.Len() == 0 || strings.HasPrefix(w.Header().Get("Content-Type"), "application/json")
+		if !jsonBody || w.Header().Get("Cache-Control") != "no-store" {
+			t.Fatalf("%s %q = %d with Content-Type %q, Cache-Control %q", path, body, w.Code, w.Header().Get("Content-Type"), w.Header().Get("Cache-Control"))
+		}
+		if w.Code != http.StatusOK && strings.Contains(w.Body.String(), "access_token") {
+			t.Fatalf("%s %q = %d carries a token: %s", path, body, w.Code, w.Body)
+		}
+	})
+}
