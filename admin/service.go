@@ -27,13 +27,9 @@ const (
 	// MinTokenLifetime and MaxTokenLifetime bound a client's access-token
 	// lifetime; zero means the server's default.
 	MinTokenLifetime = time.Second
-	MaxTokenLifetime = 24 * time.Hour
+	MaxTokenLifetime = oauth.MaxTokenLifetime
 	// MaxSecretGrace bounds how long a rotated secret may stay valid.
 	MaxSecretGrace = 30 * 24 * time.Hour
-	// FamilyDenyTTL is how long a revoked refresh family's id stays on the
-	// deny list: longer than any access token of the family can live
-	// (MaxTokenLifetime), as oauth does when it revokes a family.
-	FamilyDenyTTL = MaxTokenLifetime + time.Hour
 )
 
 // Config is what a Service needs. Store and Hasher are required.
@@ -170,29 +166,10 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 	return nil
 }
 
-// revokeSubject revokes every refresh-token family of subject (a user id,
-// or a client id, which matches the families' client too), denies the
-// family ids, and denies the subject itself, so that every access token
-// issued to it so far shows inactive at introspection at once (design D2).
-// It returns how many families it revoked.
+// revokeSubject revokes a user's or client's refresh families and every
+// access token issued to it so far (oauth.RevokeSubject).
 func (s *Service) revokeSubject(ctx context.Context, subject string) (int, error) {
-	families, err := s.store.RevokeSubjectRefreshFamilies(ctx, subject)
-	if err != nil {
-		return 0, fmt.Errorf("revoke refresh families of %q: %w", subject, err)
-	}
-	until := s.now().Add(FamilyDenyTTL)
-	for _, f := range families {
-		if err := s.store.Deny(ctx, f, until); err != nil {
-			return 0, fmt.Errorf("deny refresh family: %w", err)
-		}
-	}
-	// Access tokens issued to the subject up to now die too, those of no
-	// family (client_credentials, password without offline_access)
-	// included.
-	if err := s.store.Deny(ctx, oauth.SubjectDenialID(subject), s.now().Add(oauth.SubjectDenyTTL)); err != nil {
-		return 0, fmt.Errorf("deny subject: %w", err)
-	}
-	return len(families), nil
+	return oauth.RevokeSubject(ctx, s.store, subject, s.now())
 }
 
 // newID returns a random identifier with prefix: 26 base32 characters,

@@ -2,20 +2,48 @@ package oauth
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
-// SubjectDenyTTL is how long a revoked subject stays on the deny list:
-// longer than any access token issued before the revocation can live.
-const SubjectDenyTTL = MaxTokenLifetime + time.Hour
+// DenyTTL is how long a deny-list entry that revokes access tokens lasts:
+// longer than any access token issued before it can live.
+const DenyTTL = MaxTokenLifetime + time.Hour
 
 // SubjectDenialID is the deny-list entry that revokes every access token
 // issued, before the entry was made, to a subject: a user (tokens whose
 // "sub" is the user) or a client (tokens whose "sub" or "client_id" is the
-// client). Administration denies it for SubjectDenyTTL when it disables or
-// deletes a user or client, or resets a password; tokens issued after that
+// client). RevokeSubject denies it for DenyTTL; tokens issued after that
 // are not affected, so re-enabling needs no cleanup.
 func SubjectDenialID(subject string) string { return "subject:" + subject }
+
+// SubjectRevoker is what RevokeSubject needs from the store.
+type SubjectRevoker interface {
+	RevokeSubjectRefreshFamilies(ctx context.Context, subject string) ([]string, error)
+	Deny(ctx context.Context, id string, until time.Time) error
+}
+
+// RevokeSubject revokes a user or a client (by id), as administration does
+// when it disables or deletes one or resets a password: every refresh
+// family of the subject (a client's: every family held by the client),
+// and every access token issued to it up to now, by family id and by a
+// subject denial (design D2). It returns how many families it revoked.
+func RevokeSubject(ctx context.Context, store SubjectRevoker, subject string, now time.Time) (int, error) {
+	families, err := store.RevokeSubjectRefreshFamilies(ctx, subject)
+	if err != nil {
+		return 0, fmt.Errorf("revoke refresh families of %q: %w", subject, err)
+	}
+	until := now.Add(DenyTTL)
+	for _, f := range families {
+		if err := store.Deny(ctx, f, until); err != nil {
+			return 0, fmt.Errorf("deny refresh family: %w", err)
+		}
+	}
+	if err := store.Deny(ctx, SubjectDenialID(subject), until); err != nil {
+		return 0, fmt.Errorf("deny subject: %w", err)
+	}
+	return len(families), nil
+}
 
 // TokenRef is what the revocation check needs of an access token.
 type TokenRef struct {
@@ -49,9 +77,9 @@ func (s *Server) Revoked(ctx context.Context, t TokenRef) (bool, error) {
 	}
 	for _, id := range []string{SubjectDenialID(t.Subject), SubjectDenialID(t.ClientID)} {
 		// Tokens issued up to the revocation, which was made at
-		// until - SubjectDenyTTL; iat has second precision, so a token
+		// until - DenyTTL; iat has second precision, so a token
 		// issued within the same second counts as before.
-		if until, ok := denials[id]; ok && !t.IssuedAt.After(until.Add(-SubjectDenyTTL)) {
+		if until, ok := denials[id]; ok && !t.IssuedAt.After(until.Add(-DenyTTL)) {
 			return true, nil
 		}
 	}

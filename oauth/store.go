@@ -42,11 +42,6 @@ var (
 	_ storage.Transactor                                  = (*fositeStore)(nil)
 )
 
-// familyDenyTTL is how long a revoked family's id stays on the deny list:
-// longer than any access token the family can have outstanding (client
-// token lifetimes are capped at maxClientTokenLifetime).
-const familyDenyTTL = MaxTokenLifetime + time.Minute
-
 // MaxTokenLifetime caps any access token's lifetime, a client's own
 // included; keys stay published at least this long after they sign.
 const MaxTokenLifetime = 24 * time.Hour
@@ -328,7 +323,7 @@ func (s *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) 
 // expires, or a whole family's access tokens by family id (design D2).
 func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
 	if jti, ok := strings.CutPrefix(requestID, accessRequestPrefix); ok {
-		until := s.now().Add(familyDenyTTL)
+		until := s.now().Add(DenyTTL)
 		if st := stateFrom(ctx); st != nil {
 			st.mu.Lock()
 			for _, at := range st.verified {
@@ -340,7 +335,7 @@ func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) e
 		}
 		return s.store.Deny(ctx, jti, until)
 	}
-	return s.store.Deny(ctx, requestID, s.now().Add(familyDenyTTL))
+	return s.store.Deny(ctx, requestID, s.now().Add(DenyTTL))
 }
 
 // Authorization codes are not served; the introspection handler's

@@ -42,8 +42,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	username, addr := NormalizeUsername(form.Get("username")), clientAddr(r)
+	var username, addr string
 	if gt == "password" {
+		username, addr = NormalizeUsername(form.Get("username")), clientAddr(r)
 		if blocked, wait := s.throttle.blocked(s.now(), username, addr); blocked {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			return errThrottled
@@ -211,13 +212,14 @@ func (s *Server) checkRefresh(r *http.Request, ar fosite.AccessRequester, sess *
 	return nil
 }
 
-// revokeFamily revokes a refresh family and denies its access tokens.
+// revokeFamily revokes a refresh family and denies its access tokens, as
+// fosite does on reuse.
 func (s *Server) revokeFamily(r *http.Request, familyID string) {
 	ctx := r.Context()
-	if err := s.store.RevokeRefreshFamily(ctx, familyID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err := s.adapter.RevokeRefreshToken(ctx, familyID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		s.logger.ErrorContext(ctx, "revoke refresh family", "family_id", familyID, "err", err)
 	}
-	if err := s.store.Deny(ctx, familyID, s.now().Add(familyDenyTTL)); err != nil {
+	if err := s.adapter.RevokeAccessToken(ctx, familyID); err != nil {
 		s.logger.ErrorContext(ctx, "deny refresh family", "family_id", familyID, "err", err)
 	}
 }

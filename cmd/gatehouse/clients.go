@@ -445,7 +445,7 @@ func clientsDelete(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	return c.print(map[string]any{"id": pos[0], "deleted": true}, func(w io.Writer) {
-		fmt.Fprintf(w, "deleted client %s; its refresh tokens are revoked\n", pos[0])
+		fmt.Fprintf(w, "deleted client %s; its tokens are revoked\n", pos[0])
 	})
 }
 

@@ -220,7 +220,7 @@ func usersSetPassword(ctx context.Context, args []string, getenv func(string) st
 		out["password"] = generated
 	}
 	return c.print(out, func(w io.Writer) {
-		fmt.Fprintf(w, "password of %s set; its refresh tokens are revoked\n", u.Username)
+		fmt.Fprintf(w, "password of %s set; its tokens are revoked\n", u.Username)
 		if generated != "" {
 			fmt.Fprintf(w, "# The generated password is shown once.\npassword=%s\n", generated)
 		}
