@@ -76,11 +76,8 @@ func grantedScopes(r fosite.Requester, s *Session) []string {
 	return r.GetGrantedScopes()
 }
 
-func marshalRequest(r fosite.Requester) ([]byte, *Session, error) {
-	s, err := sessionOf(r)
-	if err != nil {
-		return nil, nil, err
-	}
+// marshalRequest serialises r, whose session is s.
+func marshalRequest(r fosite.Requester, s *Session) ([]byte, error) {
 	exp := map[string]time.Time{}
 	for k, v := range s.ExpiresAt {
 		exp[string(k)] = v
@@ -106,16 +103,15 @@ func marshalRequest(r fosite.Requester) ([]byte, *Session, error) {
 			}
 		}
 	}
-	b, err := json.Marshal(sr)
-	return b, s, err
+	return json.Marshal(sr)
 }
 
 // unmarshalRequest rebuilds a fosite request around a freshly loaded
 // client.
-func unmarshalRequest(b []byte, c fosite.Client) (*fosite.Request, *Session, error) {
+func unmarshalRequest(b []byte, c fosite.Client) (*fosite.Request, error) {
 	var sr storedRequest
 	if err := json.Unmarshal(b, &sr); err != nil {
-		return nil, nil, fmt.Errorf("oauth: decode stored request: %w", err)
+		return nil, fmt.Errorf("oauth: decode stored request: %w", err)
 	}
 	s := newSession()
 	s.Subject = sr.Subject
@@ -140,5 +136,5 @@ func unmarshalRequest(b []byte, c fosite.Client) (*fosite.Request, *Session, err
 		Form:              form,
 		Session:           s,
 	}
-	return r, s, nil
+	return r, nil
 }

@@ -234,7 +234,7 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 		exp = end
 		sess.SetExpiresAt(fosite.RefreshToken, exp)
 	}
-	b, _, err := marshalRequest(r)
+	b, err := marshalRequest(r, sess)
 	if err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	if err != nil {
 		return nil, err
 	}
-	r, _, err := unmarshalRequest(t.Request, newClient(c, s.now(), s.issuer))
+	r, err := unmarshalRequest(t.Request, newClient(c, s.now(), s.issuer))
 	if err != nil {
 		return nil, err
 	}

@@ -5,13 +5,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/keys/keystest"
-	"github.com/gatehouse/gatehouse/storage"
-	"github.com/gatehouse/gatehouse/storage/storagetest"
 )
-
-func TestKeyStoreConformance(t *testing.T) {
-	storagetest.RunKeyStore(t, func(t *testing.T) storage.KeyStore { return newStore(t) })
-}
 
 // Several key managers on one database agree on the keys, rotate once
 // between them and survive restarts (design D6, D10).

@@ -14,10 +14,12 @@ import (
 	"github.com/gatehouse/gatehouse/storage"
 )
 
-// RunKeyStore runs the signing-key part of the suite. newStore returns an
-// empty store for each subtest and arranges for it to be closed.
-func RunKeyStore(t *testing.T, newStore func(t *testing.T) storage.KeyStore) {
-	tests := []struct {
+// keyStoreTests are the signing-key part of the suite, which Run runs.
+func keyStoreTests() []struct {
+	name string
+	fn   func(t *testing.T, s storage.KeyStore)
+} {
+	return []struct {
 		name string
 		fn   func(t *testing.T, s storage.KeyStore)
 	}{
@@ -28,11 +30,6 @@ func RunKeyStore(t *testing.T, newStore func(t *testing.T) storage.KeyStore) {
 		{"DuplicateID", testKeysDuplicate},
 		{"ConcurrentRotationOnce", testKeysConcurrentRotation},
 		{"ConcurrentUpdatesSerialised", testKeysConcurrentAppend},
-	}
-	for _, tt := range tests {
-		t.Run("SigningKeys/"+tt.name, func(t *testing.T) {
-			tt.fn(t, newStore(t))
-		})
 	}
 }
 

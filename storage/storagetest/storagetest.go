@@ -37,6 +37,12 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"TransactionCommit", testTxCommit},
 		{"TransactionRollback", testTxRollback},
 	}
+	for _, kt := range keyStoreTests() {
+		tests = append(tests, struct {
+			name string
+			fn   func(t *testing.T, s storage.Store)
+		}{"SigningKeys/" + kt.name, func(t *testing.T, s storage.Store) { kt.fn(t, s) }})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
