@@ -68,17 +68,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		a.store = pg
 		a.background = append(a.background, (&storage.Janitor{Store: pg, Interval: cfg.JanitorInterval, Logger: logger}).Run)
 	}
-	mgr, err := keys.Open(ctx, a.store, keys.Options{
-		Algorithm:        cfg.SigningAlg,
-		Secrets:          secrets,
-		Now:              cfg.Now,
-		RotationPeriod:   cfg.KeyRotationPeriod,
-		JWKSMaxAge:       cfg.JWKSMaxAge,
-		RefreshInterval:  cfg.KeyRefreshInterval,
-		PublishLead:      cfg.KeyPublishLead,
-		MaxTokenLifetime: oauth.MaxTokenLifetime,
-		Logger:           logger,
-	})
+	mgr, err := keys.Open(ctx, a.store, cfg.keyOptions(secrets, logger))
 	if err != nil {
 		a.store.Close()
 		return nil, err
@@ -96,14 +86,10 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		GlobalSecret:          globalSecret,
 		RotatedGlobalSecrets:  rotated,
 		Scopes:                cfg.Scopes,
-		Password: oauth.PasswordParams{
-			MemoryKiB:   uint32(cfg.Argon2MemoryKiB),
-			Iterations:  uint32(cfg.Argon2Iterations),
-			Parallelism: uint8(cfg.Argon2Parallelism),
-		},
-		Logger:         logger,
-		Now:            cfg.Now,
-		ClientCacheTTL: cfg.ClientCacheTTL,
+		Password:              cfg.passwordParams(),
+		Logger:                logger,
+		Now:                   cfg.Now,
+		ClientCacheTTL:        cfg.ClientCacheTTL,
 	}, a.store, a.ring)
 	if err != nil {
 		a.store.Close()

@@ -88,14 +88,9 @@ func (c *adminCmd) parse(args []string, min, max int) ([]string, error) {
 // the server's configuration from the environment (known scopes, argon2id
 // parameters, log format). Audit events go to stderr.
 func (c *adminCmd) open(ctx context.Context) (context.Context, *admin.Service, func(), error) {
-	sfs := flag.NewFlagSet("config", flag.ContinueOnError)
-	sfs.SetOutput(io.Discard)
-	cfg, finish := configFlags(sfs, c.getenv)
-	if err := sfs.Parse(nil); err != nil {
+	cfg, err := envConfig(c.getenv)
+	if err != nil {
 		return nil, nil, nil, err
-	}
-	if err := finish(); err != nil {
-		return nil, nil, nil, fmt.Errorf("configuration:\n%w", err)
 	}
 	if *c.databaseURL == "" {
 		return nil, nil, nil, errNoDatabase
@@ -105,11 +100,7 @@ func (c *adminCmd) open(ctx context.Context) (context.Context, *admin.Service, f
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	hasher, err := oauth.NewPasswordHasher(oauth.PasswordParams{
-		MemoryKiB:   uint32(cfg.Argon2MemoryKiB),
-		Iterations:  uint32(cfg.Argon2Iterations),
-		Parallelism: uint8(cfg.Argon2Parallelism),
-	})
+	hasher, err := oauth.NewPasswordHasher(cfg.passwordParams())
 	if err != nil {
 		store.Close()
 		return nil, nil, nil, err

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // Config is the server's one typed configuration (design D11). Every field
@@ -190,5 +192,47 @@ func usage(fs *flag.FlagSet, w io.Writer, synopsis, example string) func() {
 		fmt.Fprintf(w, "Usage: %s\n\nExample:\n  %s\n\nFlags:\n", synopsis, example)
 		fs.SetOutput(w)
 		fs.PrintDefaults()
+	}
+}
+
+// envConfig is the server's configuration from the environment alone, for
+// the commands that work on the same store as serve, so that they apply
+// the same settings (scopes, argon2id parameters, key schedule).
+func envConfig(getenv func(string) string) (*Config, error) {
+	fs := flag.NewFlagSet("config", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg, finish := configFlags(fs, getenv)
+	if err := fs.Parse(nil); err != nil {
+		return nil, err
+	}
+	if err := finish(); err != nil {
+		return nil, fmt.Errorf("configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+// passwordParams are the argon2id parameters of c.
+func (c *Config) passwordParams() oauth.PasswordParams {
+	return oauth.PasswordParams{
+		MemoryKiB:   uint32(c.Argon2MemoryKiB),
+		Iterations:  uint32(c.Argon2Iterations),
+		Parallelism: uint8(c.Argon2Parallelism),
+	}
+}
+
+// keyOptions is the signing-key schedule of c. Keys stay published for the
+// longest lifetime any access token can have (oauth.MaxTokenLifetime, a
+// client's own lifetime included), not just the default lifetime.
+func (c *Config) keyOptions(secrets *keys.Secrets, logger *slog.Logger) keys.Options {
+	return keys.Options{
+		Algorithm:        c.SigningAlg,
+		Secrets:          secrets,
+		Now:              c.Now,
+		RotationPeriod:   c.KeyRotationPeriod,
+		JWKSMaxAge:       c.JWKSMaxAge,
+		RefreshInterval:  c.KeyRefreshInterval,
+		PublishLead:      c.KeyPublishLead,
+		MaxTokenLifetime: oauth.MaxTokenLifetime,
+		Logger:           logger,
 	}
 }

@@ -81,17 +81,18 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		fs.Usage()
 		return fmt.Errorf("keys %s: want %d argument(s), got %d", cmd, nargs, fs.NArg())
 	}
-	opts, err := keyOptionsFromEnv(getenv)
+	cfg, err := envConfig(getenv)
 	if err != nil {
 		return err
 	}
+	var secrets *keys.Secrets
 	if cmd != "list" { // list shows public facts only and needs no secret
-		if opts.Secrets, err = keys.LoadSecrets(getenv); err != nil {
+		if secrets, err = keys.LoadSecrets(getenv); err != nil {
 			return err
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	opts.Logger = logger
+	opts := cfg.keyOptions(secrets, logger)
 	store, err := openStore(ctx, *dbURL, logger)
 	if err != nil {
 		return err
@@ -159,29 +160,4 @@ func listKeys(ctx context.Context, m *keys.Manager, asJSON bool, stdout io.Write
 			ts(k.CreatedAt), ts(k.ActivateAt), ts(k.ActivatedAt), ts(k.RetiredAt), ts(k.DeleteAfter))
 	}
 	return tw.Flush()
-}
-
-// keyOptionsFromEnv reads the key-timing settings the server uses, so that
-// keys made by the command get the same schedule as the server's own.
-func keyOptionsFromEnv(getenv func(string) string) (keys.Options, error) {
-	o := keys.Options{Algorithm: getenv("GATEHOUSE_SIGNING_ALG")}
-	var errs []error
-	for _, d := range []struct {
-		env string
-		p   *time.Duration
-	}{
-		{"GATEHOUSE_JWKS_MAX_AGE", &o.JWKSMaxAge},
-		{"GATEHOUSE_ACCESS_TOKEN_LIFETIME", &o.MaxTokenLifetime},
-		{"GATEHOUSE_KEY_ROTATION_PERIOD", &o.RotationPeriod},
-		{"GATEHOUSE_KEY_REFRESH_INTERVAL", &o.RefreshInterval},
-		{"GATEHOUSE_KEY_PUBLISH_LEAD", &o.PublishLead},
-	} {
-		if v := getenv(d.env); v != "" {
-			var err error
-			if *d.p, err = time.ParseDuration(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %v", d.env, err))
-			}
-		}
-	}
-	return o, errors.Join(errs...)
 }
