@@ -101,7 +101,6 @@ func startGatehouse(t testing.TB) *gatehouse {
 	o, err := oauth.New(oauth.Config{
 		Issuer:       g.issuer,
 		GlobalSecret: bytes.Repeat([]byte("k"), 32),
-		Scopes:       testScopes,
 		Password:     oauth.PasswordParams{MemoryKiB: 8 * 1024, Iterations: 1},
 		Now:          g.clock.now,
 	}, g.store, ring)

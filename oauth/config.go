@@ -26,9 +26,6 @@ type Config struct {
 	GlobalSecret []byte
 	// RotatedGlobalSecrets still verify refresh tokens made under them.
 	RotatedGlobalSecrets [][]byte
-	// Scopes are the scopes the server knows; clients are registered with
-	// a subset of them.
-	Scopes []string
 	// Password configures argon2id.
 	Password PasswordParams
 	// MaxBodyBytes bounds a token, introspection or revocation request.

@@ -25,7 +25,6 @@ func fuzzServer(f *testing.F) *Server {
 	s, err := New(Config{
 		Issuer:       "https://issuer.example",
 		GlobalSecret: bytes.Repeat([]byte("g"), 32),
-		Scopes:       []string{"read", "offline_access"},
 		Password:     PasswordParams{MemoryKiB: 8 * 1024, Iterations: 1},
 	}, store, ring)
 	if err != nil {

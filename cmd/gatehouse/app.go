@@ -85,7 +85,6 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		RefreshFamilyLifetime: cfg.RefreshFamilyLifetime,
 		GlobalSecret:          globalSecret,
 		RotatedGlobalSecrets:  rotated,
-		Scopes:                cfg.Scopes,
 		Password:              cfg.passwordParams(),
 		Logger:                logger,
 		Now:                   cfg.Now,
