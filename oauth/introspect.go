@@ -37,6 +37,10 @@ func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	ir, err := s.provider.NewIntrospectionRequest(ctx, r, newSession())
 	switch {
+	case err == nil && ir.GetTokenUse() == fosite.RefreshToken && ir.GetAccessRequester().GetClient().GetID() != callerID(r, st):
+		// A refresh token is its client's secret: only that client learns
+		// anything about it (RFC 7662 section 4).
+		s.provider.WriteIntrospectionError(ctx, w, fosite.ErrInactiveToken)
 	case err == nil:
 		s.provider.WriteIntrospectionResponse(ctx, w, ir)
 	case errors.Is(err, storage.ErrUnavailable):
@@ -50,6 +54,23 @@ func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.writeError(w, r, err)
 	}
+}
+
+// callerID is the client that authenticated an introspection request: by
+// Basic credentials, or by an access token of its own, which preverify has
+// verified.
+func callerID(r *http.Request, st *reqState) string {
+	if tok := bearer(r); tok != "" {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if at, ok := st.verified[tok[strings.LastIndexByte(tok, '.')+1:]]; ok {
+			return at.ClientID
+		}
+		return ""
+	}
+	id, _, _ := r.BasicAuth()
+	id, _ = url.QueryUnescape(id)
+	return id
 }
 
 // formCredentialsToBasic lets introspection accept client_secret_post,

@@ -347,9 +347,12 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 		t.Errorf("introspect live token = %v", got)
 	}
 
-	// The refresh token introspects too, as what it is.
-	if got := introspect(body["refresh_token"].(string)); got["active"] != true || got["client_id"] != "app" {
-		t.Errorf("introspect refresh token = %v; want active", got)
+	// The refresh token introspects too, to its own client only.
+	if _, got := ts.post(t, "/oauth2/introspect", url.Values{"token": {body["refresh_token"].(string)}}, "app", secret); got["active"] != true || got["client_id"] != "app" {
+		t.Errorf("introspect refresh token by its client = %v; want active", got)
+	}
+	if got := introspect(body["refresh_token"].(string)); got["active"] != false || len(got) != 1 {
+		t.Errorf("introspect refresh token by another client = %v; want only active=false", got)
 	}
 
 	// Inactive: malformed, foreign-signed, tampered, expired, revoked.
