@@ -99,10 +99,9 @@ func startGatehouse(t testing.TB) *gatehouse {
 		t.Fatal(err)
 	}
 	o, err := oauth.New(oauth.Config{
-		Issuer:       g.issuer,
-		GlobalSecret: bytes.Repeat([]byte("k"), 32),
-		Password:     oauth.PasswordParams{MemoryKiB: 8 * 1024, Iterations: 1},
-		Now:          g.clock.now,
+		Issuer:   g.issuer,
+		Password: oauth.PasswordParams{MemoryKiB: 8 * 1024, Iterations: 1},
+		Now:      g.clock.now,
 	}, g.store, ring)
 	if err != nil {
 		t.Fatal(err)

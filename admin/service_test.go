@@ -125,8 +125,8 @@ func TestRevocationDeniesFamilies(t *testing.T) {
 	}
 	addFamily := func(family, subject string) {
 		t.Helper()
-		err := store.CreateRefreshToken(ctx, storage.RefreshToken{Signature: family + "-sig", FamilyID: family, ClientID: c.ID,
-			Subject: subject, Active: true, RequestedAt: now, ExpiresAt: now.Add(time.Hour), FamilyCreatedAt: now, Request: []byte("{}")})
+		err := store.CreateRefreshFamily(ctx, storage.RefreshFamily{ID: family, ClientID: c.ID, Subject: subject,
+			CreatedAt: now, ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Hour), Generation: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,9 +150,8 @@ func TestRevocationDeniesFamilies(t *testing.T) {
 		if !denied(f, now) || !denied(f, now.Add(MaxTokenLifetime)) {
 			t.Errorf("family %s not denied for the longest token lifetime after disabling its user", f)
 		}
-		rt, _ := store.GetRefreshToken(ctx, f+"-sig")
-		if rt.Active {
-			t.Errorf("refresh token of %s still active after disabling its user", f)
+		if rf, _, _ := store.GetRefreshFamily(ctx, f); rf.RevokedAt.IsZero() || rf.RevokedReason != storage.RevokedSubject {
+			t.Errorf("family %s after disabling its user: revoked at %v for %q; want revoked for %q", f, rf.RevokedAt, rf.RevokedReason, storage.RevokedSubject)
 		}
 	}
 	if denied("fam-other", now) {

@@ -231,7 +231,11 @@ func (s *Service) SetPassword(ctx context.Context, id string, p PasswordParams) 
 	}
 	var revoked int
 	err = s.inTx(ctx, func(ctx context.Context) error {
-		if _, err := s.updateUser(ctx, id, func(u *storage.User) error { u.PasswordHash = hash; return nil }); err != nil {
+		if _, err := s.updateUser(ctx, id, func(u *storage.User) error {
+			u.PasswordHash = hash
+			u.CredentialsVersion++
+			return nil
+		}); err != nil {
 			return err
 		}
 		revoked, err = s.revokeSubject(ctx, id)
@@ -255,7 +259,11 @@ func (s *Service) DisableUser(ctx context.Context, id string) (User, error) {
 	)
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		var err error
-		if u, err = s.updateUser(ctx, id, func(u *storage.User) error { u.Disabled = true; return nil }); err != nil {
+		if u, err = s.updateUser(ctx, id, func(u *storage.User) error {
+			u.Disabled = true
+			u.CredentialsVersion++
+			return nil
+		}); err != nil {
 			return err
 		}
 		revoked, err = s.revokeSubject(ctx, id)

@@ -24,9 +24,9 @@
 // "base64:" followed by the base64 of at least 32 bytes (e.g.
 // "base64:$(openssl rand -base64 32)"). The first seals, all open, so a
 // secret is rotated by putting the new one first, running
-// `gatehouse keys reencrypt`, then removing the old one. Secrets.Derive
-// gives other components (fosite's refresh-token HMAC) their own secrets
-// from the same list. Open refuses to start when no secret opens a stored
+// `gatehouse keys reencrypt`, then removing the old one. Nothing else is
+// keyed by the master secrets (refresh tokens are stored as plain digests),
+// so a rotation invalidates no token. Open refuses to start when no secret opens a stored
 // key, and writes nothing in that case.
 //
 // # Lifecycle and timing

@@ -40,7 +40,6 @@ var (
 const (
 	sealVersion = 1
 	sealInfo    = "gatehouse signing-key encryption v1"
-	deriveInfo  = "gatehouse derived secret v1: "
 )
 
 // Secrets are the master secrets that seal signing keys at rest. The first
@@ -178,26 +177,6 @@ func RandomSecrets() *Secrets {
 
 // Len returns how many secrets s holds.
 func (s *Secrets) Len() int { return len(s.raw) }
-
-// Derive returns a 32-byte secret for label derived with HKDF-SHA256
-// (RFC 5869) from the current master secret, and the ones derived from the
-// older master secrets, newest first. Use it for fosite's HMAC secret:
-// GlobalSecret = current, RotatedGlobalSecrets = previous. Different labels
-// give independent secrets.
-func (s *Secrets) Derive(label string) (current []byte, previous [][]byte) {
-	for i, secret := range s.raw {
-		k, err := hkdf.Key(sha256.New, secret, nil, deriveInfo+label, 32)
-		if err != nil {
-			panic(err) // 32 bytes of SHA-256 HKDF output: cannot fail
-		}
-		if i == 0 {
-			current = k
-		} else {
-			previous = append(previous, k)
-		}
-	}
-	return current, previous
-}
 
 // seal encrypts plaintext under the current secret with kid as additional
 // data, so a sealed key cannot be passed off as another kid's.

@@ -22,10 +22,6 @@ type Config struct {
 	RefreshFamilyLifetime time.Duration
 	// Leeway is the clock skew tolerated on Gatehouse's own time checks.
 	Leeway time.Duration
-	// GlobalSecret keys fosite's HMAC refresh tokens; at least 32 bytes.
-	GlobalSecret []byte
-	// RotatedGlobalSecrets still verify refresh tokens made under them.
-	RotatedGlobalSecrets [][]byte
 	// Password configures argon2id.
 	Password PasswordParams
 	// MaxBodyBytes bounds a token, introspection or revocation request.
@@ -82,9 +78,6 @@ func (c *Config) validate() error {
 	var errs []error
 	if c.Issuer == "" {
 		errs = append(errs, errors.New("oauth: issuer is required"))
-	}
-	if len(c.GlobalSecret) < 32 {
-		errs = append(errs, fmt.Errorf("oauth: global secret must be at least 32 bytes, got %d", len(c.GlobalSecret)))
 	}
 	if c.AccessTokenLifetime < time.Second {
 		errs = append(errs, fmt.Errorf("oauth: access token lifetime %v is too short", c.AccessTokenLifetime))

@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -23,9 +22,8 @@ func fuzzServer(f *testing.F) *Server {
 		f.Fatal(err)
 	}
 	s, err := New(Config{
-		Issuer:       "https://issuer.example",
-		GlobalSecret: bytes.Repeat([]byte("g"), 32),
-		Password:     PasswordParams{MemoryKiB: 8 * 1024, Iterations: 1},
+		Issuer:   "https://issuer.example",
+		Password: PasswordParams{MemoryKiB: 8 * 1024, Iterations: 1},
 	}, store, ring)
 	if err != nil {
 		f.Fatal(err)

@@ -43,7 +43,8 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	adapter := &fositeStore{store: store, hasher: hasher, now: cfg.Now, logger: cfg.Logger, familyLifetime: cfg.RefreshFamilyLifetime, issuer: cfg.Issuer,
+	adapter := &fositeStore{store: store, hasher: hasher, now: cfg.Now, logger: cfg.Logger, issuer: cfg.Issuer,
+		refreshLifetime: cfg.RefreshTokenLifetime, familyLifetime: cfg.RefreshFamilyLifetime,
 		clients: newClientCache(cfg.ClientCacheTTL)}
 	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, throttle: newThrottle(), logger: cfg.Logger}
 	s.provider = newProvider(cfg, adapter, &signer{ring: ring})
@@ -63,8 +64,6 @@ func newProvider(cfg Config, store *fositeStore, sig jwt.Signer) fosite.OAuth2Pr
 		IDTokenLifespan:       time.Minute,
 		AccessTokenIssuer:     cfg.Issuer,
 		IDTokenIssuer:         cfg.Issuer,
-		GlobalSecret:          cfg.GlobalSecret,
-		RotatedGlobalSecrets:  cfg.RotatedGlobalSecrets,
 		// RFC 9068 section 2.2.3: "scope" is a space-separated string.
 		JWTScopeClaimKey:         jwt.JWTScopeFieldString,
 		ScopeStrategy:            fosite.ExactScopeStrategy,
@@ -76,12 +75,17 @@ func newProvider(cfg Config, store *fositeStore, sig jwt.Signer) fosite.OAuth2Pr
 		TokenURL:            cfg.Issuer + "/oauth2/token",
 		MinParameterEntropy: fosite.MinParameterEntropy,
 	}
-	strategy := compose.NewOAuth2JWTStrategy(
+	// Access tokens are JWTs signed by Gatehouse's signer; refresh tokens
+	// are Gatehouse's own (refresh.go). fosite's HMAC strategy is left
+	// only for authorization codes, which are not served, so no HMAC
+	// secret is configured: master-secret rotation touches no token.
+	jwtStrategy := compose.NewOAuth2JWTStrategy(
 		func(context.Context) (any, error) { return nil, errors.New("oauth: fosite's own signer is not used") },
 		compose.NewOAuth2HMACStrategy(fc),
 		fc,
 	)
-	strategy.Signer = sig
+	jwtStrategy.Signer = sig
+	strategy := tokenStrategy{DefaultJWTStrategy: jwtStrategy, now: cfg.Now}
 	return compose.Compose(fc, store, strategy,
 		ownGrantOnly[*oauth2.ClientCredentialsGrantHandler](compose.OAuth2ClientCredentialsGrantFactory),
 		ownGrantOnly[*oauth2.ResourceOwnerPasswordCredentialsGrantHandler](compose.OAuth2ResourceOwnerPasswordCredentialsFactory),

@@ -22,7 +22,7 @@ func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	st := &reqState{}
+	st := &reqState{revocation: true}
 	ctx := withState(r.Context(), st)
 	if err := s.preverify(ctx, st, r.PostForm.Get("token")); err != nil {
 		s.writeError(w, r, err)

@@ -19,7 +19,7 @@ func SubjectDenialID(subject string) string { return "subject:" + subject }
 
 // SubjectRevoker is what RevokeSubject needs from the store.
 type SubjectRevoker interface {
-	RevokeSubjectRefreshFamilies(ctx context.Context, subject string) ([]string, error)
+	RevokeSubjectRefreshFamilies(ctx context.Context, subject string, at time.Time) ([]string, error)
 	Deny(ctx context.Context, id string, until time.Time) error
 }
 
@@ -27,9 +27,10 @@ type SubjectRevoker interface {
 // when it disables or deletes one or resets a password: every refresh
 // family of the subject (a client's: every family held by the client),
 // and every access token issued to it up to now, by family id and by a
-// subject denial (design D2). It returns how many families it revoked.
+// subject denial (design D2). It returns how many live families it
+// revoked.
 func RevokeSubject(ctx context.Context, store SubjectRevoker, subject string, now time.Time) (int, error) {
-	families, err := store.RevokeSubjectRefreshFamilies(ctx, subject)
+	families, err := store.RevokeSubjectRefreshFamilies(ctx, subject, now)
 	if err != nil {
 		return 0, fmt.Errorf("revoke refresh families of %q: %w", subject, err)
 	}

@@ -11,17 +11,12 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/storage"
 )
 
-// Session is fosite's JWT session plus what a refresh-token family needs.
+// Session is fosite's JWT session.
 type Session struct {
 	*oauth2.JWTSession
-	// FamilyCreatedAt is when the password grant that started the
-	// refresh-token family ran; it bounds the family's absolute lifetime.
-	FamilyCreatedAt time.Time
-	// RefreshScopes, when set, is the grant the refresh token keeps while
-	// this request's access token was narrowed to fewer scopes.
-	RefreshScopes []string
 }
 
 func newSession() *Session {
@@ -42,22 +37,15 @@ func (s *Session) Clone() fosite.Session {
 	return &c
 }
 
-// storedRequest is the serialised form of a refresh-token request. It is
-// deliberately small: claims are rebuilt from the current client and user
-// on every refresh, never replayed from storage.
-type storedRequest struct {
-	ID                string               `json:"id"`
-	RequestedAt       time.Time            `json:"requested_at"`
-	ClientID          string               `json:"client_id"`
-	RequestedScope    []string             `json:"requested_scope,omitempty"`
-	GrantedScope      []string             `json:"granted_scope,omitempty"`
-	RequestedAudience []string             `json:"requested_audience,omitempty"`
-	GrantedAudience   []string             `json:"granted_audience,omitempty"`
-	Form              url.Values           `json:"form,omitempty"`
-	Subject           string               `json:"subject"`
-	Username          string               `json:"username,omitempty"`
-	ExpiresAt         map[string]time.Time `json:"expires_at,omitempty"`
-	FamilyCreatedAt   time.Time            `json:"family_created_at"`
+// familySession is what a refresh family keeps of its token request
+// beyond the columns of storage.RefreshFamily. It is deliberately small:
+// claims are rebuilt from the current client and user on every refresh,
+// never replayed from storage.
+type familySession struct {
+	RequestedAt       time.Time `json:"requested_at"`
+	RequestedScope    []string  `json:"requested_scope,omitempty"`
+	RequestedAudience []string  `json:"requested_audience,omitempty"`
+	Username          string    `json:"username,omitempty"`
 }
 
 func sessionOf(r fosite.Requester) (*Session, error) {
@@ -68,73 +56,62 @@ func sessionOf(r fosite.Requester) (*Session, error) {
 	return s, nil
 }
 
-// grantedScopes is the grant a stored refresh token carries.
-func grantedScopes(r fosite.Requester, s *Session) []string {
-	if s.RefreshScopes != nil {
-		return s.RefreshScopes
-	}
-	return r.GetGrantedScopes()
-}
-
-// marshalRequest serialises r, whose session is s.
-func marshalRequest(r fosite.Requester, s *Session) ([]byte, error) {
-	exp := map[string]time.Time{}
-	for k, v := range s.ExpiresAt {
-		exp[string(k)] = v
-	}
-	sr := storedRequest{
-		ID:                r.GetID(),
+// newFamily is the refresh family that r, whose first refresh token is t,
+// starts at now.
+func newFamily(r fosite.Requester, s *Session, t refreshSignature, subjectVersion int64, now time.Time,
+	idle, absolute time.Duration) (storage.RefreshFamily, error) {
+	b, err := json.Marshal(familySession{
 		RequestedAt:       r.GetRequestedAt(),
-		ClientID:          r.GetClient().GetID(),
 		RequestedScope:    r.GetRequestedScopes(),
-		GrantedScope:      grantedScopes(r, s),
 		RequestedAudience: r.GetRequestedAudience(),
-		GrantedAudience:   r.GetGrantedAudience(),
-		Subject:           s.Subject,
 		Username:          s.Username,
-		ExpiresAt:         exp,
-		FamilyCreatedAt:   s.FamilyCreatedAt,
+	})
+	if err != nil {
+		return storage.RefreshFamily{}, fmt.Errorf("oauth: encode refresh family: %w", err)
 	}
-	if f := r.GetRequestForm(); f != nil {
-		sr.Form = url.Values{}
-		for _, k := range []string{"grant_type", "scope"} {
-			if v, ok := f[k]; ok {
-				sr.Form[k] = v
-			}
-		}
-	}
-	return json.Marshal(sr)
+	return storage.RefreshFamily{
+		ID:             r.GetID(),
+		ClientID:       r.GetClient().GetID(),
+		Subject:        s.Subject,
+		SubjectVersion: subjectVersion,
+		Scopes:         r.GetGrantedScopes(),
+		Audiences:      r.GetGrantedAudience(),
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(absolute),
+		IdleExpiresAt:  now.Add(idle),
+		FamilyDigest:   t.familyDigest,
+		TokenDigest:    t.tokenDigest,
+		Generation:     t.generation,
+		Session:        b,
+	}, nil
 }
 
-// unmarshalRequest rebuilds a fosite request around a freshly loaded
-// client.
-func unmarshalRequest(b []byte, c fosite.Client) (*fosite.Request, error) {
-	var sr storedRequest
-	if err := json.Unmarshal(b, &sr); err != nil {
-		return nil, fmt.Errorf("oauth: decode stored request: %w", err)
+// familyRequest rebuilds the token request of a refresh family around a
+// freshly loaded client. The refresh token's expiry in the session is the
+// family's idle or absolute end, whichever comes first.
+func familyRequest(f storage.RefreshFamily, c fosite.Client) (*fosite.Request, error) {
+	var fs familySession
+	if err := json.Unmarshal(f.Session, &fs); err != nil {
+		return nil, fmt.Errorf("oauth: decode refresh family %s: %w", f.ID, err)
 	}
 	s := newSession()
-	s.Subject = sr.Subject
-	s.Username = sr.Username
-	s.FamilyCreatedAt = sr.FamilyCreatedAt
-	for k, v := range sr.ExpiresAt {
-		s.ExpiresAt[fosite.TokenType(k)] = v
+	s.Subject = f.Subject
+	s.Username = fs.Username
+	s.JWTClaims.Subject = f.Subject
+	exp := f.IdleExpiresAt
+	if f.ExpiresAt.Before(exp) {
+		exp = f.ExpiresAt
 	}
-	s.JWTClaims.Subject = sr.Subject
-	form := sr.Form
-	if form == nil {
-		form = url.Values{}
-	}
-	r := &fosite.Request{
-		ID:                sr.ID,
-		RequestedAt:       sr.RequestedAt,
+	s.SetExpiresAt(fosite.RefreshToken, exp)
+	return &fosite.Request{
+		ID:                f.ID,
+		RequestedAt:       fs.RequestedAt,
 		Client:            c,
-		RequestedScope:    sr.RequestedScope,
-		GrantedScope:      sr.GrantedScope,
-		RequestedAudience: sr.RequestedAudience,
-		GrantedAudience:   sr.GrantedAudience,
-		Form:              form,
+		RequestedScope:    fs.RequestedScope,
+		GrantedScope:      f.Scopes,
+		RequestedAudience: fs.RequestedAudience,
+		GrantedAudience:   f.Audiences,
+		Form:              url.Values{},
 		Session:           s,
-	}
-	return r, nil
+	}, nil
 }

@@ -2,8 +2,6 @@ package oauth
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+	fositestorage "github.com/ory/fosite/storage"
 
 	"github.com/gatehouse/gatehouse/storage"
 )
@@ -29,8 +28,9 @@ type fositeStore struct {
 	logger  *slog.Logger
 	issuer  string
 	clients *clientCache
-	// familyLifetime is the absolute lifetime of a refresh family.
-	familyLifetime time.Duration
+	// refreshLifetime is a refresh token's idle lifetime, familyLifetime
+	// the absolute lifetime of its family.
+	refreshLifetime, familyLifetime time.Duration
 }
 
 var (
@@ -39,7 +39,7 @@ var (
 	_ oauth2.TokenRevocationStorage                       = (*fositeStore)(nil)
 	_ oauth2.ResourceOwnerPasswordCredentialsGrantStorage = (*fositeStore)(nil)
 	_ oauth2.ClientCredentialsGrantStorage                = (*fositeStore)(nil)
-	_ storage.Transactor                                  = (*fositeStore)(nil)
+	_ fositestorage.Transactional                         = (*fositeStore)(nil)
 )
 
 // MaxTokenLifetime caps any access token's lifetime, a client's own
@@ -49,10 +49,6 @@ const MaxTokenLifetime = 24 * time.Hour
 // accessRequestPrefix marks the request id of a verified access token, so
 // that revoking it never touches a refresh family.
 const accessRequestPrefix = "jti:"
-
-// errRefreshRace reports that another request rotated the same refresh
-// token first.
-var errRefreshRace = errors.New("refresh token was rotated concurrently")
 
 // reqState is per-request state shared between Gatehouse's handlers and
 // the storage adapter through the context.
@@ -67,16 +63,13 @@ type reqState struct {
 	// verified holds access tokens this request already verified, by
 	// JWS signature.
 	verified map[string]*accessToken
-	// subjectUser is the refresh token's user as read with the token
+	// subjectUser is the refresh token's user as read with its family
 	// (nil: none); subjectRead says it was read.
 	subjectUser *storage.User
 	subjectRead bool
-	// rotating is the refresh token this request retires.
-	rotating *rotation
-}
-
-type rotation struct {
-	familyID, digest string
+	// revocation marks an RFC 7009 revocation request: there, any genuine
+	// refresh token of a family names the family, however old.
+	revocation bool
 }
 
 type stateKey struct{}
@@ -88,12 +81,6 @@ func withState(ctx context.Context, st *reqState) context.Context {
 func stateFrom(ctx context.Context) *reqState {
 	st, _ := ctx.Value(stateKey{}).(*reqState)
 	return st
-}
-
-// refreshDigest is what stores see of a refresh token's signature.
-func refreshDigest(signature string) string {
-	sum := sha256.Sum256([]byte(signature))
-	return hex.EncodeToString(sum[:])
 }
 
 func (s *fositeStore) loadClient(ctx context.Context, id string) (storage.Client, error) {
@@ -222,103 +209,6 @@ func (s *fositeStore) GetAccessTokenSession(ctx context.Context, signature strin
 // DeleteAccessTokenSession has nothing to delete.
 func (s *fositeStore) DeleteAccessTokenSession(context.Context, string) error { return nil }
 
-// CreateRefreshTokenSession stores a refresh token of the request's family.
-func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, _ string, r fosite.Requester) error {
-	sess, err := sessionOf(r)
-	if err != nil {
-		return err
-	}
-	// The idle expiry never passes the family's absolute end (design D3).
-	exp := sess.GetExpiresAt(fosite.RefreshToken)
-	if end := sess.FamilyCreatedAt.Add(s.familyLifetime); exp.IsZero() || exp.After(end) {
-		exp = end
-		sess.SetExpiresAt(fosite.RefreshToken, exp)
-	}
-	b, err := marshalRequest(r, sess)
-	if err != nil {
-		return err
-	}
-	next := storage.RefreshToken{
-		Signature:       refreshDigest(signature),
-		FamilyID:        r.GetID(),
-		ClientID:        r.GetClient().GetID(),
-		Subject:         sess.Subject,
-		Active:          true,
-		RequestedAt:     s.now().UTC(),
-		ExpiresAt:       exp,
-		FamilyCreatedAt: sess.FamilyCreatedAt,
-		Request:         b,
-	}
-	var rot *rotation
-	if st := stateFrom(ctx); st != nil {
-		st.mu.Lock()
-		rot, st.rotating = st.rotating, nil
-		st.mu.Unlock()
-	}
-	if rot == nil {
-		return s.store.CreateRefreshToken(ctx, next)
-	}
-	err = s.store.RotateRefreshToken(ctx, rot.familyID, rot.digest, next)
-	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("%w: %w", errRefreshRace, err)
-	}
-	return err
-}
-
-// GetRefreshTokenSession loads a refresh token with its current client. A
-// rotated or revoked token comes back with fosite.ErrInactiveToken and its
-// request, so that fosite can revoke the family.
-func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
-	t, u, err := s.store.GetRefreshTokenAndUser(ctx, refreshDigest(signature))
-	if err != nil {
-		return nil, err
-	}
-	if st := stateFrom(ctx); st != nil {
-		st.mu.Lock()
-		st.subjectUser, st.subjectRead = u, true
-		st.mu.Unlock()
-	}
-	c, err := s.loadClient(ctx, t.ClientID)
-	if err != nil {
-		return nil, err
-	}
-	r, err := unmarshalRequest(t.Request, newClient(c, s.now(), s.issuer))
-	if err != nil {
-		return nil, err
-	}
-	if !t.Active {
-		return r, fmt.Errorf("refresh token of family %s: %w", t.FamilyID, fosite.ErrInactiveToken)
-	}
-	return r, nil
-}
-
-// DeleteRefreshTokenSession keeps the token: fosite calls it only on reuse,
-// right before revoking the whole family, and a rotated token must stay to
-// detect later reuse.
-func (s *fositeStore) DeleteRefreshTokenSession(context.Context, string) error { return nil }
-
-// RotateRefreshToken notes which token this refresh retires; the store
-// retires it together with storing its successor in
-// CreateRefreshTokenSession, in one statement.
-func (s *fositeStore) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
-	st := stateFrom(ctx)
-	if st == nil {
-		return errors.New("oauth: refresh rotation outside a token request")
-	}
-	st.mu.Lock()
-	st.rotating = &rotation{familyID: requestID, digest: refreshDigest(signature)}
-	st.mu.Unlock()
-	return nil
-}
-
-// RevokeRefreshToken revokes the refresh family with this request id.
-func (s *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	if strings.HasPrefix(requestID, accessRequestPrefix) {
-		return fosite.ErrNotFound
-	}
-	return s.store.RevokeRefreshFamily(ctx, requestID)
-}
-
 // RevokeAccessToken denies a verified access token by jti until it
 // expires, or a whole family's access tokens by family id (design D2).
 func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
@@ -333,9 +223,9 @@ func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) e
 			}
 			st.mu.Unlock()
 		}
-		return s.store.Deny(ctx, jti, until)
+		return s.deny(ctx, jti, until)
 	}
-	return s.store.Deny(ctx, requestID, s.now().Add(DenyTTL))
+	return s.deny(ctx, requestID, s.now().Add(DenyTTL))
 }
 
 // Authorization codes are not served; the introspection handler's
@@ -352,12 +242,3 @@ func (s *fositeStore) GetAuthorizeCodeSession(context.Context, string, fosite.Se
 func (s *fositeStore) InvalidateAuthorizeCodeSession(context.Context, string) error {
 	return fosite.ErrNotFound
 }
-
-// BeginTX, Commit and Rollback are what fosite's refresh handler wraps a
-// rotation in. The rotation is one statement (RotateRefreshToken stores
-// the successor with it) and reuse revocation is two idempotent writes, so
-// no multi-statement transaction is opened: that saves three round trips
-// per refresh. The stores' transactions remain for callers that need them.
-func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) { return ctx, nil }
-func (s *fositeStore) Commit(context.Context) error                         { return nil }
-func (s *fositeStore) Rollback(context.Context) error                       { return nil }

@@ -38,6 +38,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if err := checkClientAuthMethods(r); err != nil {
 		return err
 	}
+	if gt == "refresh_token" && form.Get("refresh_token") == "" {
+		// RFC 6749 section 5.2: a missing required parameter.
+		return errInvalidRequest("The refresh_token parameter is missing.")
+	}
 	if err := mergeResources(form); err != nil {
 		return err
 	}
@@ -61,6 +65,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		case errors.Is(err, fosite.ErrInvalidGrant):
 			s.throttle.fail(s.now(), username, addr)
 		}
+	}
+	var refused refreshRefusal
+	if errors.As(err, &refused) {
+		return fosite.ErrInvalidGrant.WithHint(string(refused))
 	}
 	if err != nil {
 		return err
@@ -88,17 +96,17 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		family := ""
 		if ar.GetGrantedScopes().Has(ScopeOfflineAccess) {
 			family = ar.GetID()
-			sess.FamilyCreatedAt = now.UTC()
 		}
 		if user == nil {
 			return fosite.ErrServerError.WithDebug("authenticated user missing")
 		}
 		setClaims(sess, c, user, family, now)
 	case "refresh_token":
-		if err := s.checkRefresh(r, ar, sess); err != nil {
+		if err := narrowRefresh(r, ar); err != nil {
 			return err
 		}
-		// The user was read together with the refresh token.
+		// The user was read together with the refresh family; the storage
+		// adapter refused the refresh if the user is gone or disabled.
 		var u *storage.User
 		if sess.Subject != c.ID {
 			st.mu.Lock()
@@ -109,7 +117,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 				return fosite.ErrServerError.WithDebug("refresh token's user was not read")
 			}
 			if u == nil || u.Disabled {
-				return fosite.ErrInvalidGrant.WithHint("The resource owner no longer exists or is disabled.")
+				return fosite.ErrInvalidGrant.WithHint("The user no longer exists or is disabled.")
 			}
 		}
 		setClaims(sess, c, u, ar.GetID(), now)
@@ -190,23 +198,18 @@ func (s *Server) grantRequested(ar fosite.AccessRequester, c storage.Client, use
 	}
 }
 
-// checkRefresh applies what fosite's refresh handler leaves out: a scope
-// parameter may narrow the access token but not widen the grant (RFC 6749
-// section 6), and a family ends at its absolute lifetime (design D3).
-func (s *Server) checkRefresh(r *http.Request, ar fosite.AccessRequester, sess *Session) error {
+// narrowRefresh applies what fosite's refresh handler leaves out: a scope
+// parameter may narrow the new access token but not widen the grant (RFC
+// 6749 section 6). The family keeps its grant: a rotation never rewrites
+// it.
+func narrowRefresh(r *http.Request, ar fosite.AccessRequester) error {
 	requested := fosite.Arguments(strings.Fields(r.PostForm.Get("scope")))
 	for _, sc := range requested {
 		if !ar.GetGrantedScopes().Has(sc) {
 			return fosite.ErrInvalidScope.WithHintf("Scope %q was not granted originally.", sc)
 		}
 	}
-	if !sess.FamilyCreatedAt.IsZero() && s.now().After(sess.FamilyCreatedAt.Add(s.cfg.RefreshFamilyLifetime)) {
-		return fosite.ErrInvalidGrant.WithHint("The refresh token expired.")
-	}
-	// A narrower scope narrows the new access token only; the new refresh
-	// token keeps the original grant (RFC 6749 section 6).
-	if req, ok := ar.(*fosite.AccessRequest); ok && len(requested) > 0 && !requested.Matches(ar.GetGrantedScopes()...) {
-		sess.RefreshScopes = slices.Clone(ar.GetGrantedScopes())
+	if req, ok := ar.(*fosite.AccessRequest); ok && len(requested) > 0 {
 		req.GrantedScope = slices.Compact(slices.Sorted(slices.Values(requested)))
 	}
 	return nil

@@ -9,16 +9,20 @@ import (
 
 // ExpiryDeleter is what a Janitor needs from a store.
 type ExpiryDeleter interface {
-	DeleteExpiredRefreshTokens(ctx context.Context, before time.Time, limit int) (int, error)
+	DeleteDeadRefreshFamilies(ctx context.Context, expiredBefore, revokedBefore time.Time, limit int) (int, error)
 	DeleteExpiredDenials(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
-// Janitor deletes expired refresh tokens and deny-list entries, which no
-// request needs any more, so that the tables stay the size of the live set.
+// Janitor deletes dead refresh families (expired, or revoked longer ago
+// than RevokedRetention) and expired deny-list entries, which no request
+// needs any more, so that the tables stay the size of the live set.
 // Every instance may run one: the stores delete in batches and skip rows
 // another janitor holds.
 type Janitor struct {
 	Store ExpiryDeleter
+	// RevokedRetention is how long a revoked refresh family is kept: as
+	// long as the access tokens issued from it live.
+	RevokedRetention time.Duration
 	// Interval between sweeps; zero means one minute.
 	Interval time.Duration
 	// Batch is the most rows one delete statement removes; zero means
@@ -57,20 +61,22 @@ func (j *Janitor) Run(ctx context.Context) error {
 }
 
 // Sweep deletes what expired before Now, in batches, and returns how many
-// refresh tokens and denials it deleted.
+// refresh families and denials it deleted.
 func (j *Janitor) Sweep(ctx context.Context) (refresh, denials int, err error) {
 	now := time.Now
 	if j.Now != nil {
 		now = j.Now
 	}
 	t := now()
-	refresh, err = j.sweep(ctx, t, j.Store.DeleteExpiredRefreshTokens)
+	refresh, err = j.sweep(ctx, t, func(ctx context.Context, before time.Time, limit int) (int, error) {
+		return j.Store.DeleteDeadRefreshFamilies(ctx, before, before.Add(-j.RevokedRetention), limit)
+	})
 	if err != nil {
 		return refresh, 0, err
 	}
 	denials, err = j.sweep(ctx, t, j.Store.DeleteExpiredDenials)
 	if refresh > 0 || denials > 0 {
-		j.logger().Info("janitor: deleted expired entries", "refresh_tokens", refresh, "denials", denials)
+		j.logger().Info("janitor: deleted expired entries", "refresh_families", refresh, "denials", denials)
 	}
 	return refresh, denials, err
 }

@@ -14,13 +14,13 @@ import (
 
 var base = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// fill stores expired and live refresh tokens and denials relative to base.
+// fill stores expired and live refresh families and denials relative to base.
 func fill(t *testing.T, s *memory.Store, expired, live int) {
 	t.Helper()
 	ctx := t.Context()
 	add := func(name string, exp time.Time) {
-		rt := storage.RefreshToken{Signature: name, FamilyID: "fam-" + name, Subject: "u", Active: true, ExpiresAt: exp}
-		if err := s.CreateRefreshToken(ctx, rt); err != nil {
+		f := storage.RefreshFamily{ID: name, Subject: "u", ExpiresAt: exp, IdleExpiresAt: exp}
+		if err := s.CreateRefreshFamily(ctx, f); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Deny(ctx, name, exp); err != nil {
@@ -44,17 +44,17 @@ func TestJanitorSweep(t *testing.T) {
 		t.Fatalf("Sweep: %v", err)
 	}
 	if refresh != 7 || denials != 7 {
-		t.Fatalf("Sweep = %d refresh tokens, %d denials; want 7, 7 (batches of 2 repeat while full)", refresh, denials)
+		t.Fatalf("Sweep = %d refresh families, %d denials; want 7, 7 (batches of 2 repeat while full)", refresh, denials)
 	}
 	for i := range 7 {
-		if _, err := s.GetRefreshToken(t.Context(), fmt.Sprintf("expired-%d", i)); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("expired token %d: GetRefreshToken = %v; want ErrNotFound", i, err)
+		if _, _, err := s.GetRefreshFamily(t.Context(), fmt.Sprintf("expired-%d", i)); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("expired family %d: GetRefreshFamily = %v; want ErrNotFound", i, err)
 		}
 	}
 	for i := range 3 {
 		name := fmt.Sprintf("live-%d", i)
-		if _, err := s.GetRefreshToken(t.Context(), name); err != nil {
-			t.Errorf("live token %s deleted: %v", name, err)
+		if _, _, err := s.GetRefreshFamily(t.Context(), name); err != nil {
+			t.Errorf("live family %s deleted: %v", name, err)
 		}
 		if d, _ := s.Denied(t.Context(), base, name); !d {
 			t.Errorf("live denial %s deleted", name)
@@ -68,9 +68,9 @@ type counting struct {
 	calls atomic.Int32
 }
 
-func (c *counting) DeleteExpiredRefreshTokens(ctx context.Context, before time.Time, limit int) (int, error) {
+func (c *counting) DeleteDeadRefreshFamilies(ctx context.Context, expiredBefore, revokedBefore time.Time, limit int) (int, error) {
 	c.calls.Add(1)
-	return c.ExpiryDeleter.DeleteExpiredRefreshTokens(ctx, before, limit)
+	return c.ExpiryDeleter.DeleteDeadRefreshFamilies(ctx, expiredBefore, revokedBefore, limit)
 }
 
 func TestJanitorSweepIsBounded(t *testing.T) {
@@ -111,20 +111,20 @@ func TestJanitorRunSweepsUntilCancelled(t *testing.T) {
 	}
 	gone := func(name string) func() bool {
 		return func() bool {
-			_, err := s.GetRefreshToken(t.Context(), name)
+			_, _, err := s.GetRefreshFamily(t.Context(), name)
 			return errors.Is(err, storage.ErrNotFound)
 		}
 	}
 	waitFor("the expired tokens to go", func() bool { return gone("expired-0")() && gone("expired-1")() })
 	calls := c.calls.Load()
 	waitFor("more sweeps", func() bool { return c.calls.Load() > calls+2 })
-	if _, err := s.GetRefreshToken(t.Context(), "live-0"); err != nil {
+	if _, _, err := s.GetRefreshFamily(t.Context(), "live-0"); err != nil {
 		t.Fatalf("live token deleted: %v", err)
 	}
 	// Time passes: the first live token expires and goes at a later sweep.
 	now.Store(base.Add(90 * time.Second).UnixNano())
 	waitFor("live-0 to expire and go", gone("live-0"))
-	if _, err := s.GetRefreshToken(t.Context(), "live-1"); err != nil {
+	if _, _, err := s.GetRefreshFamily(t.Context(), "live-1"); err != nil {
 		t.Fatalf("token that is still live deleted: %v", err)
 	}
 
@@ -142,7 +142,7 @@ func TestJanitorRunSweepsUntilCancelled(t *testing.T) {
 // failing fails every delete.
 type failing struct{}
 
-func (failing) DeleteExpiredRefreshTokens(context.Context, time.Time, int) (int, error) {
+func (failing) DeleteDeadRefreshFamilies(context.Context, time.Time, time.Time, int) (int, error) {
 	return 0, storage.ErrUnavailable
 }
 

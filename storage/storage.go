@@ -58,29 +58,82 @@ type User struct {
 	Username string
 	// PasswordHash is an argon2id PHC string (design D5).
 	PasswordHash string
-	Roles        []string
-	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// CredentialsVersion changes whenever the user's password is set or
+	// the user is disabled; refresh families begun before cannot rotate.
+	// A rehash on login keeps it.
+	CredentialsVersion int64
+	Roles              []string
+	Disabled           bool
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
-// RefreshToken is one refresh token of a family. A family starts with a
-// password grant and continues through every rotation; all its members share
-// FamilyID (fosite's request id).
-type RefreshToken struct {
-	// Signature identifies the token; stores see only a digest, never the
-	// token itself.
-	Signature       string
-	FamilyID        string
-	ClientID        string
-	Subject         string
-	Active          bool
-	RequestedAt     time.Time
-	ExpiresAt       time.Time
-	FamilyCreatedAt time.Time
-	// Request is the serialised token request (scopes, audiences, session),
-	// owned by package oauth and opaque to stores.
-	Request []byte
+// Reasons a refresh family was revoked (RefreshFamily.RevokedReason).
+const (
+	// RevokedByClient: the client revoked a token of the family (RFC 7009).
+	RevokedByClient = "revoked"
+	// RevokedReuse: an older generation of the family was presented, or two
+	// requests presented the current one at once (RFC 9700 section 4.14.2).
+	RevokedReuse = "reuse"
+	// RevokedSubject: the user or client was disabled or deleted, or the
+	// user's password was set.
+	RevokedSubject = "subject"
+)
+
+// RefreshFamily is one refresh-token family (design D3): the grant a user
+// login started and the one refresh token of it that is current. A family
+// is one row however often it rotates; rotation and every revocation write
+// that row, so a revocation that has committed can never be overtaken by a
+// rotation.
+type RefreshFamily struct {
+	// ID names the family; refresh tokens carry it, and access tokens
+	// carry it as "fid".
+	ID       string
+	ClientID string
+	// Subject is the id of the user whose login started the family.
+	Subject string
+	// SubjectVersion is the user's CredentialsVersion when the family
+	// began; once the user's version has moved on, the family cannot
+	// rotate.
+	SubjectVersion int64
+	// Scopes and Audiences are the grant; a refresh can narrow an access
+	// token but never the family.
+	Scopes    []string
+	Audiences []string
+	CreatedAt time.Time
+	// ExpiresAt is the absolute end; IdleExpiresAt moves forward with
+	// each rotation and never passes ExpiresAt.
+	ExpiresAt     time.Time
+	IdleExpiresAt time.Time
+	// FamilyDigest is SHA-256 of the secret every token of the family
+	// carries: it proves that a presented old token is genuine.
+	FamilyDigest []byte
+	// TokenDigest is SHA-256 of the current token's own secret, and
+	// Generation its number (1 for the token of the login).
+	TokenDigest []byte
+	Generation  int64
+	// RevokedAt is zero while the family is live; RevokedReason is one of
+	// the Revoked* constants.
+	RevokedAt     time.Time
+	RevokedReason string
+	// Session is the rest of the token request, serialised and owned by
+	// package oauth; stores keep it opaque.
+	Session []byte
+}
+
+// RefreshRotation is a compare-and-swap of a family's current token: it
+// succeeds only if Generation and TokenDigest are the family's current
+// ones, the family is neither revoked nor expired at Now, its client is
+// enabled, and its user is enabled with an unchanged CredentialsVersion.
+type RefreshRotation struct {
+	FamilyID    string
+	Generation  int64
+	TokenDigest []byte
+	// NextDigest becomes the current token's digest, with Generation+1.
+	NextDigest []byte
+	// IdleExpiresAt is the new idle expiry; stores cap it at ExpiresAt.
+	IdleExpiresAt time.Time
+	Now           time.Time
 }
 
 // Transactor begins, commits and rolls back a transaction that travels in
@@ -112,33 +165,30 @@ type UserStore interface {
 	ListUsers(ctx context.Context) ([]User, error)
 }
 
-// RefreshTokenStore keeps refresh-token families (design D3).
-type RefreshTokenStore interface {
-	CreateRefreshToken(ctx context.Context, t RefreshToken) error
-	// GetRefreshToken returns the token whether active or not; callers
-	// check Active.
-	GetRefreshToken(ctx context.Context, signature string) (RefreshToken, error)
-	// GetRefreshTokenAndUser is GetRefreshToken plus, in the same read,
-	// the user whose id is the token's subject; the user is nil when there
-	// is none (a client's token, or a deleted user). A refresh needs both,
-	// and one round trip instead of two.
-	GetRefreshTokenAndUser(ctx context.Context, signature string) (RefreshToken, *User, error)
-	// RotateRefreshToken atomically marks the active token with this
-	// signature in the family inactive and stores next, its successor. If
-	// no active token matches (another request rotated it first), it
-	// returns ErrNotFound and stores nothing: exactly one concurrent caller
-	// wins. It is one statement, so a refresh needs no multi-statement
-	// transaction.
-	RotateRefreshToken(ctx context.Context, familyID, signature string, next RefreshToken) error
-	// RevokeRefreshFamily marks every token of the family inactive. A
-	// family with no tokens is ErrNotFound.
-	RevokeRefreshFamily(ctx context.Context, familyID string) error
-	// RevokeRefreshFamilies marks inactive every token of every family of
-	// the subject (a user id or client id) and returns the family ids.
-	RevokeSubjectRefreshFamilies(ctx context.Context, subject string) ([]string, error)
-	// DeleteExpiredRefreshTokens deletes up to limit tokens that expired
-	// before t and returns how many it deleted.
-	DeleteExpiredRefreshTokens(ctx context.Context, before time.Time, limit int) (int, error)
+// RefreshFamilyStore keeps refresh-token families (design D3): one row
+// per live family, however often it rotates.
+type RefreshFamilyStore interface {
+	// CreateRefreshFamily stores a new family; its id must be unused.
+	CreateRefreshFamily(ctx context.Context, f RefreshFamily) error
+	// GetRefreshFamily returns the family, revoked or not, and, in the
+	// same read, the user whose id is its subject (nil when deleted).
+	GetRefreshFamily(ctx context.Context, id string) (RefreshFamily, *User, error)
+	// RotateRefreshFamily applies r in one atomic step. When any of its
+	// conditions fails it changes nothing and returns ErrNotFound, so of
+	// concurrent rotations of one token exactly one wins, and none wins
+	// after a revocation has committed.
+	RotateRefreshFamily(ctx context.Context, r RefreshRotation) error
+	// RevokeRefreshFamily marks the family revoked at time at for reason;
+	// revoking a revoked family keeps the first time and reason. An
+	// unknown family is ErrNotFound.
+	RevokeRefreshFamily(ctx context.Context, id, reason string, at time.Time) error
+	// RevokeSubjectRefreshFamilies revokes (reason RevokedSubject) every
+	// live family whose subject or client is subject and returns their ids.
+	RevokeSubjectRefreshFamilies(ctx context.Context, subject string, at time.Time) ([]string, error)
+	// DeleteDeadRefreshFamilies deletes up to limit families that expired
+	// (absolutely or idle) before expiredBefore or were revoked before
+	// revokedBefore, and returns how many it deleted.
+	DeleteDeadRefreshFamilies(ctx context.Context, expiredBefore, revokedBefore time.Time, limit int) (int, error)
 }
 
 // DenyList holds revoked access-token identifiers (jti values and refresh
@@ -163,7 +213,7 @@ type Store interface {
 	Transactor
 	ClientStore
 	UserStore
-	RefreshTokenStore
+	RefreshFamilyStore
 	DenyList
 	KeyStore
 	// Ping reports whether the store can serve requests.

@@ -282,15 +282,15 @@ func TestUsersCLI(t *testing.T) {
 
 	// Refresh families die on disable.
 	now := time.Now()
-	if err := store.CreateRefreshToken(t.Context(), storage.RefreshToken{Signature: "sig-1", FamilyID: "fam-1", ClientID: "app",
-		Subject: alice.ID, Active: true, RequestedAt: now, ExpiresAt: now.Add(time.Hour), FamilyCreatedAt: now, Request: []byte("{}")}); err != nil {
+	if err := store.CreateRefreshFamily(t.Context(), storage.RefreshFamily{ID: "fam-1", ClientID: "app", Subject: alice.ID,
+		CreatedAt: now, ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Hour), Generation: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if u := decodeCLIJSON[admin.User](t, cliOK(t, env, "", "users", "disable", "alice", "--json").stdout); !u.Disabled {
 		t.Errorf("users disable = %+v", u)
 	}
-	if rt, _ := store.GetRefreshToken(t.Context(), "sig-1"); rt.Active {
-		t.Error("refresh token still active after users disable")
+	if f, _, _ := store.GetRefreshFamily(t.Context(), "fam-1"); f.RevokedAt.IsZero() {
+		t.Error("refresh family not revoked after users disable")
 	}
 	if denied, _ := store.Denied(t.Context(), now, "fam-1"); !denied {
 		t.Error("family not denied after users disable")

@@ -41,7 +41,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		mem := memory.New()
 		a.store = mem
 		secrets = keys.RandomSecrets()
-		a.background = append(a.background, (&storage.Janitor{Store: mem, Interval: cfg.JanitorInterval, Logger: logger}).Run)
+		a.background = append(a.background, (&storage.Janitor{Store: mem, Interval: cfg.JanitorInterval, RevokedRetention: oauth.MaxTokenLifetime, Logger: logger}).Run)
 	} else {
 		var err error
 		secrets, err = keys.LoadSecrets(func(name string) string {
@@ -66,7 +66,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 			return nil, err
 		}
 		a.store = pg
-		a.background = append(a.background, (&storage.Janitor{Store: pg, Interval: cfg.JanitorInterval, Logger: logger}).Run)
+		a.background = append(a.background, (&storage.Janitor{Store: pg, Interval: cfg.JanitorInterval, RevokedRetention: oauth.MaxTokenLifetime, Logger: logger}).Run)
 	}
 	mgr, err := keys.Open(ctx, a.store, cfg.keyOptions(secrets, logger))
 	if err != nil {
@@ -75,16 +75,11 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 	}
 	a.keys, a.ring = mgr, mgr.Ring()
 	a.background = append(a.background, mgr.Run)
-	// fosite's refresh tokens are HMACs under a key derived from the
-	// master secrets; rotating the master secret keeps old tokens valid.
-	globalSecret, rotated := secrets.Derive("gatehouse refresh-token hmac v1")
 	o, err := oauth.New(oauth.Config{
 		Issuer:                cfg.Issuer,
 		AccessTokenLifetime:   cfg.AccessTokenLifetime,
 		RefreshTokenLifetime:  cfg.RefreshTokenLifetime,
 		RefreshFamilyLifetime: cfg.RefreshFamilyLifetime,
-		GlobalSecret:          globalSecret,
-		RotatedGlobalSecrets:  rotated,
 		Password:              cfg.passwordParams(),
 		Logger:                logger,
 		Now:                   cfg.Now,

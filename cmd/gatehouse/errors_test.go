@@ -57,7 +57,12 @@ func TestTokenErrors(t *testing.T) {
 		{name: "unknown user", body: form("grant_type", "password", "username", "nobody", "password", "nope"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
 		{name: "missing password", body: form("grant_type", "password", "username", "erin"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_request"},
 		{name: "unknown refresh token", body: form("grant_type", "refresh_token", "refresh_token", "ory_rt_x.y"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
-		{name: "missing refresh token", body: form("grant_type", "refresh_token"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
+		// RFC 6749 section 5.2: a missing required parameter is invalid_request.
+		{name: "missing refresh token", body: form("grant_type", "refresh_token"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "first-format refresh token", body: form("grant_type", "refresh_token", "refresh_token", "ory_rt_AAAA.BBBB"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
+		{name: "truncated refresh token", body: form("grant_type", "refresh_token", "refresh_token", "ghr1.fam.1.AAAA"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
+		{name: "refresh token with NUL", body: form("grant_type", "refresh_token", "refresh_token", "ghr1.fa\x00m.1."+strings.Repeat("A", 43)+"."+strings.Repeat("A", 43)), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
+		{name: "refresh token of an unknown family", body: form("grant_type", "refresh_token", "refresh_token", "ghr1.fam.1."+strings.Repeat("A", 43)+"."+strings.Repeat("A", 43)), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
 		{name: "repeated parameter", body: cc + "&grant_type=client_credentials", user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
 		{name: "repeated scope", body: cc + "&scope=read&scope=read", user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
 		{name: "GET", method: http.MethodGet, user: "svc", pass: ccSecret, wantStatus: 405, wantError: "invalid_request"},

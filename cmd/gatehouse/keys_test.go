@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -153,4 +154,65 @@ func TestKeysHelp(t *testing.T) {
 	if err != nil || !strings.Contains(out, "GATEHOUSE_SECRETS") {
 		t.Errorf("keys help = %q, %v", out, err)
 	}
+}
+
+// TestMasterSecretRotationKeepsTokens follows the README's procedure on
+// PostgreSQL with the CLI: put the new master secret first (servers
+// restart with both), `keys reencrypt`, then drop the old one. No refresh
+// token, access token or signing key is invalidated on the way.
+func TestMasterSecretRotationKeepsTokens(t *testing.T) {
+	dbURL := pgtest.URL(t)
+	withSecrets := func(issuer, secrets string) func(*Config) {
+		return func(c *Config) {
+			withPostgres(dbURL)(c)
+			c.Secrets = secrets
+			if issuer != "" {
+				c.Issuer = issuer
+			}
+		}
+	}
+	old := startServer(t, withSecrets("", cliSecretOld))
+	secret := old.addClient(t, appClient)
+	old.addUser(t, "u-1", "frank", "pw-frank-123", "user")
+	login := passwordLogin(t, old, "app", secret)
+	kidBefore := jwtKid(t, login["access_token"].(string))
+	old.Close()
+
+	refresh := func(ts *testServer, rt string) map[string]any {
+		t.Helper()
+		resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, "app", secret)
+		if resp.StatusCode != 200 {
+			t.Fatalf("refresh: %d %v", resp.StatusCode, body)
+		}
+		return body
+	}
+	// 1. The new secret goes first; the old one still opens the keys.
+	both := startServer(t, withSecrets(old.issuer, cliSecretNew+","+cliSecretOld))
+	mid := refresh(both, login["refresh_token"].(string))
+	// 2. Re-encrypt every stored key under the new secret.
+	if out, _, err := keysCLI(t, map[string]string{"GATEHOUSE_DATABASE_URL": dbURL, "GATEHOUSE_SECRETS": cliSecretNew + "," + cliSecretOld}, "reencrypt"); err != nil {
+		t.Fatalf("keys reencrypt = %q, %v", out, err)
+	}
+	both.Close()
+	// 3. The old secret is dropped.
+	ts := startServer(t, withSecrets(old.issuer, cliSecretNew))
+	for _, at := range []string{login["access_token"].(string), mid["access_token"].(string)} {
+		if _, ib := ts.post(t, "/oauth2/introspect", url.Values{"token": {at}}, "app", secret); ib["active"] != true {
+			t.Errorf("access token from before the rotation: introspection %v; want active", ib)
+		}
+	}
+	last := refresh(ts, mid["refresh_token"].(string))
+	if kid := jwtKid(t, last["access_token"].(string)); kid != kidBefore {
+		t.Errorf("signing key after the rotation: kid %q; want the same key %q", kid, kidBefore)
+	}
+	if _, ib := ts.post(t, "/oauth2/introspect", url.Values{"token": {last["refresh_token"].(string)}}, "app", secret); ib["active"] != true {
+		t.Errorf("refresh token after the rotation: introspection %v; want active", ib)
+	}
+}
+
+func jwtKid(t *testing.T, tok string) string {
+	t.Helper()
+	header, _ := jwtParts(t, tok)
+	kid, _ := header["kid"].(string)
+	return kid
 }

@@ -20,8 +20,8 @@ type Store struct {
 	mu        sync.RWMutex
 	clients   map[string]storage.Client
 	users     map[string]storage.User
-	usernames map[string]string // username -> user id
-	refresh   map[string]storage.RefreshToken
+	usernames map[string]string                // username -> user id
+	refresh   map[string]storage.RefreshFamily // by family id (refresh.go)
 	denied    map[string]time.Time
 	// signingKeys holds the signing keys by kid (keys.go).
 	signingKeys map[string]storage.SigningKey
@@ -33,7 +33,7 @@ func New() *Store {
 		clients:   map[string]storage.Client{},
 		users:     map[string]storage.User{},
 		usernames: map[string]string{},
-		refresh:   map[string]storage.RefreshToken{},
+		refresh:   map[string]storage.RefreshFamily{},
 		denied:    map[string]time.Time{},
 
 		signingKeys: map[string]storage.SigningKey{},
@@ -324,133 +324,6 @@ func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Username < out[j].Username })
 	return out, nil
-}
-
-// CreateRefreshToken stores a refresh token; its signature must be unused.
-func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.refresh[t.Signature]; ok {
-		return fmt.Errorf("create refresh token: %w", storage.ErrAlreadyExists)
-	}
-	t.Request = slices.Clone(t.Request)
-	return setMap(ctx, s.refresh, t.Signature, t)
-}
-
-// GetRefreshToken returns the token with this signature, active or not.
-func (s *Store) GetRefreshToken(ctx context.Context, signature string) (storage.RefreshToken, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, ok := s.refresh[signature]
-	if !ok {
-		return storage.RefreshToken{}, fmt.Errorf("get refresh token: %w", storage.ErrNotFound)
-	}
-	t.Request = slices.Clone(t.Request)
-	return t, nil
-}
-
-// GetRefreshTokenAndUser returns the token and its subject's user, if any.
-func (s *Store) GetRefreshTokenAndUser(ctx context.Context, signature string) (storage.RefreshToken, *storage.User, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, ok := s.refresh[signature]
-	if !ok {
-		return storage.RefreshToken{}, nil, fmt.Errorf("get refresh token: %w", storage.ErrNotFound)
-	}
-	t.Request = slices.Clone(t.Request)
-	if u, ok := s.users[t.Subject]; ok {
-		u = cloneUser(u)
-		return t, &u, nil
-	}
-	return t, nil, nil
-}
-
-// RotateRefreshToken retires one active token of the family and stores
-// its successor, both or neither.
-func (s *Store) RotateRefreshToken(ctx context.Context, familyID, signature string, next storage.RefreshToken) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.refresh[signature]
-	if !ok || !t.Active || t.FamilyID != familyID {
-		return fmt.Errorf("rotate refresh token: %w", storage.ErrNotFound)
-	}
-	if _, taken := s.refresh[next.Signature]; taken {
-		return fmt.Errorf("rotate refresh token: successor: %w", storage.ErrAlreadyExists)
-	}
-	t.Active = false
-	if err := setMap(ctx, s.refresh, signature, t); err != nil {
-		return err
-	}
-	next.Request = slices.Clone(next.Request)
-	return setMap(ctx, s.refresh, next.Signature, next)
-}
-
-// RevokeRefreshFamily marks every token of the family inactive.
-func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	found := false
-	for sig, t := range s.refresh {
-		if t.FamilyID != familyID {
-			continue
-		}
-		found = true
-		if t.Active {
-			t.Active = false
-			if err := setMap(ctx, s.refresh, sig, t); err != nil {
-				return err
-			}
-		}
-	}
-	if !found {
-		return fmt.Errorf("revoke refresh family: %w", storage.ErrNotFound)
-	}
-	return nil
-}
-
-// RevokeSubjectRefreshFamilies marks inactive every token whose subject or
-// client is subject, and returns the affected family ids.
-func (s *Store) RevokeSubjectRefreshFamilies(ctx context.Context, subject string) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	seen := map[string]bool{}
-	var families []string
-	for sig, t := range s.refresh {
-		if t.Subject != subject && t.ClientID != subject {
-			continue
-		}
-		if !seen[t.FamilyID] {
-			seen[t.FamilyID] = true
-			families = append(families, t.FamilyID)
-		}
-		if t.Active {
-			t.Active = false
-			if err := setMap(ctx, s.refresh, sig, t); err != nil {
-				return nil, err
-			}
-		}
-	}
-	sort.Strings(families)
-	return families, nil
-}
-
-// DeleteExpiredRefreshTokens deletes up to limit tokens expired before t.
-func (s *Store) DeleteExpiredRefreshTokens(ctx context.Context, before time.Time, limit int) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for sig, t := range s.refresh {
-		if n >= limit {
-			break
-		}
-		if t.ExpiresAt.Before(before) {
-			if err := deleteMap(ctx, s.refresh, sig); err != nil {
-				return n, err
-			}
-			n++
-		}
-	}
-	return n, nil
 }
 
 // Deny puts id on the deny list until the given time.

@@ -48,7 +48,9 @@ func TestMigrateTwiceAppliesNothing(t *testing.T) {
 	}
 }
 
-// Rows written under migration 1 survive the later migrations unchanged.
+// Rows written under migration 1 survive the later migrations unchanged,
+// except refresh tokens of the first format, which migration 3 drops (their
+// holders get invalid_grant and log in again; see the README).
 func TestRowsSurviveLaterMigrations(t *testing.T) {
 	s := openURL(t, pgtest.URL(t), Options{})
 	ctx := t.Context()
@@ -68,8 +70,14 @@ func TestRowsSurviveLaterMigrations(t *testing.T) {
 		Claims: map[string]any{"tenant": "acme"}, TokenLifetime: time.Minute, CreatedAt: now, UpdatedAt: now}
 	user := storage.User{ID: "u1", Username: "alice", PasswordHash: "h", Roles: []string{"r"}, CreatedAt: now, UpdatedAt: now}
 	mustNil(t, "CreateClient", s.CreateClient(ctx, client))
-	mustNil(t, "CreateUser", s.CreateUser(ctx, user))
-	mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, refreshToken("sig-1", "fam-1")))
+	// Users and refresh tokens as the schema of migration 1 holds them.
+	_, err = s.pool.Exec(ctx, `INSERT INTO users (id, username, password_hash, roles, disabled, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, false, $5, $5)`, user.ID, user.Username, user.PasswordHash, user.Roles, now)
+	mustNil(t, "insert user", err)
+	_, err = s.pool.Exec(ctx, `INSERT INTO refresh_tokens (signature, family_id, client_id, subject, active,
+			requested_at, expires_at, family_created_at, request)
+		VALUES ('sig-1', 'fam-1', 'c1', 'u1', true, $1, $2, $1, '{}')`, now, now.Add(time.Hour))
+	mustNil(t, "insert refresh token", err)
 	mustNil(t, "Deny", s.Deny(ctx, "jti-1", now.Add(time.Hour)))
 
 	applied, err = Migrate(ctx, s)
@@ -87,11 +95,11 @@ func TestRowsSurviveLaterMigrations(t *testing.T) {
 	}
 	gotUser, err := s.GetUserByUsername(ctx, "alice")
 	mustNil(t, "GetUserByUsername", err)
-	if gotUser.ID != "u1" || !slices.Equal(gotUser.Roles, user.Roles) {
+	if gotUser.ID != "u1" || !slices.Equal(gotUser.Roles, user.Roles) || gotUser.CredentialsVersion != 0 {
 		t.Errorf("GetUserByUsername after migration = %+v; want %+v", gotUser, user)
 	}
-	if rt, err := s.GetRefreshToken(ctx, "sig-1"); err != nil || !rt.Active {
-		t.Errorf("GetRefreshToken after migration = %+v, %v; want the active token", rt, err)
+	if _, _, err := s.GetRefreshFamily(ctx, "fam-1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetRefreshFamily(first-format family) after migration = %v; want ErrNotFound", err)
 	}
 	if d, err := s.Denied(ctx, now, "jti-1"); err != nil || !d {
 		t.Errorf("Denied after migration = %v, %v; want true", d, err)

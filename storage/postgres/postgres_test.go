@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,12 +43,24 @@ func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Store { return newStore(t) })
 }
 
-func refreshToken(sig, family string) storage.RefreshToken {
+// family stores client-1, user-1 (once) and a live refresh family of
+// them, and returns the rotation of its current token.
+func family(t *testing.T, s *Store, id string) storage.RefreshRotation {
+	t.Helper()
+	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	return storage.RefreshToken{
-		Signature: sig, FamilyID: family, ClientID: "client-1", Subject: "user-1", Active: true,
-		RequestedAt: now, ExpiresAt: now.Add(time.Hour), FamilyCreatedAt: now, Request: []byte(`{}`),
+	if err := s.CreateClient(ctx, storage.Client{ID: "client-1", CreatedAt: now, UpdatedAt: now}); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Fatal(err)
 	}
+	if err := s.CreateUser(ctx, storage.User{ID: "user-1", Username: "alice", PasswordHash: "x", CreatedAt: now, UpdatedAt: now}); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Fatal(err)
+	}
+	f := storage.RefreshFamily{ID: id, ClientID: "client-1", Subject: "user-1", CreatedAt: now,
+		ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Hour), FamilyDigest: []byte("f"),
+		TokenDigest: []byte("t-1"), Generation: 1}
+	mustNil(t, "CreateRefreshFamily", s.CreateRefreshFamily(ctx, f))
+	return storage.RefreshRotation{FamilyID: id, Generation: 1, TokenDigest: []byte("t-1"), NextDigest: []byte("t-2"),
+		IdleExpiresAt: now.Add(time.Hour), Now: now}
 }
 
 func mustNil(t *testing.T, what string, err error) {
@@ -61,27 +71,28 @@ func mustNil(t *testing.T, what string, err error) {
 }
 
 // A transaction whose context is cancelled between statements is rolled
-// back: the token it rotated is active again and can be rotated by the next
+// back: the family it revoked is live again and can be rotated by the next
 // request, and Rollback afterwards is safe.
 func TestCancelledContextRollsBack(t *testing.T) {
 	s := newStore(t)
 	bg := t.Context()
-	mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(bg, refreshToken("sig-1", "fam-1")))
+	rot := family(t, s, "fam-1")
 
 	ctx, cancel := context.WithCancel(bg)
 	txCtx, err := s.BeginTX(ctx)
 	mustNil(t, "BeginTX", err)
-	mustNil(t, "RotateRefreshToken(tx)", s.RotateRefreshToken(txCtx, "fam-1", "sig-1", successor("fam-1")))
-	mustNil(t, "CreateRefreshToken(tx)", s.CreateRefreshToken(txCtx, refreshToken("sig-2", "fam-1")))
+	mustNil(t, "RevokeRefreshFamily(tx)", s.RevokeRefreshFamily(txCtx, "fam-1", storage.RevokedByClient, time.Now()))
+	f2 := storage.RefreshFamily{ID: "fam-2", ClientID: "client-1", Subject: "user-1", ExpiresAt: time.Now().Add(time.Hour)}
+	mustNil(t, "CreateRefreshFamily(tx)", s.CreateRefreshFamily(txCtx, f2))
 	cancel()
 
 	// The rotation waits for the abandoned transaction's row lock, which
 	// the rollback releases.
 	rotateCtx, cancelRotate := context.WithTimeout(bg, 10*time.Second)
 	defer cancelRotate()
-	mustNil(t, "RotateRefreshToken(after cancel)", s.RotateRefreshToken(rotateCtx, "fam-1", "sig-1", successor("fam-1")))
-	if _, err := s.GetRefreshToken(bg, "sig-2"); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("GetRefreshToken(token created in cancelled tx) = %v; want ErrNotFound", err)
+	mustNil(t, "RotateRefreshFamily(after cancel)", s.RotateRefreshFamily(rotateCtx, rot))
+	if _, _, err := s.GetRefreshFamily(bg, "fam-2"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetRefreshFamily(family created in cancelled tx) = %v; want ErrNotFound", err)
 	}
 	if err := s.Rollback(txCtx); err != nil {
 		t.Fatalf("Rollback(after cancel) = %v; want nil", err)
@@ -89,8 +100,8 @@ func TestCancelledContextRollsBack(t *testing.T) {
 	if err := s.Commit(txCtx); err == nil {
 		t.Fatal("Commit(after cancel) = nil; want an error")
 	}
-	if err := s.RotateRefreshToken(txCtx, "fam-1", "sig-1", successor("fam-1")); err == nil {
-		t.Fatal("RotateRefreshToken(ended tx) = nil; want an error")
+	if err := s.RevokeRefreshFamily(txCtx, "fam-1", storage.RevokedByClient, time.Now()); err == nil {
+		t.Fatal("RevokeRefreshFamily(ended tx) = nil; want an error")
 	}
 }
 
@@ -99,34 +110,34 @@ func TestCancelledContextRollsBack(t *testing.T) {
 func TestCancelledContextMidStatementRollsBack(t *testing.T) {
 	s := newStore(t)
 	bg := t.Context()
-	mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(bg, refreshToken("sig-1", "fam-1")))
-	mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(bg, refreshToken("sig-2", "fam-2")))
+	rot1 := family(t, s, "fam-1")
+	family(t, s, "fam-2")
 
 	holder, err := s.BeginTX(bg)
 	mustNil(t, "BeginTX(holder)", err)
-	mustNil(t, "RotateRefreshToken(holder)", s.RotateRefreshToken(holder, "fam-1", "sig-1", successor("fam-1")))
+	mustNil(t, "RevokeRefreshFamily(holder)", s.RevokeRefreshFamily(holder, "fam-1", storage.RevokedByClient, time.Now()))
 
 	ctx, cancel := context.WithCancel(bg)
 	txCtx, err := s.BeginTX(ctx)
 	mustNil(t, "BeginTX", err)
-	mustNil(t, "RotateRefreshToken(sig-2)", s.RotateRefreshToken(txCtx, "fam-2", "sig-2", successor("fam-2")))
+	mustNil(t, "RevokeRefreshFamily(fam-2)", s.RevokeRefreshFamily(txCtx, "fam-2", storage.RevokedByClient, time.Now()))
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	err = s.RotateRefreshToken(txCtx, "fam-1", "sig-1", successor("fam-1")) // blocks on holder's row lock
+	err = s.RotateRefreshFamily(txCtx, rot1) // blocks on holder's row lock
 	if !errors.Is(err, context.Canceled) || errors.Is(err, storage.ErrUnavailable) {
-		t.Fatalf("RotateRefreshToken(cancelled while waiting) = %v; want context.Canceled", err)
+		t.Fatalf("RotateRefreshFamily(cancelled while waiting) = %v; want context.Canceled", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("cancelled statement returned after %v", d)
 	}
 	mustNil(t, "Rollback(holder)", s.Rollback(holder))
 	mustNil(t, "Rollback(cancelled)", s.Rollback(txCtx))
-	got, err := s.GetRefreshToken(bg, "sig-2")
-	mustNil(t, "GetRefreshToken", err)
-	if !got.Active {
-		t.Fatal("rotation in the cancelled transaction was kept")
+	got, _, err := s.GetRefreshFamily(bg, "fam-2")
+	mustNil(t, "GetRefreshFamily", err)
+	if !got.RevokedAt.IsZero() {
+		t.Fatal("revocation in the cancelled transaction was kept")
 	}
-	mustNil(t, "RotateRefreshToken(sig-1 after)", s.RotateRefreshToken(bg, "fam-1", "sig-1", successor("fam-1")))
+	mustNil(t, "RotateRefreshFamily(fam-1 after)", s.RotateRefreshFamily(bg, rot1))
 }
 
 // A failed UpdateUser inside a transaction (a unique violation) leaves the
@@ -176,7 +187,7 @@ func TestUnavailable(t *testing.T) {
 	mustNil(t, "Migrate", err)
 	now := time.Now().UTC()
 	mustNil(t, "CreateClient", s.CreateClient(bg, storage.Client{ID: "c1", CreatedAt: now, UpdatedAt: now}))
-	mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(bg, refreshToken("sig-1", "fam-1")))
+	rot := family(t, s, "fam-1")
 	openTx, err := s.BeginTX(bg)
 	mustNil(t, "BeginTX", err)
 
@@ -198,8 +209,8 @@ func TestUnavailable(t *testing.T) {
 		name string
 		fn   func(ctx context.Context) error
 	}{
-		{"RotateRefreshToken(open tx)", func(ctx context.Context) error {
-			return s.RotateRefreshToken(openTx, "fam-1", "sig-1", successor("fam-1"))
+		{"RotateRefreshFamily(open tx)", func(ctx context.Context) error {
+			return s.RotateRefreshFamily(openTx, rot)
 		}},
 		{"GetClient", func(ctx context.Context) error { _, err := s.GetClient(ctx, "c1"); return err }},
 		{"Ping", s.Ping},
@@ -224,7 +235,7 @@ func TestUnavailable(t *testing.T) {
 		t.Fatalf("GetClient after restart = %+v, %v; want client c1", c, err)
 	}
 	mustNil(t, "Ping after restart", s.Ping(bg))
-	mustNil(t, "RotateRefreshToken after restart", s.RotateRefreshToken(bg, "fam-1", "sig-1", successor("fam-1")))
+	mustNil(t, "RotateRefreshFamily after restart", s.RotateRefreshFamily(bg, rot))
 	if strings.Contains(logs.String(), password) {
 		t.Errorf("log contains the password:\n%s", logs.String())
 	}
@@ -314,15 +325,4 @@ func TestStatementTimeout(t *testing.T) {
 		t.Fatalf("wrap(statement timeout) = %v; want ErrUnavailable", err)
 	}
 	mustNil(t, "Ping after timeout", s.Ping(t.Context()))
-}
-
-var successors atomic.Int64
-
-// successor is a fresh token of the family to rotate to.
-func successor(family string) storage.RefreshToken {
-	now := time.Now().UTC()
-	return storage.RefreshToken{
-		Signature: fmt.Sprintf("successor-%d", successors.Add(1)), FamilyID: family, ClientID: "client-1", Subject: "user-1",
-		Active: true, RequestedAt: now, ExpiresAt: now.Add(time.Hour), FamilyCreatedAt: now,
-	}
 }

@@ -10,168 +10,135 @@ import (
 	"github.com/gatehouse/gatehouse/storage"
 )
 
-const refreshColumns = `signature, family_id, client_id, subject, active, requested_at, expires_at,
-	family_created_at, request`
+const familyColumns = `f.id, f.client_id, f.subject, f.subject_version, f.scopes, f.audiences, f.created_at,
+	f.expires_at, f.idle_expires_at, f.family_digest, f.token_digest, f.generation, f.revoked_at,
+	f.revoked_reason, f.session`
 
-// CreateRefreshToken stores a refresh token; its signature must be unused.
-func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error {
-	const op = "create refresh token"
+// CreateRefreshFamily stores a new family; its id must be unused.
+func (s *Store) CreateRefreshFamily(ctx context.Context, f storage.RefreshFamily) error {
+	const op = "create refresh family"
 	q, release, err := s.conn(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	defer release()
-	request := t.Request
-	if request == nil {
-		request = []byte{}
-	}
-	_, err = q.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		t.Signature, t.FamilyID, t.ClientID, t.Subject, t.Active, t.RequestedAt, t.ExpiresAt,
-		t.FamilyCreatedAt, request)
+	_, err = q.Exec(ctx, `INSERT INTO refresh_families (id, client_id, subject, subject_version, scopes, audiences,
+			created_at, expires_at, idle_expires_at, family_digest, token_digest, generation, revoked_at,
+			revoked_reason, session)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		f.ID, f.ClientID, f.Subject, f.SubjectVersion, list(f.Scopes), list(f.Audiences), f.CreatedAt,
+		f.ExpiresAt, minTime(f.IdleExpiresAt, f.ExpiresAt), notNull(f.FamilyDigest), notNull(f.TokenDigest),
+		f.Generation, nullTime(f.RevokedAt), f.RevokedReason, notNull(f.Session))
 	if err != nil {
 		return s.wrap(err, op)
 	}
 	return nil
 }
 
-// GetRefreshToken returns the token with this signature (a digest of the
-// token), active or not.
-func (s *Store) GetRefreshToken(ctx context.Context, signature string) (storage.RefreshToken, error) {
-	const op = "get refresh token"
+// GetRefreshFamily returns the family and, joined in the same query, its
+// subject's user, if any.
+func (s *Store) GetRefreshFamily(ctx context.Context, id string) (storage.RefreshFamily, *storage.User, error) {
+	const op = "get refresh family"
 	q, release, err := s.conn(ctx)
 	if err != nil {
-		return storage.RefreshToken{}, fmt.Errorf("%s: %w", op, err)
+		return storage.RefreshFamily{}, nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer release()
-	var t storage.RefreshToken
-	err = q.QueryRow(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE signature = $1`, signature).
-		Scan(&t.Signature, &t.FamilyID, &t.ClientID, &t.Subject, &t.Active, &t.RequestedAt, &t.ExpiresAt,
-			&t.FamilyCreatedAt, &t.Request)
-	if err != nil {
-		return storage.RefreshToken{}, s.wrap(err, op)
-	}
-	t.RequestedAt, t.ExpiresAt, t.FamilyCreatedAt = t.RequestedAt.UTC(), t.ExpiresAt.UTC(), t.FamilyCreatedAt.UTC()
-	return t, nil
-}
-
-// GetRefreshTokenAndUser returns the token and, joined in the same query,
-// its subject's user, if any.
-func (s *Store) GetRefreshTokenAndUser(ctx context.Context, signature string) (storage.RefreshToken, *storage.User, error) {
-	const op = "get refresh token and user"
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return storage.RefreshToken{}, nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	var t storage.RefreshToken
 	var (
-		uid, username, hash *string
-		roles               []string
-		disabled            *bool
-		created, updated    *time.Time
+		f                storage.RefreshFamily
+		revokedAt        *time.Time
+		uid, name, hash  *string
+		version          *int64
+		roles            []string
+		disabled         *bool
+		created, updated *time.Time
 	)
-	err = q.QueryRow(ctx, `SELECT t.signature, t.family_id, t.client_id, t.subject, t.active, t.requested_at,
-			t.expires_at, t.family_created_at, t.request,
-			u.id, u.username, u.password_hash, u.roles, u.disabled, u.created_at, u.updated_at
-		FROM refresh_tokens t LEFT JOIN users u ON u.id = t.subject
-		WHERE t.signature = $1`, signature).
-		Scan(&t.Signature, &t.FamilyID, &t.ClientID, &t.Subject, &t.Active, &t.RequestedAt, &t.ExpiresAt,
-			&t.FamilyCreatedAt, &t.Request,
-			&uid, &username, &hash, &roles, &disabled, &created, &updated)
+	err = q.QueryRow(ctx, `SELECT `+familyColumns+`,
+			u.id, u.username, u.password_hash, u.credentials_version, u.roles, u.disabled, u.created_at, u.updated_at
+		FROM refresh_families f LEFT JOIN users u ON u.id = f.subject
+		WHERE f.id = $1`, id).
+		Scan(&f.ID, &f.ClientID, &f.Subject, &f.SubjectVersion, &f.Scopes, &f.Audiences, &f.CreatedAt,
+			&f.ExpiresAt, &f.IdleExpiresAt, &f.FamilyDigest, &f.TokenDigest, &f.Generation, &revokedAt,
+			&f.RevokedReason, &f.Session,
+			&uid, &name, &hash, &version, &roles, &disabled, &created, &updated)
 	if err != nil {
-		return storage.RefreshToken{}, nil, s.wrap(err, op)
+		return storage.RefreshFamily{}, nil, s.wrap(err, op)
 	}
-	t.RequestedAt, t.ExpiresAt, t.FamilyCreatedAt = t.RequestedAt.UTC(), t.ExpiresAt.UTC(), t.FamilyCreatedAt.UTC()
+	f.CreatedAt, f.ExpiresAt, f.IdleExpiresAt = f.CreatedAt.UTC(), f.ExpiresAt.UTC(), f.IdleExpiresAt.UTC()
+	if revokedAt != nil {
+		f.RevokedAt = revokedAt.UTC()
+	}
 	if uid == nil {
-		return t, nil, nil
+		return f, nil, nil
 	}
-	return t, &storage.User{ID: *uid, Username: *username, PasswordHash: *hash, Roles: roles, Disabled: *disabled,
-		CreatedAt: created.UTC(), UpdatedAt: updated.UTC()}, nil
+	return f, &storage.User{ID: *uid, Username: *name, PasswordHash: *hash, CredentialsVersion: *version,
+		Roles: roles, Disabled: *disabled, CreatedAt: created.UTC(), UpdatedAt: updated.UTC()}, nil
 }
 
-// RotateRefreshToken retires the active token with this signature in the
-// family and stores its successor in one statement. The update is
-// conditional on the row being active, so of concurrent rotations exactly
-// one changes a row; the others wait for its row lock, then find nothing
-// to change, insert nothing, and get storage.ErrNotFound.
-func (s *Store) RotateRefreshToken(ctx context.Context, familyID, signature string, next storage.RefreshToken) error {
-	request := next.Request
-	if request == nil {
-		request = []byte{}
-	}
-	return s.execOne(ctx, "rotate refresh token", `WITH rotated AS (
-			UPDATE refresh_tokens SET active = false
-			WHERE signature = $1 AND family_id = $2 AND active
-			RETURNING 1)
-		INSERT INTO refresh_tokens (`+refreshColumns+`)
-		SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM rotated)`,
-		signature, familyID,
-		next.Signature, next.FamilyID, next.ClientID, next.Subject, next.Active, next.RequestedAt, next.ExpiresAt,
-		next.FamilyCreatedAt, request)
+// RotateRefreshFamily is the compare-and-swap of a family's current token,
+// one statement. Of concurrent rotations of one token, the first to lock
+// the row changes it; the others wait for the lock, re-check the row as it
+// now is (PostgreSQL re-evaluates the WHERE clause on the newest version
+// of a row updated concurrently), find another generation, and change
+// nothing. A committed revocation has set revoked_at on the same row, so
+// no rotation after it matches. The user check also catches a family that
+// a login created concurrently with a password change or a disable, which
+// the revocation could not see.
+func (s *Store) RotateRefreshFamily(ctx context.Context, r storage.RefreshRotation) error {
+	return s.execOne(ctx, "rotate refresh family", `UPDATE refresh_families f
+		SET token_digest = $4, generation = f.generation + 1, idle_expires_at = LEAST($5, f.expires_at)
+		WHERE f.id = $1 AND f.generation = $2 AND f.token_digest = $3
+			AND f.revoked_at IS NULL AND f.expires_at > $6 AND f.idle_expires_at > $6
+			AND EXISTS (SELECT 1 FROM clients c WHERE c.id = f.client_id AND NOT c.disabled)
+			AND EXISTS (SELECT 1 FROM users u WHERE u.id = f.subject AND NOT u.disabled
+				AND u.credentials_version = f.subject_version)`,
+		r.FamilyID, r.Generation, r.TokenDigest, r.NextDigest, r.IdleExpiresAt, r.Now)
 }
 
-// RevokeRefreshFamily marks every token of the family inactive (RFC 9700
-// section 4.14.2). A family without tokens is storage.ErrNotFound.
-func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string) error {
-	op := fmt.Sprintf("revoke refresh family %q", familyID)
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	// Only active rows are written: a long-lived family holds many
-	// rotated, inactive tokens. The data-modifying WITH runs once whether
-	// or not it is read; the SELECT sees the family as it was.
-	var found bool
-	err = q.QueryRow(ctx, `WITH revoked AS (
-			UPDATE refresh_tokens SET active = false WHERE family_id = $1 AND active)
-		SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = $1)`,
-		familyID).Scan(&found)
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	if !found {
-		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
-	}
-	return nil
+// RevokeRefreshFamily marks the family revoked; a revoked family keeps its
+// first time and reason.
+func (s *Store) RevokeRefreshFamily(ctx context.Context, id, reason string, at time.Time) error {
+	return s.execOne(ctx, fmt.Sprintf("revoke refresh family %q", id), `UPDATE refresh_families
+		SET revoked_at = COALESCE(revoked_at, $2),
+			revoked_reason = CASE WHEN revoked_at IS NULL THEN $3 ELSE revoked_reason END
+		WHERE id = $1`, id, at, reason)
 }
 
-// RevokeSubjectRefreshFamilies marks inactive every token whose subject or
-// client is subject, and returns the ids of their families.
-func (s *Store) RevokeSubjectRefreshFamilies(ctx context.Context, subject string) ([]string, error) {
+// RevokeSubjectRefreshFamilies revokes every live family whose subject or
+// client is subject and returns their ids. Rows a rotation holds are
+// waited for and revoked as they are after it.
+func (s *Store) RevokeSubjectRefreshFamilies(ctx context.Context, subject string, at time.Time) ([]string, error) {
 	const op = "revoke subject refresh families"
 	q, release, err := s.conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer release()
-	// The data-modifying WITH runs once whether or not it is read; the
-	// SELECT sees the families as they were, which is every family of the
-	// subject, active or not.
-	rows, err := q.Query(ctx, `WITH revoked AS (
-			UPDATE refresh_tokens SET active = false WHERE (subject = $1 OR client_id = $1) AND active)
-		SELECT DISTINCT family_id FROM refresh_tokens WHERE subject = $1 OR client_id = $1 ORDER BY family_id`,
-		subject)
+	rows, err := q.Query(ctx, `UPDATE refresh_families SET revoked_at = $2, revoked_reason = $3
+		WHERE (subject = $1 OR client_id = $1) AND revoked_at IS NULL
+		RETURNING id`, subject, at, storage.RevokedSubject)
 	if err != nil {
 		return nil, s.wrap(err, op)
 	}
-	families, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, s.wrap(err, op)
 	}
-	return families, nil
+	return ids, nil
 }
 
-// DeleteExpiredRefreshTokens deletes up to limit tokens that expired before
-// the given time. Rows locked by a running request are skipped, so
-// janitors on several instances neither block each other nor a rotation.
-func (s *Store) DeleteExpiredRefreshTokens(ctx context.Context, before time.Time, limit int) (int, error) {
-	return s.deleteExpired(ctx, "delete expired refresh tokens", `DELETE FROM refresh_tokens WHERE signature IN (
-		SELECT signature FROM refresh_tokens WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, before, limit)
+// DeleteDeadRefreshFamilies deletes up to limit families that expired or
+// were revoked long enough ago. Rows locked by a running request are
+// skipped, so janitors on several instances neither block each other nor a
+// rotation.
+func (s *Store) DeleteDeadRefreshFamilies(ctx context.Context, expiredBefore, revokedBefore time.Time, limit int) (int, error) {
+	return s.deleteExpired(ctx, "delete dead refresh families", `DELETE FROM refresh_families WHERE id IN (
+		SELECT id FROM refresh_families
+		WHERE expires_at < $1 OR idle_expires_at < $1 OR revoked_at < $3
+		LIMIT $2 FOR UPDATE SKIP LOCKED)`, expiredBefore, limit, revokedBefore)
 }
 
-func (s *Store) deleteExpired(ctx context.Context, op, sql string, before time.Time, limit int) (int, error) {
+func (s *Store) deleteExpired(ctx context.Context, op, sql string, before time.Time, limit int, args ...any) (int, error) {
 	if limit <= 0 {
 		return 0, nil
 	}
@@ -180,9 +147,24 @@ func (s *Store) deleteExpired(ctx context.Context, op, sql string, before time.T
 		return 0, fmt.Errorf("%s: %w", op, err)
 	}
 	defer release()
-	tag, err := q.Exec(ctx, sql, before, limit)
+	tag, err := q.Exec(ctx, sql, append([]any{before, limit}, args...)...)
 	if err != nil {
 		return 0, s.wrap(err, op)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// notNull stores a nil byte slice as an empty one.
+func notNull(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return b
+	}
+	return a
 }

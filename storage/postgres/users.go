@@ -9,11 +9,11 @@ import (
 	"github.com/gatehouse/gatehouse/storage"
 )
 
-const userColumns = `id, username, password_hash, roles, disabled, created_at, updated_at`
+const userColumns = `id, username, password_hash, credentials_version, roles, disabled, created_at, updated_at`
 
 func scanUser(row pgx.Row) (storage.User, error) {
 	var u storage.User
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Roles, &u.Disabled, &u.CreatedAt, &u.UpdatedAt); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.CredentialsVersion, &u.Roles, &u.Disabled, &u.CreatedAt, &u.UpdatedAt); err != nil {
 		return storage.User{}, err
 	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
@@ -52,8 +52,8 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	defer release()
-	_, err = q.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		u.ID, u.Username, u.PasswordHash, list(u.Roles), u.Disabled, u.CreatedAt, u.UpdatedAt)
+	_, err = q.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		u.ID, u.Username, u.PasswordHash, u.CredentialsVersion, list(u.Roles), u.Disabled, u.CreatedAt, u.UpdatedAt)
 	if err != nil {
 		return s.wrap(err, op)
 	}
@@ -67,9 +67,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(storage.User)
 	op := fmt.Sprintf("update user %q", id)
 	return updateLocked(ctx, s, op, `SELECT `+userColumns+` FROM users WHERE id = $1`, id, scanUser, fn,
 		func(tx pgx.Tx, u storage.User) error {
-			_, err := tx.Exec(ctx, `UPDATE users SET username = $2, password_hash = $3, roles = $4, disabled = $5,
-				created_at = $6, updated_at = $7 WHERE id = $1`,
-				id, u.Username, u.PasswordHash, list(u.Roles), u.Disabled, u.CreatedAt, u.UpdatedAt)
+			_, err := tx.Exec(ctx, `UPDATE users SET username = $2, password_hash = $3, credentials_version = $4, roles = $5,
+				disabled = $6, created_at = $7, updated_at = $8 WHERE id = $1`,
+				id, u.Username, u.PasswordHash, u.CredentialsVersion, list(u.Roles), u.Disabled, u.CreatedAt, u.UpdatedAt)
 			return err
 		})
 }

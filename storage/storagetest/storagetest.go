@@ -1,8 +1,8 @@
 // Package storagetest is the conformance suite every Gatehouse store runs:
 // storagetest.Run(t, newStore). It checks the storage contract of package
-// storage, including fosite's sentinel errors, refresh-token rotation with a
-// single winner under concurrency, and commit and rollback through the
-// context.
+// storage, including fosite's sentinel errors, refresh-family rotation with
+// a single winner under concurrency, rotation racing every kind of
+// revocation, and commit and rollback through the context.
 package storagetest
 
 import (
@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,11 +27,15 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Clients", testClients},
 		{"ClientUpdateAtomic", testClientUpdateAtomic},
 		{"Users", testUsers},
-		{"RefreshRotation", testRefreshRotation},
+		{"RefreshFamily", testRefreshFamily},
+		{"RefreshRotationConditions", testRefreshRotationConditions},
 		{"RefreshConcurrentRotation", testRefreshConcurrentRotation},
-		{"RefreshRevokeFamily", testRefreshRevokeFamily},
+		{"RefreshRevoke", testRefreshRevoke},
 		{"RefreshRevokeSubject", testRefreshRevokeSubject},
-		{"RefreshExpiry", testRefreshExpiry},
+		{"RefreshDeadFamilies", testRefreshDeadFamilies},
+		{"RefreshRaceRevokeFamily", testRefreshRaceRevokeFamily},
+		{"RefreshRaceRevokeSubject", testRefreshRaceRevokeSubject},
+		{"RefreshRaceReuse", testRefreshRaceReuse},
 		{"DenyList", testDenyList},
 		{"TransactionCommit", testTxCommit},
 		{"TransactionRollback", testTxRollback},
@@ -72,13 +75,6 @@ func sampleClient(id string) storage.Client {
 	}
 }
 
-var successors atomic.Int64
-
-// successor is a fresh token of the family to rotate to.
-func successor(family string) storage.RefreshToken {
-	return sampleRefresh(fmt.Sprintf("successor-%d", successors.Add(1)), family, "user-1")
-}
-
 func sampleUser(id, name string) storage.User {
 	t := now()
 	return storage.User{
@@ -88,21 +84,6 @@ func sampleUser(id, name string) storage.User {
 		Roles:        []string{"user", "editor"},
 		CreatedAt:    t,
 		UpdatedAt:    t,
-	}
-}
-
-func sampleRefresh(sig, family, subject string) storage.RefreshToken {
-	t := now()
-	return storage.RefreshToken{
-		Signature:       sig,
-		FamilyID:        family,
-		ClientID:        "client-1",
-		Subject:         subject,
-		Active:          true,
-		RequestedAt:     t,
-		ExpiresAt:       t.Add(time.Hour),
-		FamilyCreatedAt: t,
-		Request:         []byte(`{"scopes":["offline_access"]}`),
 	}
 }
 
@@ -264,160 +245,6 @@ func testUsers(t *testing.T, s storage.Store) {
 	mustNil(t, "CreateUser(reuse name)", s.CreateUser(ctx, sampleUser("user-3", "alice")))
 }
 
-func testRefreshRotation(t *testing.T, s storage.Store) {
-	ctx := context.Background()
-	rt := sampleRefresh("sig-1", "fam-1", "user-1")
-	mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt))
-	wantErr(t, "CreateRefreshToken(same sig)", s.CreateRefreshToken(ctx, rt), storage.ErrAlreadyExists)
-
-	got, err := s.GetRefreshToken(ctx, "sig-1")
-	mustNil(t, "GetRefreshToken", err)
-	if got.FamilyID != "fam-1" || got.ClientID != "client-1" || got.Subject != "user-1" || !got.Active ||
-		!got.ExpiresAt.Equal(rt.ExpiresAt) || !got.FamilyCreatedAt.Equal(rt.FamilyCreatedAt) || string(got.Request) != string(rt.Request) {
-		t.Fatalf("GetRefreshToken = %+v; want %+v", got, rt)
-	}
-	_, err = s.GetRefreshToken(ctx, "nope")
-	wantErr(t, "GetRefreshToken(unknown)", err, storage.ErrNotFound)
-	_, _, err = s.GetRefreshTokenAndUser(ctx, "nope")
-	wantErr(t, "GetRefreshTokenAndUser(unknown)", err, storage.ErrNotFound)
-
-	// The subject's user comes along when it exists.
-	if got, u, err := s.GetRefreshTokenAndUser(ctx, "sig-1"); err != nil || u != nil || got.FamilyID != "fam-1" {
-		t.Fatalf("GetRefreshTokenAndUser before the user exists = %+v, %+v, %v; want the token and no user", got, u, err)
-	}
-	user := sampleUser("user-1", "alice")
-	user.Disabled = true
-	mustNil(t, "CreateUser", s.CreateUser(ctx, user))
-	got2, u, err := s.GetRefreshTokenAndUser(ctx, "sig-1")
-	mustNil(t, "GetRefreshTokenAndUser", err)
-	if got2.Signature != "sig-1" || string(got2.Request) != string(rt.Request) || !got2.ExpiresAt.Equal(rt.ExpiresAt) ||
-		u == nil || u.ID != "user-1" || u.Username != "alice" || !u.Disabled || !slices.Equal(u.Roles, user.Roles) ||
-		u.PasswordHash != user.PasswordHash || !u.CreatedAt.Equal(user.CreatedAt) {
-		t.Fatalf("GetRefreshTokenAndUser = %+v, %+v; want the token and user-1", got2, u)
-	}
-
-	wantErr(t, "RotateRefreshToken(wrong family)", s.RotateRefreshToken(ctx, "fam-2", "sig-1", successor("fam-2")), storage.ErrNotFound)
-	mustNil(t, "CreateRefreshToken(other)", s.CreateRefreshToken(ctx, sampleRefresh("sig-other", "fam-9", "user-9")))
-	wantErr(t, "RotateRefreshToken(successor signature taken)", s.RotateRefreshToken(ctx, "fam-1", "sig-1", sampleRefresh("sig-other", "fam-1", "user-1")), storage.ErrAlreadyExists)
-	if got, _ := s.GetRefreshToken(ctx, "sig-1"); !got.Active {
-		t.Fatal("a failed rotation retired the old token")
-	}
-	mustNil(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, "fam-1", "sig-1", sampleRefresh("sig-2", "fam-1", "user-1")))
-	if got, err := s.GetRefreshToken(ctx, "sig-2"); err != nil || !got.Active || got.FamilyID != "fam-1" {
-		t.Fatalf("successor after rotation = %+v, %v; want active, fam-1", got, err)
-	}
-	wantErr(t, "RotateRefreshToken(again)", s.RotateRefreshToken(ctx, "fam-1", "sig-1", successor("fam-1")), storage.ErrNotFound)
-
-	// A rotated token is kept, inactive, so that its reuse can be detected.
-	got, err = s.GetRefreshToken(ctx, "sig-1")
-	mustNil(t, "GetRefreshToken(rotated)", err)
-	if got.Active {
-		t.Fatal("rotated token is still active")
-	}
-}
-
-func testRefreshConcurrentRotation(t *testing.T, s storage.Store) {
-	ctx := context.Background()
-	mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, sampleRefresh("sig-1", "fam-1", "user-1")))
-	const n = 50
-	var wins, notFound atomic.Int32
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			next := sampleRefresh(fmt.Sprintf("sig-new-%d", i), "fam-1", "user-1")
-			err := s.RotateRefreshToken(ctx, "fam-1", "sig-1", next)
-			switch {
-			case err == nil:
-				wins.Add(1)
-			case errors.Is(err, storage.ErrNotFound):
-				notFound.Add(1)
-				if _, err := s.GetRefreshToken(ctx, next.Signature); !errors.Is(err, storage.ErrNotFound) {
-					t.Errorf("a losing rotation stored its successor: %v", err)
-				}
-			default:
-				t.Errorf("RotateRefreshToken: %v", err)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	if wins.Load() != 1 || notFound.Load() != n-1 {
-		t.Fatalf("%d concurrent rotations: %d won, %d ErrNotFound; want 1 and %d", n, wins.Load(), notFound.Load(), n-1)
-	}
-}
-
-func testRefreshRevokeFamily(t *testing.T, s storage.Store) {
-	ctx := context.Background()
-	for _, rt := range []storage.RefreshToken{
-		sampleRefresh("a1", "fam-a", "user-1"),
-		sampleRefresh("a2", "fam-a", "user-1"),
-		sampleRefresh("b1", "fam-b", "user-1"),
-	} {
-		mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt))
-	}
-	mustNil(t, "RevokeRefreshFamily", s.RevokeRefreshFamily(ctx, "fam-a"))
-	for sig, want := range map[string]bool{"a1": false, "a2": false, "b1": true} {
-		got, err := s.GetRefreshToken(ctx, sig)
-		mustNil(t, "GetRefreshToken", err)
-		if got.Active != want {
-			t.Errorf("token %s active = %v; want %v", sig, got.Active, want)
-		}
-	}
-	wantErr(t, "RevokeRefreshFamily(unknown)", s.RevokeRefreshFamily(ctx, "fam-z"), storage.ErrNotFound)
-	wantErr(t, "RotateRefreshToken(revoked)", s.RotateRefreshToken(ctx, "fam-a", "a2", successor("fam-a")), storage.ErrNotFound)
-}
-
-func testRefreshRevokeSubject(t *testing.T, s storage.Store) {
-	ctx := context.Background()
-	for _, rt := range []storage.RefreshToken{
-		sampleRefresh("a1", "fam-a", "user-1"),
-		sampleRefresh("b1", "fam-b", "user-1"),
-		sampleRefresh("c1", "fam-c", "user-2"),
-	} {
-		mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt))
-	}
-	fams, err := s.RevokeSubjectRefreshFamilies(ctx, "user-1")
-	mustNil(t, "RevokeSubjectRefreshFamilies", err)
-	slices.Sort(fams)
-	if !slices.Equal(fams, []string{"fam-a", "fam-b"}) {
-		t.Fatalf("RevokeSubjectRefreshFamilies = %v; want [fam-a fam-b]", fams)
-	}
-	for sig, want := range map[string]bool{"a1": false, "b1": false, "c1": true} {
-		got, _ := s.GetRefreshToken(ctx, sig)
-		if got.Active != want {
-			t.Errorf("token %s active = %v; want %v", sig, got.Active, want)
-		}
-	}
-}
-
-func testRefreshExpiry(t *testing.T, s storage.Store) {
-	ctx := context.Background()
-	base := now()
-	for i := range 5 {
-		rt := sampleRefresh(fmt.Sprintf("old-%d", i), "fam-old", "user-1")
-		rt.ExpiresAt = base.Add(-time.Minute)
-		mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt))
-	}
-	mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, sampleRefresh("live", "fam-live", "user-1")))
-	n, err := s.DeleteExpiredRefreshTokens(ctx, base, 3)
-	mustNil(t, "DeleteExpiredRefreshTokens", err)
-	if n != 3 {
-		t.Fatalf("DeleteExpiredRefreshTokens(limit 3) = %d; want 3", n)
-	}
-	n, err = s.DeleteExpiredRefreshTokens(ctx, base, 100)
-	mustNil(t, "DeleteExpiredRefreshTokens", err)
-	if n != 2 {
-		t.Fatalf("second DeleteExpiredRefreshTokens = %d; want 2", n)
-	}
-	if _, err := s.GetRefreshToken(ctx, "live"); err != nil {
-		t.Fatalf("live token deleted: %v", err)
-	}
-}
-
 func testDenyList(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	base := now()
@@ -462,33 +289,37 @@ func testDenyList(t *testing.T, s storage.Store) {
 
 func testTxCommit(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, sampleRefresh("sig-1", "fam-1", "user-1")))
+	mustNil(t, "CreateUser", s.CreateUser(ctx, sampleUser("user-1", "alice")))
 	txCtx, err := s.BeginTX(ctx)
 	mustNil(t, "BeginTX", err)
-	mustNil(t, "RotateRefreshToken", s.RotateRefreshToken(txCtx, "fam-1", "sig-1", sampleRefresh("sig-2", "fam-1", "user-1")))
+	mustNil(t, "CreateRefreshFamily", s.CreateRefreshFamily(txCtx, sampleFamily("fam-1", "user-1")))
 	mustNil(t, "Deny", s.Deny(txCtx, "jti-1", now().Add(time.Minute)))
+	mustNil(t, "UpdateUser", s.UpdateUser(txCtx, "user-1", func(u storage.User) (storage.User, error) {
+		u.CredentialsVersion++
+		return u, nil
+	}))
 	mustNil(t, "Commit", s.Commit(txCtx))
 
-	old, err := s.GetRefreshToken(ctx, "sig-1")
-	mustNil(t, "GetRefreshToken(old)", err)
-	if old.Active {
-		t.Fatal("committed rotation was lost")
-	}
-	if _, err := s.GetRefreshToken(ctx, "sig-2"); err != nil {
-		t.Fatalf("committed token missing: %v", err)
+	if _, _, err := s.GetRefreshFamily(ctx, "fam-1"); err != nil {
+		t.Fatalf("committed family missing: %v", err)
 	}
 	if d, _ := s.Denied(ctx, now(), "jti-1"); !d {
 		t.Fatal("committed denial missing")
+	}
+	if u, _ := s.GetUser(ctx, "user-1"); u.CredentialsVersion != 1 {
+		t.Fatalf("committed user update lost: credentials version %d; want 1", u.CredentialsVersion)
 	}
 }
 
 func testTxRollback(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	mustNil(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, sampleRefresh("sig-1", "fam-1", "user-1")))
+	mustNil(t, "CreateClient", s.CreateClient(ctx, sampleClient("client-1")))
 	mustNil(t, "CreateUser", s.CreateUser(ctx, sampleUser("user-1", "alice")))
+	mustNil(t, "CreateRefreshFamily", s.CreateRefreshFamily(ctx, sampleFamily("fam-1", "user-1")))
 	txCtx, err := s.BeginTX(ctx)
 	mustNil(t, "BeginTX", err)
-	mustNil(t, "RotateRefreshToken", s.RotateRefreshToken(txCtx, "fam-1", "sig-1", sampleRefresh("sig-2", "fam-1", "user-1")))
+	mustNil(t, "RevokeRefreshFamily", s.RevokeRefreshFamily(txCtx, "fam-1", storage.RevokedByClient, now()))
+	mustNil(t, "CreateRefreshFamily", s.CreateRefreshFamily(txCtx, sampleFamily("fam-2", "user-1")))
 	mustNil(t, "Deny", s.Deny(txCtx, "jti-1", now().Add(time.Minute)))
 	mustNil(t, "UpdateUser", s.UpdateUser(txCtx, "user-1", func(u storage.User) (storage.User, error) {
 		u.Disabled = true
@@ -496,13 +327,13 @@ func testTxRollback(t *testing.T, s storage.Store) {
 	}))
 	mustNil(t, "Rollback", s.Rollback(txCtx))
 
-	old, err := s.GetRefreshToken(ctx, "sig-1")
-	mustNil(t, "GetRefreshToken(old)", err)
-	if !old.Active {
-		t.Fatal("rolled-back rotation stuck: the old token is inactive")
+	f, _, err := s.GetRefreshFamily(ctx, "fam-1")
+	mustNil(t, "GetRefreshFamily", err)
+	if !f.RevokedAt.IsZero() {
+		t.Fatal("rolled-back revocation stuck")
 	}
-	_, err = s.GetRefreshToken(ctx, "sig-2")
-	wantErr(t, "GetRefreshToken(rolled back)", err, storage.ErrNotFound)
+	_, _, err = s.GetRefreshFamily(ctx, "fam-2")
+	wantErr(t, "GetRefreshFamily(rolled back)", err, storage.ErrNotFound)
 	if d, _ := s.Denied(ctx, now(), "jti-1"); d {
 		t.Fatal("rolled-back denial persisted")
 	}
@@ -510,7 +341,6 @@ func testTxRollback(t *testing.T, s storage.Store) {
 	if u.Disabled {
 		t.Fatal("rolled-back user update persisted")
 	}
-	// The store still works after a rollback, and a cancelled context's
-	// transaction cannot commit work that was rolled back.
-	mustNil(t, "RotateRefreshToken(after rollback)", s.RotateRefreshToken(ctx, "fam-1", "sig-1", successor("fam-1")))
+	// The store still works after a rollback.
+	mustNil(t, "RotateRefreshFamily(after rollback)", s.RotateRefreshFamily(ctx, rotation(f, digest("next"))))
 }
