@@ -175,6 +175,8 @@ func TestMasterSecretRotationKeepsTokens(t *testing.T) {
 	secret := old.addClient(t, appClient)
 	old.addUser(t, "u-1", "frank", "pw-frank-123", "user")
 	login := passwordLogin(t, old, "app", secret)
+	// A session that stays idle through the whole procedure.
+	idle := passwordLogin(t, old, "app", secret)
 	kidBefore := jwtKid(t, login["access_token"].(string))
 	old.Close()
 
@@ -202,6 +204,7 @@ func TestMasterSecretRotationKeepsTokens(t *testing.T) {
 		}
 	}
 	last := refresh(ts, mid["refresh_token"].(string))
+	refresh(ts, idle["refresh_token"].(string))
 	if kid := jwtKid(t, last["access_token"].(string)); kid != kidBefore {
 		t.Errorf("signing key after the rotation: kid %q; want the same key %q", kid, kidBefore)
 	}
