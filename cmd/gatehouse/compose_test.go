@@ -81,7 +81,7 @@ func TestComposeFile(t *testing.T) {
 	// The commands compose runs are real subcommands.
 	for _, svc := range []string{"migrate", "gatehouse"} {
 		args := append(slices.Clone(doc.Services[svc].Command), "--help")
-		err := run(context.Background(), args, func(string) string { return "" }, nil, io.Discard, io.Discard)
+		err := run(context.Background(), args, nil, nil, io.Discard, io.Discard)
 		if !errors.Is(err, flag.ErrHelp) {
 			t.Errorf("service %s runs %v: %v; want a known command", svc, doc.Services[svc].Command, err)
 		}
