@@ -67,12 +67,13 @@ func writeCert(t *testing.T, dir string, serial int64) *x509.Certificate {
 	return cert
 }
 
-// tlsClient trusts only root and allows at most maxVersion (0: any).
-func tlsClient(root *x509.Certificate, maxVersion uint16) *http.Client {
+// tlsClient trusts only root and allows at most maxVersion (0: any) and
+// only the given TLS 1.2 cipher suites (none: Go's defaults).
+func tlsClient(root *x509.Certificate, maxVersion uint16, suites ...uint16) *http.Client {
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: maxVersion},
+		TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: maxVersion, CipherSuites: suites},
 	}}
 }
 
@@ -118,6 +119,12 @@ func TestTLS(t *testing.T) {
 		}
 		if _, err := get(tlsClient(first, tls.VersionTLS11), url); err == nil {
 			t.Errorf("GET %s with TLS 1.1 succeeded; want a refused handshake", url)
+		}
+		if _, err := get(tlsClient(first, tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA), url); err == nil {
+			t.Errorf("GET %s with TLS 1.2 and a CBC cipher suite succeeded; want a refused handshake", url)
+		}
+		if resp, err := get(tlsClient(first, tls.VersionTLS12), url); err != nil || resp.TLS.Version != tls.VersionTLS12 {
+			t.Errorf("GET %s with TLS 1.2: %v; want it served", url, err)
 		}
 		if resp, err := get(&http.Client{Timeout: 10 * time.Second}, strings.Replace(url, "https://", "http://", 1)); err == nil && resp.StatusCode == 200 {
 			t.Errorf("GET %s over plain HTTP answered 200", url)
