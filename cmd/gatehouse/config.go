@@ -21,9 +21,11 @@ import (
 // has a flag and a GATEHOUSE_* environment variable; a flag wins over the
 // environment, the environment over the default.
 type Config struct {
-	Addr                  string
-	Issuer                string
-	DatabaseURL           string
+	Addr        string
+	Issuer      string
+	DatabaseURL string
+	// Dev is the embedded dev mode, decided by chooseMode: in-memory
+	// store and keys, printed demo credentials, loopback only.
 	Dev                   bool
 	SigningAlg            string
 	AccessTokenLifetime   time.Duration
