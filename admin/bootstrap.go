@@ -19,6 +19,10 @@ const BootstrapClientName = "gatehouse-admin"
 // the issuer as "aud") and prints its credentials once to out as
 // key=value lines. It reports whether it created one.
 //
+// out must never be a log stream: `gatehouse bootstrap` passes the
+// terminal of the operator who runs it, and serve passes stdout only in
+// its throwaway, loopback-only dev mode.
+//
 // Instances that start together agree: the client name is unique, so
 // exactly one creates the client and prints its secret; the others find
 // it and print nothing.
@@ -26,7 +30,7 @@ func Bootstrap(ctx context.Context, svc *Service, out io.Writer) (created bool, 
 	ctx = WithActor(ctx, "bootstrap")
 	name := BootstrapClientName
 	for attempt := 0; attempt < 3; attempt++ {
-		if has, err := svc.hasAdminClient(ctx); err != nil || has {
+		if has, err := svc.HasAdminClient(ctx); err != nil || has {
 			return false, err
 		}
 		c, err := svc.CreateClient(ctx, ClientParams{
@@ -52,7 +56,8 @@ func Bootstrap(ctx context.Context, svc *Service, out io.Writer) (created bool, 
 	return false, errors.New("bootstrap admin client: the name stays taken")
 }
 
-func (s *Service) hasAdminClient(ctx context.Context) (bool, error) {
+// HasAdminClient reports whether some client holds the admin role.
+func (s *Service) HasAdminClient(ctx context.Context) (bool, error) {
 	all, err := s.store.ListClients(ctx)
 	if err != nil {
 		return false, fmt.Errorf("bootstrap: list clients: %w", err)

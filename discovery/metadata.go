@@ -33,6 +33,8 @@ type Config struct {
 
 // Metadata is the authorization server metadata (RFC 8414 section 2) with
 // the OpenID Connect Discovery 1.0 fields a token-only server can fill.
+// It advertises nothing the server does not do: no id_token_* member
+// until Gatehouse issues ID tokens.
 type Metadata struct {
 	Issuer                                    string   `json:"issuer"`
 	TokenEndpoint                             string   `json:"token_endpoint"`
@@ -46,7 +48,6 @@ type Metadata struct {
 	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	SubjectTypesSupported                     []string `json:"subject_types_supported"`
-	IDTokenSigningAlgValuesSupported          []string `json:"id_token_signing_alg_values_supported"`
 	AccessTokenSigningAlgValuesSupported      []string `json:"access_token_signing_alg_values_supported"`
 	ClaimsSupported                           []string `json:"claims_supported"`
 }
@@ -68,7 +69,6 @@ func Build(cfg Config) Metadata {
 		IntrospectionEndpointAuthMethodsSupported: cfg.AuthMethods,
 		RevocationEndpointAuthMethodsSupported:    cfg.AuthMethods,
 		SubjectTypesSupported:                     []string{"public"},
-		IDTokenSigningAlgValuesSupported:          algs,
 		AccessTokenSigningAlgValuesSupported:      algs,
 		ClaimsSupported:                           []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "roles"},
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +64,26 @@ func TestHandlers(t *testing.T) {
 				t.Errorf("%s: issuer %q, %v; want %q", tc.name, m.Issuer, err, tc.wantIssuer)
 			}
 		}
+	}
+}
+
+// TestNoIDTokenMembers: Gatehouse issues no ID tokens yet, so the metadata
+// must not advertise any id_token_* member (issue 11, point 11).
+func TestNoIDTokenMembers(t *testing.T) {
+	b, err := json.Marshal(discovery.Build(testConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for k := range doc {
+		if strings.HasPrefix(k, "id_token_") {
+			t.Errorf("metadata advertises %s = %v; Gatehouse issues no ID tokens", k, doc[k])
+		}
+	}
+	if _, ok := doc["access_token_signing_alg_values_supported"]; !ok {
+		t.Error("metadata lost access_token_signing_alg_values_supported")
 	}
 }

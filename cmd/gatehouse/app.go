@@ -25,6 +25,8 @@ type app struct {
 	keys    *keys.Manager
 	oauth   *oauth.Server
 	handler http.Handler
+	// schema checks the store's schema for /readyz; nil in dev mode.
+	schema func(context.Context) error
 	// admin and adminHandler serve the admin API on its own listener.
 	admin        *admin.Service
 	adminHandler http.Handler
@@ -66,6 +68,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 			return nil, err
 		}
 		a.store = pg
+		a.schema = pg.CheckSchema
 		a.background = append(a.background, (&storage.Janitor{Store: pg, Interval: cfg.JanitorInterval, RevokedRetention: oauth.MaxTokenLifetime, Logger: logger}).Run)
 	}
 	mgr, err := keys.Open(ctx, a.store, cfg.keyOptions(secrets, logger))
@@ -110,7 +113,12 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Scopes:      cfg.Scopes,
 		Algorithms:  a.ring.Algorithms,
 		MaxAge:      cfg.JWKSMaxAge,
-	}, a.ring.JWKS, a.store, cfg.RequestTimeout)
+	}, a.ring.JWKS, &readiness{
+		ping:       a.store.Ping,
+		schema:     a.schema,
+		keysLoaded: func() bool { return a.ring.Set().Active != nil },
+		logger:     logger,
+	}, cfg.RequestTimeout)
 	auth, err := admin.NewAuth(admin.AuthConfig{
 		Issuer:   cfg.Issuer,
 		Audience: cfg.AdminAudience,

@@ -38,7 +38,7 @@ Run 'gatehouse clients COMMAND --help' for a command's flags and an example.
 // the common flags, and the service once opened.
 type adminCmd struct {
 	fs          *flag.FlagSet
-	databaseURL *string
+	databaseURL func() string
 	asJSON      *bool
 	getenv      func(string) string
 	stdout      io.Writer
@@ -49,7 +49,7 @@ func newAdminCmd(name string, getenv func(string) string, stdout, stderr io.Writ
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := &adminCmd{fs: fs, getenv: getenv, stdout: stdout, stderr: stderr}
-	c.databaseURL = fs.String("database-url", getenv("GATEHOUSE_DATABASE_URL"), "PostgreSQL URL (env GATEHOUSE_DATABASE_URL)")
+	c.databaseURL = databaseURLFlag(fs, getenv)
 	c.asJSON = fs.Bool("json", false, "print JSON instead of a table, for scripts")
 	fs.Usage = usage(fs, stderr, synopsis, example)
 	return c
@@ -92,11 +92,11 @@ func (c *adminCmd) open(ctx context.Context) (context.Context, *admin.Service, f
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if *c.databaseURL == "" {
+	if c.databaseURL() == "" {
 		return nil, nil, nil, errNoDatabase
 	}
 	logger := newLogger(cfg, c.stderr)
-	store, err := openStore(ctx, *c.databaseURL, logger)
+	store, err := openStore(ctx, c.databaseURL(), logger)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -106,7 +106,7 @@ func (c *adminCmd) open(ctx context.Context) (context.Context, *admin.Service, f
 		return nil, nil, nil, err
 	}
 	svc, err := admin.NewService(admin.Config{
-		Store: store, Hasher: hasher, Logger: logger, Now: cfg.Now, Scopes: cfg.Scopes,
+		Store: store, Hasher: hasher, Logger: logger, Now: cfg.Now, Scopes: cfg.Scopes, AdminRole: cfg.AdminRole,
 	})
 	if err != nil {
 		store.Close()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,9 +21,11 @@ import (
 // has a flag and a GATEHOUSE_* environment variable; a flag wins over the
 // environment, the environment over the default.
 type Config struct {
-	Addr                  string
-	Issuer                string
-	DatabaseURL           string
+	Addr        string
+	Issuer      string
+	DatabaseURL string
+	// Dev is the embedded dev mode, decided by chooseMode: in-memory
+	// store and keys, printed demo credentials, loopback only.
 	Dev                   bool
 	SigningAlg            string
 	AccessTokenLifetime   time.Duration
@@ -50,7 +53,14 @@ type Config struct {
 	AdminRole          string
 	AdminScope         string
 	AdminAudience      string
-	Bootstrap          bool
+	// InsecureHTTPIssuer allows an http:// issuer outside dev mode.
+	InsecureHTTPIssuer bool
+	// TLSCert and TLSKey serve the public listener over TLS; AdminTLSCert
+	// and AdminTLSKey the admin listener (default: the public pair).
+	TLSCert            string
+	TLSKey             string
+	AdminTLSCert       string
+	AdminTLSKey        string
 	KeyPublishLead     time.Duration
 	KeyRotationPeriod  time.Duration
 	KeyRefreshInterval time.Duration
@@ -60,8 +70,13 @@ type Config struct {
 
 // configFlags registers the serve flags on fs, with defaults taken from
 // the environment, and returns a function that finishes the Config after
-// fs.Parse and validates it.
-func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error) {
+// fs.Parse and validates it; serving adds the checks of the listeners,
+// the issuer and dev mode, which only serve needs.
+//
+// Every GATEHOUSE_* variable the server reads is read here, so knownEnv
+// can list them. No flag shows the database URL as its default: its
+// password would reach --help and every usage message.
+func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func(serving bool) error) {
 	c := &Config{}
 	var errs []error
 	env := func(name, def string) string {
@@ -93,9 +108,19 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 		}
 		fs.UintVar(p, name, d, usage+" (env "+envName+")")
 	}
+	boolv := func(p *bool, name, envName string, usage string) {
+		d := false
+		if v := getenv(envName); v != "" {
+			var err error
+			if d, err = strconv.ParseBool(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: want true or false", envName, v))
+			}
+		}
+		fs.BoolVar(p, name, d, usage+" (env "+envName+"=true)")
+	}
 	fs.StringVar(&c.Addr, "addr", env("GATEHOUSE_ADDR", "127.0.0.1:8080"), "listen address (env GATEHOUSE_ADDR)")
-	fs.StringVar(&c.Issuer, "issuer", getenv("GATEHOUSE_ISSUER"), "issuer URL, exactly as tokens carry it; default http:// plus --addr (env GATEHOUSE_ISSUER)")
-	fs.StringVar(&c.DatabaseURL, "database-url", getenv("GATEHOUSE_DATABASE_URL"), "PostgreSQL URL; empty runs the embedded in-memory store in dev mode (env GATEHOUSE_DATABASE_URL)")
+	fs.StringVar(&c.Issuer, "issuer", getenv("GATEHOUSE_ISSUER"), "issuer URL, exactly as tokens carry it; required outside dev mode, where it defaults to http:// plus --addr (env GATEHOUSE_ISSUER)")
+	databaseURL := databaseURLFlag(fs, getenv)
 	fs.StringVar(&c.SigningAlg, "signing-alg", env("GATEHOUSE_SIGNING_ALG", keys.ES256), "access-token signing algorithm: ES256, RS256 or EdDSA (env GATEHOUSE_SIGNING_ALG)")
 	dur(&c.AccessTokenLifetime, "access-token-lifetime", "GATEHOUSE_ACCESS_TOKEN_LIFETIME", 10*time.Minute, "default access-token lifetime")
 	dur(&c.RefreshTokenLifetime, "refresh-token-lifetime", "GATEHOUSE_REFRESH_TOKEN_LIFETIME", 24*time.Hour, "idle lifetime of a refresh token")
@@ -107,9 +132,9 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 	uintv(&c.Argon2Parallelism, "argon2-parallelism", "GATEHOUSE_ARGON2_PARALLELISM", 1, "argon2id lanes")
 	fs.StringVar(&c.LogLevel, "log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("GATEHOUSE_LOG_FORMAT", "text"), "text or json (env GATEHOUSE_LOG_FORMAT)")
-	c.Secrets = getenv("GATEHOUSE_SECRETS")
-	fs.StringVar(&c.SecretsFile, "secrets-file", getenv("GATEHOUSE_SECRETS_FILE"), "file of master secrets, one per line, the first encrypts (env GATEHOUSE_SECRETS_FILE; or set GATEHOUSE_SECRETS)")
-	fs.BoolVar(&c.Migrate, "migrate", getenv("GATEHOUSE_MIGRATE") == "true", "apply pending database migrations before serving (env GATEHOUSE_MIGRATE=true)")
+	c.Secrets = getenv(keys.EnvSecrets)
+	fs.StringVar(&c.SecretsFile, "secrets-file", getenv(keys.EnvSecretsFile), "file of master secrets, one per line, the first encrypts (env GATEHOUSE_SECRETS_FILE; or set GATEHOUSE_SECRETS)")
+	boolv(&c.Migrate, "migrate", "GATEHOUSE_MIGRATE", "apply pending database migrations before serving")
 	uintv(&c.DBMaxConns, "database-max-conns", "GATEHOUSE_DATABASE_MAX_CONNS", 0, "PostgreSQL pool size; 0 means pgx's default (max of 4 and the CPU count)")
 	dur(&c.DBConnectTimeout, "database-connect-timeout", "GATEHOUSE_DATABASE_CONNECT_TIMEOUT", 2*time.Second, "timeout for opening one database connection")
 	dur(&c.DBStatementTimeout, "database-statement-timeout", "GATEHOUSE_DATABASE_STATEMENT_TIMEOUT", 2*time.Second, "PostgreSQL statement_timeout")
@@ -119,22 +144,99 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 	fs.StringVar(&c.AdminRole, "admin-role", env("GATEHOUSE_ADMIN_ROLE", "gatehouse-admin"), "role that grants the admin API (env GATEHOUSE_ADMIN_ROLE)")
 	fs.StringVar(&c.AdminScope, "admin-scope", env("GATEHOUSE_ADMIN_SCOPE", "gatehouse:admin"), "scope that grants the admin API (env GATEHOUSE_ADMIN_SCOPE)")
 	fs.StringVar(&c.AdminAudience, "admin-audience", getenv("GATEHOUSE_ADMIN_AUDIENCE"), "audience admin tokens must carry; default the issuer (env GATEHOUSE_ADMIN_AUDIENCE)")
-	fs.BoolVar(&c.Bootstrap, "bootstrap-admin", getenv("GATEHOUSE_BOOTSTRAP_ADMIN") != "false", "create and print an admin client when none exists (env GATEHOUSE_BOOTSTRAP_ADMIN=false to disable)")
 	dur(&c.ClientCacheTTL, "client-cache-ttl", "GATEHOUSE_CLIENT_CACHE_TTL", time.Second, "how long a client record is reused without a database read; bounds how long a change made on another instance takes to apply (0 disables)")
 	dur(&c.KeyPublishLead, "key-publish-lead", "GATEHOUSE_KEY_PUBLISH_LEAD", 0, "how long a new key is published before it signs; 0 means JWKS max-age + refresh interval + 1m")
 	dur(&c.KeyRotationPeriod, "key-rotation-period", "GATEHOUSE_KEY_ROTATION_PERIOD", 24*time.Hour, "how long a signing key signs before the next one takes over")
 	dur(&c.KeyRefreshInterval, "key-refresh-interval", "GATEHOUSE_KEY_REFRESH_INTERVAL", 10*time.Second, "how often each instance rereads the signing keys from the store")
-	dev := fs.Bool("dev", false, "embedded dev mode: in-memory store and keys, demo client and user (the default without a database URL)")
+	boolv(&c.InsecureHTTPIssuer, "insecure-http-issuer", "GATEHOUSE_INSECURE_HTTP_ISSUER", "allow an http:// issuer outside dev mode: tokens, secrets and passwords then cross the network in clear unless a proxy in front adds TLS")
+	fs.StringVar(&c.TLSCert, "tls-cert", getenv("GATEHOUSE_TLS_CERT"), "PEM certificate chain: serve HTTPS (TLS 1.2 or later) on --addr; reread when the file changes (env GATEHOUSE_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", getenv("GATEHOUSE_TLS_KEY"), "PEM private key of --tls-cert (env GATEHOUSE_TLS_KEY)")
+	fs.StringVar(&c.AdminTLSCert, "admin-tls-cert", getenv("GATEHOUSE_ADMIN_TLS_CERT"), "PEM certificate chain of the admin listener; default --tls-cert (env GATEHOUSE_ADMIN_TLS_CERT)")
+	fs.StringVar(&c.AdminTLSKey, "admin-tls-key", getenv("GATEHOUSE_ADMIN_TLS_KEY"), "PEM private key of --admin-tls-cert; default --tls-key (env GATEHOUSE_ADMIN_TLS_KEY)")
+	dev := fs.Bool("dev", false, "embedded dev mode: in-memory store and keys, demo client and user, loopback only (the default without a database URL when --addr and --issuer are loopback)")
 
-	finish := func() error {
+	finish := func(serving bool) error {
 		c.Scopes = strings.FieldsFunc(*scopes, func(r rune) bool { return r == ' ' || r == ',' })
-		c.Dev = *dev || c.DatabaseURL == ""
-		if c.Issuer == "" {
+		c.DatabaseURL = databaseURL()
+		if c.AdminTLSCert == "" && c.AdminTLSKey == "" {
+			c.AdminTLSCert, c.AdminTLSKey = c.TLSCert, c.TLSKey
+		}
+		issuerGiven := c.Issuer != ""
+		if !issuerGiven {
 			c.Issuer = "http://" + c.Addr
 		}
-		return errors.Join(append(errs, c.Validate())...)
+		all := append(errs, c.Validate())
+		if serving {
+			all = append(all, c.chooseMode(*dev, issuerGiven))
+		} else {
+			c.Dev = c.DatabaseURL == ""
+		}
+		return errors.Join(all...)
 	}
 	return c, finish
+}
+
+// chooseMode decides between dev mode and production (design D11): dev
+// mode when asked with --dev, or by default only where it is harmless (no
+// database URL, a loopback listen address, an http:// loopback issuer);
+// it never listens beyond loopback. Outside it, the issuer must be given
+// and be https:// unless --insecure-http-issuer says otherwise.
+func (c *Config) chooseMode(dev, issuerGiven bool) error {
+	var errs []error
+	switch {
+	case dev && c.DatabaseURL != "":
+		return errors.New("--dev runs the in-memory store: drop --dev, or unset GATEHOUSE_DATABASE_URL and --database-url")
+	case dev:
+		c.Dev = true
+	case c.DatabaseURL == "":
+		var why []string
+		if !loopbackAddr(c.Addr) {
+			why = append(why, fmt.Sprintf("--addr %q is not a loopback address", c.Addr))
+		}
+		if u, err := url.Parse(c.Issuer); err != nil || u.Scheme != "http" || !loopbackHost(u.Hostname()) {
+			why = append(why, fmt.Sprintf("--issuer %q is not an http:// loopback URL", c.Issuer))
+		}
+		if len(why) > 0 {
+			return fmt.Errorf("no database URL: set GATEHOUSE_DATABASE_URL (or --database-url) to run in production, or pass --dev for the in-memory dev mode on loopback; dev mode is not the default here because %s",
+				strings.Join(why, " and "))
+		}
+		c.Dev = true
+	}
+	if c.Dev {
+		if !loopbackAddr(c.Addr) {
+			errs = append(errs, fmt.Errorf("--addr %q: dev mode listens on loopback only (127.0.0.1, ::1 or localhost)", c.Addr))
+		}
+		if c.AdminAddr != "" && !loopbackAddr(c.AdminAddr) {
+			errs = append(errs, fmt.Errorf("--admin-addr %q: dev mode listens on loopback only (127.0.0.1, ::1 or localhost)", c.AdminAddr))
+		}
+		if u, err := url.Parse(c.Issuer); err == nil && !loopbackHost(u.Hostname()) {
+			errs = append(errs, fmt.Errorf("--issuer %q: dev mode serves a loopback issuer only; its throwaway keys must never sign for a real one", c.Issuer))
+		}
+		return errors.Join(errs...)
+	}
+	if !issuerGiven {
+		return errors.New("--issuer (GATEHOUSE_ISSUER) is required outside dev mode: the exact https:// URL clients reach this server at")
+	}
+	if strings.HasPrefix(c.Issuer, "http://") && !c.InsecureHTTPIssuer {
+		return fmt.Errorf("--issuer %q: an http:// issuer outside dev mode sends tokens and secrets in clear; use https://, or pass --insecure-http-issuer (GATEHOUSE_INSECURE_HTTP_ISSUER=true) if a proxy in front adds TLS or this is a trial", c.Issuer)
+	}
+	return nil
+}
+
+// loopbackHost reports whether host names the loopback interface.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loopbackAddr reports whether a listen address binds loopback only (an
+// empty host binds every interface).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && loopbackHost(host)
 }
 
 // Validate reports every problem at once.
@@ -183,6 +285,12 @@ func (c *Config) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key: give both or neither"))
+	}
+	if (c.AdminTLSCert == "") != (c.AdminTLSKey == "") {
+		errs = append(errs, errors.New("--admin-tls-cert and --admin-tls-key: give both or neither"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -205,7 +313,7 @@ func envConfig(getenv func(string) string) (*Config, error) {
 	if err := fs.Parse(nil); err != nil {
 		return nil, err
 	}
-	if err := finish(); err != nil {
+	if err := finish(false); err != nil {
 		return nil, fmt.Errorf("configuration:\n%w", err)
 	}
 	return cfg, nil
@@ -234,5 +342,109 @@ func (c *Config) keyOptions(secrets *keys.Secrets, logger *slog.Logger) keys.Opt
 		PublishLead:      c.KeyPublishLead,
 		MaxTokenLifetime: oauth.MaxTokenLifetime,
 		Logger:           logger,
+	}
+}
+
+// knownEnv lists the GATEHOUSE_* variables configFlags reads.
+func knownEnv() []string {
+	var names []string
+	fs := flag.NewFlagSet("known", flag.ContinueOnError)
+	configFlags(fs, func(name string) string {
+		names = append(names, name)
+		return ""
+	})
+	return names
+}
+
+// retiredEnv says what replaced a variable earlier versions read, or "".
+func retiredEnv(name string) string {
+	switch name {
+	case "GATEHOUSE_BOOTSTRAP_ADMIN":
+		return "serve no longer creates or prints an admin client; create one with `gatehouse bootstrap`"
+	}
+	return ""
+}
+
+// checkEnviron refuses GATEHOUSE_* variables that nothing reads (design
+// D11): a misspelt GATEHOUSE_DATABASE_URL must not start a server in dev
+// mode. The names are compared case-insensitively so that a lower-case
+// spelling is caught too. Variables of this repository's other programs
+// (GATEHOUSE_BENCH_*, GATEHOUSE_TEST_*) are theirs.
+func checkEnviron(environ []string) error {
+	known := knownEnv()
+	var errs []error
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		upper := strings.ToUpper(name)
+		if !strings.HasPrefix(upper, "GATEHOUSE_") || slices.Contains(known, name) ||
+			strings.HasPrefix(upper, "GATEHOUSE_BENCH_") || strings.HasPrefix(upper, "GATEHOUSE_TEST_") {
+			continue
+		}
+		if why := retiredEnv(name); why != "" {
+			errs = append(errs, fmt.Errorf("environment variable %s is no longer read: %s", name, why))
+			continue
+		}
+		errs = append(errs, fmt.Errorf("unknown environment variable %s: did you mean %s?", name, closest(upper, known)))
+	}
+	return errors.Join(errs...)
+}
+
+// closest returns the candidate with the smallest edit distance to s.
+func closest(s string, candidates []string) string {
+	best, bestDist := "", -1
+	for _, c := range candidates {
+		if d := editDistance(s, c); bestDist < 0 || d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// lookupEnv returns a getenv over environ ("NAME=value" entries); the first
+// entry of a name wins, as with os.Getenv.
+func lookupEnv(environ []string) func(string) string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if _, dup := m[name]; !dup {
+			m[name] = value
+		}
+	}
+	return func(name string) string { return m[name] }
+}
+
+// databaseURLFlag registers --database-url for the commands that open the
+// store. The flag shows no default: the environment's URL carries the
+// database password, and a default is printed by --help and every usage
+// message. The returned function gives the flag, else the environment.
+func databaseURLFlag(fs *flag.FlagSet, getenv func(string) string) func() string {
+	fromEnv := getenv("GATEHOUSE_DATABASE_URL")
+	v := fs.String("database-url", "", "PostgreSQL URL; prefer the environment, which keeps the password out of the process list (env GATEHOUSE_DATABASE_URL)")
+	return func() string {
+		if *v != "" {
+			return *v
+		}
+		return fromEnv
 	}
 }

@@ -469,13 +469,18 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		}
 	}
 	for k, v := range map[string][]string{
-		"grant_types_supported":                 {"client_credentials", "password", "refresh_token"},
-		"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
-		"scopes_supported":                      {"read", "write", "offline_access"},
-		"id_token_signing_alg_values_supported": {"ES256"},
+		"grant_types_supported":                     {"client_credentials", "password", "refresh_token"},
+		"token_endpoint_auth_methods_supported":     {"client_secret_basic", "client_secret_post"},
+		"scopes_supported":                          {"read", "write", "offline_access"},
+		"access_token_signing_alg_values_supported": {"ES256"},
 	} {
 		if got := strs(oidcDoc[k]); !slices.Equal(got, v) {
 			t.Errorf("%s = %v; want %v", k, got, v)
+		}
+	}
+	for k := range oidcDoc {
+		if strings.HasPrefix(k, "id_token_") {
+			t.Errorf("discovery advertises %s, but Gatehouse issues no ID tokens", k)
 		}
 	}
 

@@ -50,7 +50,7 @@ func testConfig(t testing.TB) *Config {
 	if err := fs.Parse([]string{"--argon2-memory-kib", "8192", "--argon2-iterations", "1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := finish(); err != nil {
+	if err := finish(true); err != nil {
 		t.Fatal(err)
 	}
 	// Tests change clients in the store directly and expect the next

@@ -69,7 +69,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fs := flag.NewFlagSet("keys "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dbURL := fs.String("database-url", getenv("GATEHOUSE_DATABASE_URL"), "PostgreSQL URL (env GATEHOUSE_DATABASE_URL)")
+	dbURL := databaseURLFlag(fs, getenv)
 	if cmd == "list" {
 		asJSON = fs.Bool("json", false, "print JSON instead of a table")
 	}
@@ -93,7 +93,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts := cfg.keyOptions(secrets, logger)
-	store, err := openStore(ctx, *dbURL, logger)
+	store, err := openStore(ctx, dbURL(), logger)
 	if err != nil {
 		return err
 	}

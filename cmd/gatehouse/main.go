@@ -16,7 +16,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "gatehouse:", err)
 		}
@@ -27,22 +27,29 @@ func main() {
 const topUsage = `Usage: gatehouse COMMAND [flags]
 
 Commands:
-  serve     run the authorization server
-  migrate   apply database migrations ("migrate status" lists them)
-  clients   create, list, show, update, delete clients; rotate secrets
-  users     create, list, show users; set passwords; disable, enable, delete; roles
-  keys      list, rotate, revoke signing keys; re-encrypt them under a new master secret
+  serve        run the authorization server
+  migrate      apply database migrations ("migrate status" lists them)
+  clients      create, list, show, update, delete clients; rotate secrets
+  users        create, list, show users; set passwords; disable, enable, delete; roles
+  keys         list, rotate, revoke signing keys; re-encrypt them under a new master secret
+  bootstrap    create the first admin client, if none exists, and print its secret once
+  healthcheck  probe a running server's /readyz (or /livez), for container health checks
 
 Run 'gatehouse COMMAND --help' for a command's flags and an example.
 `
 
-// run is the whole program, with its environment passed in so tests can
-// run it in-process.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+// run is the whole program, with its environment ("NAME=value" entries,
+// as os.Environ returns them) passed in so tests can run it in-process.
+// An unknown GATEHOUSE_* variable stops every command (design D11).
+func run(ctx context.Context, args []string, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, topUsage)
 		return errors.New("no command given")
 	}
+	if err := checkEnviron(environ); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	getenv := lookupEnv(environ)
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
@@ -54,6 +61,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runUsers(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], getenv, stdout, stderr)
+	case "bootstrap":
+		return runBootstrap(ctx, args[1:], getenv, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return nil

@@ -16,7 +16,7 @@ import (
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dbURL := fs.String("database-url", getenv("GATEHOUSE_DATABASE_URL"), "PostgreSQL URL (env GATEHOUSE_DATABASE_URL)")
+	dbURL := databaseURLFlag(fs, getenv)
 	fs.Usage = usage(fs, stderr, "gatehouse migrate [status] [flags]",
 		"GATEHOUSE_DATABASE_URL=postgres://gatehouse@localhost/gatehouse gatehouse migrate")
 	if err := fs.Parse(args); err != nil {
@@ -30,13 +30,13 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	default:
 		return fmt.Errorf("migrate: unexpected arguments %q", rest)
 	}
-	if *dbURL == "" {
+	if dbURL() == "" {
 		return errNoDatabase
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	s, err := postgres.Open(ctx, *dbURL, postgres.Options{ConnectTimeout: 5 * time.Second, Logger: logger})
+	s, err := postgres.Open(ctx, dbURL(), postgres.Options{ConnectTimeout: 5 * time.Second, Logger: logger})
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", postgres.RedactURL(*dbURL), err)
+		return fmt.Errorf("open database %s: %w", postgres.RedactURL(dbURL()), err)
 	}
 	defer s.Close()
 	if status {

@@ -140,8 +140,13 @@ func TestDatabaseOutage(t *testing.T) {
 	if resp, _ := ts.post(t, "/oauth2/introspect", url.Values{"token": {body["access_token"].(string)}}, "app", secret); resp.StatusCode != 503 {
 		t.Errorf("introspection with the database down: %d; want 503", resp.StatusCode)
 	}
-	if resp, _ := do(t, mustGet(t, ts.URL+"/healthz")); resp.StatusCode != 503 {
-		t.Errorf("healthz with the database down: %d; want 503", resp.StatusCode)
+	if resp, body := do(t, mustGet(t, ts.URL+"/readyz")); resp.StatusCode != 503 || body["checks"].(map[string]any)["store"] != "unavailable" {
+		t.Errorf("readyz with the database down: %d %v; want 503 naming the store", resp.StatusCode, body)
+	}
+	// Liveness never asks the database: an outage must not restart the
+	// server (design D12).
+	if resp, body := do(t, mustGet(t, ts.URL+"/livez")); resp.StatusCode != 200 || body["status"] != "ok" {
+		t.Errorf("livez with the database down: %d %v; want 200", resp.StatusCode, body)
 	}
 
 	if err := cluster.Start(); err != nil {
@@ -162,6 +167,9 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	if resp, rb := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, "app", secret); resp.StatusCode != 200 {
 		t.Errorf("refresh after recovery: %d %v; want 200", resp.StatusCode, rb)
+	}
+	if resp, body := do(t, mustGet(t, ts.URL+"/readyz")); resp.StatusCode != 200 || body["status"] != "ok" {
+		t.Errorf("readyz after recovery: %d %v; want 200", resp.StatusCode, body)
 	}
 }
 
@@ -222,12 +230,7 @@ func TestServeRefusesSchemaBehind(t *testing.T) {
 
 func TestMigrateCommand(t *testing.T) {
 	dbURL := pgtest.URL(t)
-	env := func(k string) string {
-		if k == "GATEHOUSE_DATABASE_URL" {
-			return dbURL
-		}
-		return ""
-	}
+	env := []string{"GATEHOUSE_DATABASE_URL=" + dbURL}
 	runOut := func(args ...string) string {
 		t.Helper()
 		var out, errOut strings.Builder

@@ -262,12 +262,7 @@ func TestUpgradeFromFirstRefreshFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	env := func(k string) string {
-		if k == "GATEHOUSE_DATABASE_URL" {
-			return dbURL
-		}
-		return ""
-	}
+	env := []string{"GATEHOUSE_DATABASE_URL=" + dbURL}
 	var out, errOut strings.Builder
 	if err := run(ctx, []string{"migrate"}, env, nil, &out, &errOut); err != nil || !strings.Contains(out.String(), "0003_refresh_families.sql") {
 		t.Fatalf("gatehouse migrate = %v\n%s%s; want 0003_refresh_families.sql applied", err, out.String(), errOut.String())

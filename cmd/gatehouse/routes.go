@@ -12,7 +12,7 @@ import (
 )
 
 // routes lists every route of the public listener.
-func routes(o *oauth.Server, d discovery.Config, jwks func() []byte, pinger interface{ Ping(context.Context) error }, timeout time.Duration) http.Handler {
+func routes(o *oauth.Server, d discovery.Config, jwks func() []byte, ready *readiness, timeout time.Duration) http.Handler {
 	r := mux.NewRouter()
 	r.Use(deadline(timeout))
 	meta := discovery.MetadataHandler(d)
@@ -24,18 +24,8 @@ func routes(o *oauth.Server, d discovery.Config, jwks func() []byte, pinger inte
 	r.HandleFunc(discovery.TokenPath, o.Token)
 	r.HandleFunc(discovery.IntrospectionPath, o.Introspect)
 	r.HandleFunc(discovery.RevocationPath, o.Revoke)
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		w.Header().Set("Content-Type", "application/json")
-		if err := pinger.Ping(ctx); err != nil {
-			w.Header().Set("Retry-After", "5")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte(`{"status":"unavailable"}`))
-			return
-		}
-		w.Write([]byte(`{"status":"ok"}`))
-	})
+	r.HandleFunc(livezPath, livez).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(readyzPath, ready).Methods(http.MethodGet, http.MethodHead)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,13 +32,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.SetOutput(stderr)
 	cfg, finish := configFlags(fs, getenv)
 	fs.Usage = usage(fs, stderr, "gatehouse serve [flags]", "gatehouse serve --addr 127.0.0.1:8080")
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if err != nil {
 		return err
 	}
-	if err := finish(); err != nil {
+	if err := finish(true); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	logger := newLogger(cfg, stderr)
+	var publicTLS, adminTLS *tls.Config
+	if cfg.TLSCert != "" {
+		if publicTLS, err = newTLSConfig(cfg.TLSCert, cfg.TLSKey, logger); err != nil {
+			return err
+		}
+	}
+	if cfg.AdminTLSCert != "" {
+		if adminTLS, err = newTLSConfig(cfg.AdminTLSCert, cfg.AdminTLSKey, logger); err != nil {
+			return err
+		}
+	}
 	a, err := newApp(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -56,22 +69,27 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	if cfg.Dev {
+		// Dev mode's credentials are throwaway: the store lives in this
+		// process, which listens on loopback only. The one place a secret
+		// is printed by serve.
 		if err := seedDemo(ctx, a, stdout); err != nil {
 			ln.Close()
 			return err
 		}
-		logger.Warn("DEV MODE: in-memory store and signing keys; NOTHING PERSISTS across restarts. Set GATEHOUSE_DATABASE_URL for production.")
-	}
-	if cfg.Bootstrap {
 		if _, err := admin.Bootstrap(ctx, a.admin, stdout); err != nil {
 			ln.Close()
-			return fmt.Errorf("bootstrap admin client: %w", err)
+			return fmt.Errorf("dev admin client: %w", err)
 		}
+		logger.Warn("DEV MODE: in-memory store and signing keys; NOTHING PERSISTS across restarts. Set GATEHOUSE_DATABASE_URL for production.")
+	} else if has, err := a.admin.HasAdminClient(ctx); err == nil && !has {
+		// Never create one here: its secret would land in the log stream.
+		logger.Warn("no admin client exists yet; create one with `gatehouse bootstrap`, which prints its secret once to the terminal that runs it",
+			"admin_role", cfg.AdminRole)
 	}
 	stopBackground := a.start(ctx)
 	defer stopBackground()
 	if adminLn == nil {
-		return serveHTTP(ctx, ln, a.handler, logger, "token service", cfg.Issuer)
+		return serveHTTP(ctx, ln, publicTLS, a.handler, logger, "token service", cfg.Issuer)
 	}
 	// Either listener failing stops both.
 	ctx, cancel := context.WithCancel(ctx)
@@ -79,15 +97,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	errc := make(chan error, 1)
 	go func() {
 		defer cancel()
-		errc <- serveHTTP(ctx, adminLn, a.adminHandler, logger, "admin API", cfg.Issuer)
+		errc <- serveHTTP(ctx, adminLn, adminTLS, a.adminHandler, logger, "admin API", cfg.Issuer)
 	}()
-	err = serveHTTP(ctx, ln, a.handler, logger, "token service", cfg.Issuer)
+	err = serveHTTP(ctx, ln, publicTLS, a.handler, logger, "token service", cfg.Issuer)
 	cancel()
 	return errors.Join(err, <-errc)
 }
 
-// serveHTTP serves until ctx is done, then shuts down gracefully.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, what, issuer string) error {
+// serveHTTP serves until ctx is done, then shuts down gracefully; over TLS
+// when tlsCfg is not nil.
+func serveHTTP(ctx context.Context, ln net.Listener, tlsCfg *tls.Config, h http.Handler, logger *slog.Logger, what, issuer string) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -96,10 +115,18 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slo
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsCfg,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("gatehouse listening", "serves", what, "addr", ln.Addr().String(), "issuer", issuer)
+	go func() {
+		if tlsCfg != nil {
+			// The certificate comes from tlsCfg.GetCertificate.
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	logger.Info("gatehouse listening", "serves", what, "addr", ln.Addr().String(), "tls", tlsCfg != nil, "issuer", issuer)
 	select {
 	case err := <-errc:
 		return err
