@@ -38,6 +38,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if err := checkClientAuthMethods(r); err != nil {
 		return err
 	}
+	if gt == "refresh_token" && form.Get("refresh_token") == "" {
+		// fosite answers invalid_grant; a missing parameter is
+		// invalid_request (RFC 6749 section 5.2).
+		return errInvalidRequest("The refresh_token parameter is missing.")
+	}
 	if err := mergeResources(form); err != nil {
 		return err
 	}
