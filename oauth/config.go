@@ -38,6 +38,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives request failures; never secrets.
 	Logger *slog.Logger
+	// Observer is told about requests, tokens, reuse, revocations,
+	// throttle blocks and password-hash waits; nil observes nothing.
+	Observer Observer
 }
 
 // Defaults for Config fields left zero.
@@ -73,6 +76,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Observer == nil {
+		c.Observer = NopObserver{}
 	}
 	c.Password.setDefaults()
 }

@@ -54,6 +54,9 @@ type Config struct {
 	KeyPublishLead     time.Duration
 	KeyRotationPeriod  time.Duration
 	KeyRefreshInterval time.Duration
+	// Pprof serves net/http/pprof on the admin listener, behind admin
+	// authentication.
+	Pprof bool
 	// Now is the clock; tests set it, nil means time.Now.
 	Now func() time.Time
 }
@@ -124,6 +127,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 	dur(&c.KeyPublishLead, "key-publish-lead", "GATEHOUSE_KEY_PUBLISH_LEAD", 0, "how long a new key is published before it signs; 0 means JWKS max-age + refresh interval + 1m")
 	dur(&c.KeyRotationPeriod, "key-rotation-period", "GATEHOUSE_KEY_ROTATION_PERIOD", 24*time.Hour, "how long a signing key signs before the next one takes over")
 	dur(&c.KeyRefreshInterval, "key-refresh-interval", "GATEHOUSE_KEY_REFRESH_INTERVAL", 10*time.Second, "how often each instance rereads the signing keys from the store")
+	fs.BoolVar(&c.Pprof, "pprof", getenv("GATEHOUSE_PPROF") == "true", "serve Go profiles at "+PprofPrefix+" on the admin listener, behind admin authentication (env GATEHOUSE_PPROF=true)")
 	dev := fs.Bool("dev", false, "embedded dev mode: in-memory store and keys, demo client and user (the default without a database URL)")
 
 	finish := func() error {
