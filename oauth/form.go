@@ -54,7 +54,7 @@ var paramLimits = map[string]int{
 	"grant_type":      128,
 	"client_id":       256,
 	"client_secret":   512,
-	"username":        512, // 128 runes after normalisation, 4 bytes each
+	"username":        2048, // 128 runes after NFC, more before it
 	"password":        1024,
 	"scope":           2048,
 	"audience":        2048,

@@ -136,9 +136,10 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		// admin API verifies tokens exactly as a resource server would,
 		// without needing to reach the public issuer URL.
 		Local:   a.handler,
-		Revoked: o.Revoked,
-		Now:     cfg.Now,
-		Logger:  logger,
+		Revoked:       o.Revoked,
+		Now:           cfg.Now,
+		Logger:        logger,
+		Authenticated: a.metrics.observer().ClientAuthenticated,
 	})
 	if err != nil {
 		a.store.Close()

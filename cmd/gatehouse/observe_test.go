@@ -300,6 +300,8 @@ func TestAccessLog(t *testing.T) {
 		t.Error("the log mentions an Authorization header")
 	}
 
+	_, adminClaims := jwtParts(t, adminToken)
+	adminClientID := adminClaims["client_id"].(string)
 	byID := map[string][]map[string]any{}
 	for _, l := range logs.lines(t) {
 		id, _ := l["request_id"].(string)
@@ -313,7 +315,7 @@ func TestAccessLog(t *testing.T) {
 		{"req-login-1", "/oauth2/token", "app", 200, 1},
 		{"req-refresh", "/oauth2/token", "app", 200, 1},
 		{"req-introspect", "/oauth2/introspect", "app", 200, 1},
-		{"req-admin-1", "/admin/v1/users", "", 201, 2}, // the audit line too
+		{"req-admin-1", "/admin/v1/users", adminClientID, 201, 2}, // the audit line too
 	} {
 		lines := byID[tt.id]
 		if len(lines) != tt.lines {
