@@ -135,7 +135,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		// Discovery and the JWKS come from this process's own router: the
 		// admin API verifies tokens exactly as a resource server would,
 		// without needing to reach the public issuer URL.
-		Local:   a.handler,
+		Local:         a.handler,
 		Revoked:       o.Revoked,
 		Now:           cfg.Now,
 		Logger:        logger,
