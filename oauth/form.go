@@ -47,21 +47,28 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) error {
 	return checkInput(r)
 }
 
-// paramLimits bound the parameters Gatehouse and fosite read, in bytes.
-// They are above anything Gatehouse issues or the admin rules accept
-// (admin/validate.go) and far below the body limit.
-var paramLimits = map[string]int{
-	"grant_type":      128,
-	"client_id":       256,
-	"client_secret":   512,
-	"username":        2048, // 128 runes after NFC, more before it
-	"password":        1024,
-	"scope":           2048,
-	"audience":        2048,
-	"resource":        2048,
-	"refresh_token":   maxTokenBytes,
-	"token":           maxTokenBytes,
-	"token_type_hint": 128,
+// paramLimit bounds a parameter Gatehouse or fosite reads, in bytes;
+// known is false for any other. The limits are above anything Gatehouse
+// issues or the admin rules accept (admin/validate.go) and far below the
+// body limit.
+func paramLimit(name string) (limit int, known bool) {
+	switch name {
+	case "grant_type", "token_type_hint":
+		return 128, true
+	case "client_id":
+		return 256, true
+	case "client_secret":
+		return 512, true
+	case "password":
+		return 1024, true
+	case "username": // 128 runes after NFC, more before it
+		return 2048, true
+	case "scope", "audience", "resource":
+		return 2048, true
+	case "refresh_token", "token":
+		return maxTokenBytes, true
+	}
+	return 0, false
 }
 
 // maxParamName bounds a parameter's name.
@@ -79,7 +86,7 @@ func checkInput(r *http.Request) error {
 		if len(k) > maxParamName || !storage.ValidText(k) {
 			return errInvalidRequest("A parameter name is not valid text or is too long.")
 		}
-		limit, known := paramLimits[k]
+		limit, known := paramLimit(k)
 		for _, v := range vs {
 			if !storage.ValidText(v) {
 				return errInvalidRequest("Parameter " + k + " is not valid UTF-8 or contains a NUL byte.")
@@ -90,21 +97,28 @@ func checkInput(r *http.Request) error {
 		}
 	}
 	if id, secret, ok := r.BasicAuth(); ok {
-		for _, c := range []struct {
-			name, raw string
-			limit     int
-		}{{"client_id", id, paramLimits["client_id"]}, {"client_secret", secret, paramLimits["client_secret"]}} {
-			v, err := url.QueryUnescape(c.raw)
-			if err != nil {
-				return errInvalidRequest("The Basic credentials are not form-encoded (RFC 6749 section 2.3.1).")
-			}
-			if !storage.ValidText(v) || len(v) > c.limit {
-				return errInvalidRequest("The " + c.name + " in the Basic credentials is not valid UTF-8, contains a NUL byte or is too long.")
-			}
+		if err := checkBasic("client_id", id); err != nil {
+			return err
+		}
+		if err := checkBasic("client_secret", secret); err != nil {
+			return err
 		}
 	}
 	if tok := bearer(r); len(tok) > maxTokenBytes || !storage.ValidText(tok) {
 		return errInvalidRequest("The bearer token is not valid text or is too long.")
+	}
+	return nil
+}
+
+// checkBasic checks one Basic credential as fosite will read it: form-
+// decoded (RFC 6749 section 2.3.1), then text within name's limit.
+func checkBasic(name, raw string) error {
+	v, err := url.QueryUnescape(raw)
+	if err != nil {
+		return errInvalidRequest("The Basic credentials are not form-encoded (RFC 6749 section 2.3.1).")
+	}
+	if limit, _ := paramLimit(name); !storage.ValidText(v) || len(v) > limit {
+		return errInvalidRequest("The " + name + " in the Basic credentials is not valid UTF-8, contains a NUL byte or is too long.")
 	}
 	return nil
 }

@@ -62,9 +62,15 @@ func requestID(in string) string {
 	return hex.EncodeToString(b)
 }
 
-// quietRoutes are logged at debug level: probes and scrapes that would
-// otherwise fill the log.
-var quietRoutes = map[string]bool{"/healthz": true, "/livez": true, "/readyz": true, "/metrics": true}
+// quietRoute reports whether a route is logged at debug level: probes and
+// scrapes that would otherwise fill the log.
+func quietRoute(route string) bool {
+	switch route {
+	case "/healthz", "/livez", "/readyz", "/metrics":
+		return true
+	}
+	return false
+}
 
 // accessLog wraps a listener's handler: it gives every request an id
 // (returned in X-Request-Id and attached to every log line written with
@@ -89,7 +95,7 @@ func accessLog(next http.Handler, logger *slog.Logger, m *metrics, listener stri
 		}
 		m.observeHTTP(listener, rt, r.Method, status, d)
 		level := slog.LevelInfo
-		if quietRoutes[rt] {
+		if quietRoute(rt) {
 			level = slog.LevelDebug
 		}
 		attrs := []slog.Attr{

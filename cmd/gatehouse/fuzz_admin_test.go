@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/storage/postgres/pgtest"
@@ -60,7 +62,10 @@ func FuzzAdminAPIPostgres(f *testing.F) {
 		if strings.HasPrefix(rt.path, "/users/{id}/roles/") {
 			path = strings.Replace(path, url.QueryEscape(query), url.PathEscape(query), 1)
 		}
-		req := httptest.NewRequest(rt.method, admin.PathPrefix+path, strings.NewReader(body))
+		// A request that hangs shows as a 503 at the deadline.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req := httptest.NewRequestWithContext(ctx, rt.method, admin.PathPrefix+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+token)
 		rec := httptest.NewRecorder()

@@ -34,8 +34,10 @@ type metrics struct {
 // outcomes are the error codes a token request can answer (RFC 6749
 // section 5.2, RFC 8707 section 2, and temporarily_unavailable and
 // server_error); any other is counted as "other".
-var outcomes = []string{"ok", "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
-	"unsupported_grant_type", "invalid_scope", "invalid_target", "temporarily_unavailable", "server_error"}
+func outcomes() []string {
+	return []string{"ok", "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+		"unsupported_grant_type", "invalid_scope", "invalid_target", "temporarily_unavailable", "server_error"}
+}
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -91,7 +93,7 @@ func newMetrics() *metrics {
 	// Every series exists from the start, so rates work from the first
 	// scrape.
 	for _, g := range oauth.GrantTypes {
-		for _, o := range outcomes {
+		for _, o := range outcomes() {
 			m.tokenRequests.WithLabelValues(g, o)
 		}
 		m.tokensIssued.WithLabelValues(g, "access_token")
@@ -112,7 +114,7 @@ func (m *metrics) observer() oauth.Observer { return oauthObserver{m} }
 type oauthObserver struct{ m *metrics }
 
 func (o oauthObserver) TokenRequest(_ context.Context, grant, outcome string) {
-	if !slices.Contains(outcomes, outcome) {
+	if !slices.Contains(outcomes(), outcome) {
 		outcome = "other"
 	}
 	o.m.tokenRequests.WithLabelValues(grant, outcome).Inc()
@@ -171,36 +173,48 @@ func (m *metrics) registerKeys(ring *keys.Ring, now func() time.Time) {
 	}))
 }
 
-// registerPool exports PostgreSQL connection-pool statistics.
+// registerPool exports PostgreSQL connection-pool statistics, read at
+// each scrape.
 func (m *metrics) registerPool(stat func() *pgxpool.Stat) {
-	m.reg.MustRegister(poolCollector{stat})
+	desc := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
+	m.reg.MustRegister(poolCollector{stat: stat, descs: []*prometheus.Desc{
+		desc("gatehouse_db_pool_acquired_connections", "Connections in use."),
+		desc("gatehouse_db_pool_idle_connections", "Idle connections."),
+		desc("gatehouse_db_pool_connections", "Open connections."),
+		desc("gatehouse_db_pool_max_connections", "Pool size limit."),
+		desc("gatehouse_db_pool_acquires_total", "Connections acquired from the pool."),
+		desc("gatehouse_db_pool_empty_acquires_total", "Acquires that had to wait for a connection."),
+		desc("gatehouse_db_pool_acquire_wait_seconds_total", "Time spent waiting for a connection."),
+	}})
 }
 
-var (
-	poolAcquired = prometheus.NewDesc("gatehouse_db_pool_acquired_connections", "Connections in use.", nil, nil)
-	poolIdle     = prometheus.NewDesc("gatehouse_db_pool_idle_connections", "Idle connections.", nil, nil)
-	poolTotal    = prometheus.NewDesc("gatehouse_db_pool_connections", "Open connections.", nil, nil)
-	poolMax      = prometheus.NewDesc("gatehouse_db_pool_max_connections", "Pool size limit.", nil, nil)
-	poolAcquires = prometheus.NewDesc("gatehouse_db_pool_acquires_total", "Connections acquired from the pool.", nil, nil)
-	poolEmpty    = prometheus.NewDesc("gatehouse_db_pool_empty_acquires_total", "Acquires that had to wait for a connection.", nil, nil)
-	poolWait     = prometheus.NewDesc("gatehouse_db_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.", nil, nil)
-)
-
-type poolCollector struct{ stat func() *pgxpool.Stat }
+// poolCollector reads the pool's statistics; descs are in Collect's order.
+type poolCollector struct {
+	stat  func() *pgxpool.Stat
+	descs []*prometheus.Desc
+}
 
 func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{poolAcquired, poolIdle, poolTotal, poolMax, poolAcquires, poolEmpty, poolWait} {
+	for _, d := range c.descs {
 		ch <- d
 	}
 }
 
 func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.stat()
-	ch <- prometheus.MustNewConstMetric(poolAcquired, prometheus.GaugeValue, float64(s.AcquiredConns()))
-	ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleConns()))
-	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.TotalConns()))
-	ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()))
-	ch <- prometheus.MustNewConstMetric(poolAcquires, prometheus.CounterValue, float64(s.AcquireCount()))
-	ch <- prometheus.MustNewConstMetric(poolEmpty, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
-	ch <- prometheus.MustNewConstMetric(poolWait, prometheus.CounterValue, s.AcquireDuration().Seconds())
+	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
+	for i, v := range []struct {
+		t prometheus.ValueType
+		v float64
+	}{
+		{gauge, float64(s.AcquiredConns())},
+		{gauge, float64(s.IdleConns())},
+		{gauge, float64(s.TotalConns())},
+		{gauge, float64(s.MaxConns())},
+		{counter, float64(s.AcquireCount())},
+		{counter, float64(s.EmptyAcquireCount())},
+		{counter, s.AcquireDuration().Seconds()},
+	} {
+		ch <- prometheus.MustNewConstMetric(c.descs[i], v.t, v.v)
+	}
 }
