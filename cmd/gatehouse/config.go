@@ -35,6 +35,7 @@ type Config struct {
 	Argon2Parallelism     uint
 	LogLevel              string
 	LogFormat             string
+	Pprof                 bool // net/http/pprof on the admin listener, behind admin authentication
 	Migrate               bool
 	// Secrets are the master secrets (GATEHOUSE_SECRETS, never a flag, so
 	// they stay out of shell history) or a file of them.
@@ -54,9 +55,6 @@ type Config struct {
 	KeyPublishLead     time.Duration
 	KeyRotationPeriod  time.Duration
 	KeyRefreshInterval time.Duration
-	// Pprof serves net/http/pprof on the admin listener, behind admin
-	// authentication.
-	Pprof bool
 	// Now is the clock; tests set it, nil means time.Now.
 	Now func() time.Time
 }
@@ -110,6 +108,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 	uintv(&c.Argon2Parallelism, "argon2-parallelism", "GATEHOUSE_ARGON2_PARALLELISM", 1, "argon2id lanes")
 	fs.StringVar(&c.LogLevel, "log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("GATEHOUSE_LOG_FORMAT", "text"), "text or json (env GATEHOUSE_LOG_FORMAT)")
+	fs.BoolVar(&c.Pprof, "pprof", getenv("GATEHOUSE_PPROF") == "true", "serve Go profiles at "+PprofPrefix+" on the admin listener, behind admin authentication (env GATEHOUSE_PPROF=true)")
 	c.Secrets = getenv("GATEHOUSE_SECRETS")
 	fs.StringVar(&c.SecretsFile, "secrets-file", getenv("GATEHOUSE_SECRETS_FILE"), "file of master secrets, one per line, the first encrypts (env GATEHOUSE_SECRETS_FILE; or set GATEHOUSE_SECRETS)")
 	fs.BoolVar(&c.Migrate, "migrate", getenv("GATEHOUSE_MIGRATE") == "true", "apply pending database migrations before serving (env GATEHOUSE_MIGRATE=true)")
@@ -127,7 +126,6 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 	dur(&c.KeyPublishLead, "key-publish-lead", "GATEHOUSE_KEY_PUBLISH_LEAD", 0, "how long a new key is published before it signs; 0 means JWKS max-age + refresh interval + 1m")
 	dur(&c.KeyRotationPeriod, "key-rotation-period", "GATEHOUSE_KEY_ROTATION_PERIOD", 24*time.Hour, "how long a signing key signs before the next one takes over")
 	dur(&c.KeyRefreshInterval, "key-refresh-interval", "GATEHOUSE_KEY_REFRESH_INTERVAL", 10*time.Second, "how often each instance rereads the signing keys from the store")
-	fs.BoolVar(&c.Pprof, "pprof", getenv("GATEHOUSE_PPROF") == "true", "serve Go profiles at "+PprofPrefix+" on the admin listener, behind admin authentication (env GATEHOUSE_PPROF=true)")
 	dev := fs.Bool("dev", false, "embedded dev mode: in-memory store and keys, demo client and user (the default without a database URL)")
 
 	finish := func() error {
