@@ -213,3 +213,56 @@ func readmeErrorRows(t *testing.T) []string {
 	}
 	return rows
 }
+
+// TestIntrospectRevokeErrors is the error table of the introspection (RFC
+// 7662) and revocation (RFC 7009) endpoints, which answer in RFC 6749
+// section 5.2's format.
+func TestIntrospectRevokeErrors(t *testing.T) {
+	ts := startServer(t, nil)
+	secret := ts.addClient(t, storage.Client{ID: "svc", Name: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+	_, tb := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, "svc", secret)
+	at := tb["access_token"].(string)
+	tests := []struct {
+		name, path, rfc string
+		method          string
+		form            url.Values
+		user, pass      string
+		wantStatus      int
+		wantError       string // "" for a success
+	}{
+		{name: "introspect: no client authentication", path: "/oauth2/introspect", rfc: "RFC 7662 2.1, 2.3", form: url.Values{"token": {at}}, wantStatus: 401, wantError: "invalid_client"},
+		{name: "introspect: wrong secret", path: "/oauth2/introspect", rfc: "RFC 7662 2.3", form: url.Values{"token": {at}}, user: "svc", pass: "wrong", wantStatus: 401, wantError: "invalid_client"},
+		{name: "introspect: missing token", path: "/oauth2/introspect", rfc: "RFC 7662 2.1 (token is REQUIRED), RFC 6749 5.2", form: url.Values{}, user: "svc", pass: secret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "introspect: GET", path: "/oauth2/introspect", rfc: "RFC 7662 2.1 (POST)", method: http.MethodGet, user: "svc", pass: secret, wantStatus: 405, wantError: "invalid_request"},
+		{name: "introspect: NUL in token", path: "/oauth2/introspect", rfc: "RFC 6749 5.2 (malformed)", form: url.Values{"token": {"a\x00"}}, user: "svc", pass: secret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "introspect: unknown token", path: "/oauth2/introspect", rfc: "RFC 7662 2.2 (active false, 200)", form: url.Values{"token": {"nope"}}, user: "svc", pass: secret, wantStatus: 200},
+		{name: "revoke: no client authentication", path: "/oauth2/revoke", rfc: "RFC 7009 2.1, 2.2.1", form: url.Values{"token": {at}}, wantStatus: 401, wantError: "invalid_client"},
+		{name: "revoke: wrong secret", path: "/oauth2/revoke", rfc: "RFC 7009 2.2.1", form: url.Values{"token": {at}}, user: "svc", pass: "wrong", wantStatus: 401, wantError: "invalid_client"},
+		{name: "revoke: missing token", path: "/oauth2/revoke", rfc: "RFC 7009 2.1 (token is REQUIRED), 2.2.1", form: url.Values{}, user: "svc", pass: secret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "revoke: GET", path: "/oauth2/revoke", rfc: "RFC 7009 2.1 (POST)", method: http.MethodGet, user: "svc", pass: secret, wantStatus: 405, wantError: "invalid_request"},
+		{name: "revoke: invalid UTF-8 in token", path: "/oauth2/revoke", rfc: "RFC 6749 5.2 (malformed)", form: url.Values{"token": {"\xff"}}, user: "svc", pass: secret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "revoke: unknown token", path: "/oauth2/revoke", rfc: "RFC 7009 2.2 (invalid tokens get 200)", form: url.Values{"token": {"nope"}}, user: "svc", pass: secret, wantStatus: 200},
+		{name: "revoke: unknown hint", path: "/oauth2/revoke", rfc: "RFC 7009 2.1 (the hint may be ignored)", form: url.Values{"token": {"nope"}, "token_type_hint": {"id_token"}}, user: "svc", pass: secret, wantStatus: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method := tt.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			req, _ := http.NewRequest(method, ts.URL+tt.path, strings.NewReader(tt.form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tt.user != "" {
+				req.SetBasicAuth(tt.user, tt.pass)
+			}
+			resp, body := do(t, req)
+			got, _ := body["error"].(string)
+			if resp.StatusCode != tt.wantStatus || got != tt.wantError {
+				t.Errorf("got %d %v; want %d %q (%s)", resp.StatusCode, body, tt.wantStatus, tt.wantError, tt.rfc)
+			}
+			if tt.wantError != "" && resp.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q; want no-store", resp.Header.Get("Cache-Control"))
+			}
+		})
+	}
+}
