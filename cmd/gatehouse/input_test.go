@@ -97,7 +97,14 @@ func TestHostileInputOAuth(t *testing.T) {
 				})
 			}
 		}
-		// None of it reached the throttle: alice still logs in.
+		// None of it reaches the throttle: past its limit of 10 failures a
+		// username would get 429.
+		for i := range 12 {
+			resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"alice\x00"}, "password": {"x"}}, "app", secret)
+			if resp.StatusCode != 400 || body["error"] != "invalid_request" {
+				t.Fatalf("%s: hostile login %d: %d %v; want 400 invalid_request", store, i+1, resp.StatusCode, body)
+			}
+		}
 		if resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"pw-alice-123"}}, "app", secret); resp.StatusCode != 200 {
 			t.Errorf("%s: alice after the hostile requests: %d %v", store, resp.StatusCode, body)
 		}
