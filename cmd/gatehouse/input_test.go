@@ -141,6 +141,13 @@ func TestHostileInputAdmin(t *testing.T) {
 			{"NUL in a password", "POST", "/users", `{"username":"carl","password":"password\u0000x"}`, "password"},
 			{"NUL in a role", "POST", "/users", `{"username":"dan","roles":["a\u0000"]}`, "roles"},
 			{"NUL in an audience", "POST", "/clients", `{"name":"n6","grant_types":["client_credentials"],"audiences":["a\u0000"]}`, "audiences"},
+			{"over-long name", "POST", "/clients", `{"name":"` + strings.Repeat("n", 200) + `","grant_types":["client_credentials"]}`, "name"},
+			{"over-long audience", "POST", "/clients", `{"name":"n7","grant_types":["client_credentials"],"audiences":["` + strings.Repeat("a", 300) + `"]}`, "audiences"},
+			{"over-long claims", "POST", "/clients", `{"name":"n8","grant_types":["client_credentials"],"claims":{"x":"` + strings.Repeat("c", 5000) + `"}}`, "claims"},
+			{"over-long client id", "POST", "/clients", `{"id":"` + strings.Repeat("i", 200) + `","name":"n9","grant_types":["client_credentials"]}`, "id"},
+			{"over-long username", "POST", "/users", `{"username":"` + strings.Repeat("u", 200) + `"}`, "username"},
+			{"over-long password", "POST", "/users", `{"username":"erin","password":"` + strings.Repeat("p", 2000) + `"}`, "password"},
+			{"over-long role", "POST", "/users", `{"username":"fay","roles":["` + strings.Repeat("r", 100) + `"]}`, "roles"},
 		}
 		for _, tt := range tests {
 			t.Run(store+" "+tt.name, func(t *testing.T) {
