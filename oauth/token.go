@@ -146,7 +146,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 	s.obs.TokenIssued(ctx, gt, "access_token")
-	if resp.ToMap()["refresh_token"] != nil {
+	if resp.GetExtra("refresh_token") != nil {
 		s.obs.TokenIssued(ctx, gt, "refresh_token")
 	}
 	return nil
