@@ -46,15 +46,31 @@ func checkRequestText(r *http.Request) error {
 	return nil
 }
 
+// nul is how JSON writes a NUL character (a raw one is a syntax error).
+const nul = `\u0000`
+
+// maxTextDepth bounds how deep badJSONText looks for the field to name;
+// below it the whole subtree is named. Each level parses its subtree once.
+const maxTextDepth = 16
+
 // badJSONText returns the path ("name", "claims.tenant") of the first
 // string in the JSON document raw, member name or value, that no store can
 // hold: invalid UTF-8 (which encoding/json would silently replace; RFC 8259
 // section 8.1 requires UTF-8) or a NUL character (which PostgreSQL's jsonb
-// refuses). A document that does not parse is left to the decoder.
+// refuses). A document that does not parse is left to the decoder. Most
+// bodies need one scan: only one with invalid UTF-8 or an escaped NUL is
+// taken apart to name the field.
 func badJSONText(path string, raw []byte) (string, bool) {
+	return badJSONTextAt(path, raw, 0)
+}
+
+func badJSONTextAt(path string, raw []byte, depth int) (string, bool) {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
+	if len(raw) == 0 || utf8.Valid(raw) && !bytes.Contains(raw, []byte(nul)) {
 		return "", false
+	}
+	if depth >= maxTextDepth && (raw[0] == '{' || raw[0] == '[') {
+		return path, true
 	}
 	switch raw[0] {
 	case '{':
@@ -76,7 +92,7 @@ func badJSONText(path string, raw []byte) (string, bool) {
 				// Name the object, not the hostile member name.
 				return path, true
 			}
-			if f, bad := badJSONText(p, m[k]); bad {
+			if f, bad := badJSONTextAt(p, m[k], depth+1); bad {
 				return f, true
 			}
 		}
@@ -90,7 +106,7 @@ func badJSONText(path string, raw []byte) (string, bool) {
 			return "", false
 		}
 		for _, v := range a {
-			if f, bad := badJSONText(path, v); bad {
+			if f, bad := badJSONTextAt(path, v, depth+1); bad {
 				return f, true
 			}
 		}
