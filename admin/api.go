@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,7 +110,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // is logged.
 func (a *api) handle(fn func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := fn(w, r)
+		err := checkRequestText(r)
+		if err == nil {
+			err = fn(w, r)
+		}
 		if err == nil {
 			return
 		}
@@ -149,14 +153,23 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 			return &requestError{status: http.StatusUnsupportedMediaType, code: "invalid_request", desc: "the body must be application/json"}
 		}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return &requestError{status: http.StatusRequestEntityTooLarge, code: "invalid_request", desc: fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes)}
+	case err != nil:
+		return badRequest("", "the body cannot be read: %v", err)
+	}
+	if field, bad := badJSONText("", body); bad {
+		return badRequest(field, "%s: is not valid UTF-8 or contains a NUL character", fieldName(field))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	var (
 		syntaxErr *json.SyntaxError
 		typeErr   *json.UnmarshalTypeError
-		maxErr    *http.MaxBytesError
 	)
 	switch {
 	case err == nil:
@@ -165,8 +178,6 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 			return nil
 		}
 		return badRequest("", "a JSON body is required")
-	case errors.As(err, &maxErr):
-		return &requestError{status: http.StatusRequestEntityTooLarge, code: "invalid_request", desc: fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes)}
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("", "the body is not valid JSON")
 	case errors.As(err, &typeErr):

@@ -43,6 +43,9 @@ type AuthConfig struct {
 	Now func() time.Time
 	// Logger receives key-fetch and deny-list failures.
 	Logger *slog.Logger
+	// Authenticated, when set, is told the client id of each verified,
+	// unrevoked token, admin or not (for the access log).
+	Authenticated func(ctx context.Context, clientID string)
 }
 
 // NewAuth returns middleware that admits only requests with a valid
@@ -112,6 +115,9 @@ func RequireAdmin(cfg AuthConfig) func(http.Handler) http.Handler {
 					writeChallenge(w, http.StatusUnauthorized, "invalid_token", "the token was revoked", "")
 					return
 				}
+			}
+			if cfg.Authenticated != nil {
+				cfg.Authenticated(r.Context(), c.ClientID)
 			}
 			if !c.HasRole(role) && !c.HasScope(scope) {
 				writeChallenge(w, http.StatusForbidden, "insufficient_scope",

@@ -12,7 +12,9 @@
 // (disabling or deleting a user or client revokes its refresh-token families
 // and denies their ids, so that their access tokens show inactive at
 // introspection, design D2), and writes an "audit" log event for every
-// change, never with a secret, a password or a hash.
+// change, never with a secret, a password or a hash. The HTTP API refuses
+// NUL characters, invalid UTF-8 and over-long values in a request's path,
+// query and JSON body (input.go) before the Service or a store sees them.
 //
 // The package does not issue or verify tokens itself (package oauth issues
 // them; discovery/verifier verifies the admin API's bearer tokens exactly

@@ -190,6 +190,11 @@ func cleanClaims(claims map[string]any) (map[string]any, error) {
 	if err := json.Unmarshal(b, &out); err != nil {
 		return nil, fieldErr("claims", "cannot be decoded: %v", err)
 	}
+	for _, k := range names {
+		if !validJSONText(out[k]) {
+			return nil, fieldErr("claims."+k, "contains a NUL character")
+		}
+	}
 	return out, nil
 }
 

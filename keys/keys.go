@@ -58,6 +58,10 @@ type Key struct {
 	Algorithm string
 	State     State
 	CreatedAt time.Time
+	// ActivatedAt and RetireAt are when a stored key started signing and
+	// when it is due to be replaced (zero for keys not from a store).
+	ActivatedAt time.Time
+	RetireAt    time.Time
 
 	private crypto.Signer
 	// header is the base64url-encoded protected header

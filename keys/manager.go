@@ -268,7 +268,7 @@ func (m *Manager) install(stored []storage.SigningKey, now time.Time) error {
 	slices.SortStableFunc(published, func(a, b storage.SigningKey) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	var desc strings.Builder
 	if active != nil {
-		desc.WriteString(active.ID)
+		desc.WriteString(active.ID + "@" + active.RetireAt.String())
 	}
 	for _, k := range published {
 		desc.WriteString(" " + k.ID + ":" + k.State)
@@ -287,6 +287,7 @@ func (m *Manager) install(stored []storage.SigningKey, now time.Time) error {
 		}
 		c := *parsed
 		c.State, c.CreatedAt = State(k.State), k.CreatedAt
+		c.ActivatedAt, c.RetireAt = k.ActivatedAt, k.RetireAt
 		keys = append(keys, &c)
 		if active != nil && k.ID == active.ID {
 			activeKey = &c

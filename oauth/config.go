@@ -34,6 +34,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives request failures; never secrets.
 	Logger *slog.Logger
+	// Observer is told about requests, tokens, reuse, revocations,
+	// throttle blocks and password-hash waits; nil observes nothing.
+	Observer Observer
 }
 
 // Defaults for Config fields left zero.
@@ -69,6 +72,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Observer == nil {
+		c.Observer = NopObserver{}
 	}
 	c.Password.setDefaults()
 }

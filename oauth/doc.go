@@ -5,6 +5,10 @@
 // RFC 9068 access-token claims from the stored client and user, hashes
 // client secrets (SHA-256, design D4) and user passwords (argon2id, D5), and
 // is the only package that turns errors into RFC 6749 error responses.
+// Every request passes one input boundary first (checkInput in form.go):
+// text no store can hold and over-long values are invalid_request before
+// fosite, the throttle or a store sees them (design D9). An Observer, when
+// configured, hears what each request did, for metrics and the access log.
 //
 // It does not own keys (package keys signs), the database (package
 // storage), or discovery documents (package discovery).

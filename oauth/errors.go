@@ -58,6 +58,21 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	json.NewEncoder(w).Encode(errorBody{Error: rfc.ErrorField, Description: desc})
 }
 
+// outcome is the RFC 6749 error code writeError answers for err, or "ok".
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, storage.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
+		return "temporarily_unavailable"
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.StatusCode() == http.StatusInternalServerError {
+		return fosite.ErrServerError.ErrorField
+	}
+	return rfc.ErrorField
+}
+
 // Errors Gatehouse raises before fosite sees a request.
 var (
 	errMethod = &fosite.RFC6749Error{ErrorField: "invalid_request", DescriptionField: "The request must use POST.", CodeField: http.StatusMethodNotAllowed}

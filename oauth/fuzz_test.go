@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,9 @@ func FuzzEndpoints(f *testing.F) {
 		{"/introspect", "token=eyJhbGciOiJub25lIn0.e30.", "application/x-www-form-urlencoded", "c", "s"},
 		{"/introspect", "token=a.b.c&token_type_hint=refresh_token", "application/x-www-form-urlencoded", "c", "s"},
 		{"/revoke", "token=ory_rt_abc.def&token_type_hint=access_token", "application/x-www-form-urlencoded", "c", "s"},
+		{"/token", "grant_type=password&username=alice%00&password=pw", "application/x-www-form-urlencoded", "c", "s"},
+		{"/introspect", "token=%FF", "application/x-www-form-urlencoded", "c", "s"},
+		{"/revoke", "token=a%00", "application/x-www-form-urlencoded", "c\x00", "s"},
 	} {
 		f.Add(seed.path, seed.body, seed.ct, seed.user, seed.pass)
 	}
@@ -84,5 +88,26 @@ func FuzzEndpoints(f *testing.F) {
 		if w.Code != http.StatusOK && strings.Contains(w.Body.String(), "access_token") {
 			t.Fatalf("%s %q = %d carries a token: %s", path, body, w.Code, w.Body)
 		}
+		// The input boundary (design D9): a form with text no store can
+		// hold is invalid_request, whatever else it holds.
+		if form, err := url.ParseQuery(body); err == nil && len(body) <= DefaultMaxBodyBytes && !validForm(form) {
+			if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `"error":"invalid_request"`) {
+				t.Fatalf("%s %q (%s) = %d %s; want 400 invalid_request", path, body, ct, w.Code, w.Body)
+			}
+		}
 	})
+}
+
+func validForm(form url.Values) bool {
+	for k, vs := range form {
+		if !storage.ValidText(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !storage.ValidText(v) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -42,6 +42,7 @@ func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 		// anything about it (RFC 7662 section 4).
 		s.provider.WriteIntrospectionError(ctx, w, fosite.ErrInactiveToken)
 	case err == nil:
+		s.obs.ClientAuthenticated(ctx, callerID(r, st))
 		s.provider.WriteIntrospectionResponse(ctx, w, ir)
 	case errors.Is(err, storage.ErrUnavailable):
 		s.writeError(w, r, err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
@@ -72,6 +73,8 @@ type PasswordHasher struct {
 	// dummy is hashed against when a username is unknown, so that an
 	// unknown user costs what a wrong password costs.
 	dummy string
+	// observeWait, if set, is told how long each hash waited for a slot.
+	observeWait func(time.Duration)
 }
 
 // NewPasswordHasher returns a hasher for params (zero fields take defaults).
@@ -90,6 +93,9 @@ func NewPasswordHasher(params PasswordParams) (*PasswordHasher, error) {
 }
 
 func (h *PasswordHasher) acquire(ctx context.Context) error {
+	if h.observeWait != nil {
+		defer func(start time.Time) { h.observeWait(time.Since(start)) }(time.Now())
+	}
 	select {
 	case h.slots <- struct{}{}:
 		return nil

@@ -31,6 +31,7 @@ type Server struct {
 	hasher   *PasswordHasher
 	throttle *throttle
 	logger   *slog.Logger
+	obs      Observer
 }
 
 // New builds the protocol layer over store and ring.
@@ -43,10 +44,11 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	hasher.observeWait = cfg.Observer.PasswordHashWait
 	adapter := &fositeStore{store: store, hasher: hasher, now: cfg.Now, logger: cfg.Logger, issuer: cfg.Issuer,
 		refreshLifetime: cfg.RefreshTokenLifetime, familyLifetime: cfg.RefreshFamilyLifetime,
 		clients: newClientCache(cfg.ClientCacheTTL)}
-	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, throttle: newThrottle(), logger: cfg.Logger}
+	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, throttle: newThrottle(), logger: cfg.Logger, obs: cfg.Observer}
 	s.provider = newProvider(cfg, adapter, &signer{ring: ring})
 	return s, nil
 }

@@ -3,6 +3,8 @@ package oauth
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/ory/fosite"
 
@@ -39,5 +41,28 @@ func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.obs.ClientAuthenticated(ctx, revokingClient(r))
+	s.obs.Revoked(ctx, revokedType(st, r.PostForm.Get("token")))
 	s.provider.WriteRevocationResponse(ctx, w, nil)
+}
+
+// revokingClient is the client that authenticated a successful revocation
+// (Basic, form-encoded per RFC 6749 section 2.3.1, or client_id in the
+// body).
+func revokingClient(r *http.Request) string {
+	if id, _, ok := r.BasicAuth(); ok {
+		id, _ = url.QueryUnescape(id)
+		return id
+	}
+	return r.PostForm.Get("client_id")
+}
+
+// revokedType is "access_token" when tok was verified as one, else "other".
+func revokedType(st *reqState, tok string) string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.verified[tok[strings.LastIndexByte(tok, '.')+1:]]; ok {
+		return "access_token"
+	}
+	return "other"
 }

@@ -17,9 +17,11 @@ import (
 // Token serves the token endpoint (RFC 6749 section 3.2) for the
 // client_credentials (4.4), password (4.3) and refresh_token (6) grants.
 func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
-	if err := s.token(w, r); err != nil {
+	err := s.token(w, r)
+	if err != nil {
 		s.writeError(w, r, err)
 	}
+	s.obs.TokenRequest(r.Context(), grantLabel(r.PostForm.Get("grant_type")), outcome(err))
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
@@ -51,6 +53,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		username, addr = NormalizeUsername(form.Get("username")), clientAddr(r)
 		if blocked, wait := s.throttle.blocked(s.now(), username, addr); blocked {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			s.obs.ThrottleBlocked(r.Context())
 			return errThrottled
 		}
 	}
@@ -58,6 +61,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	st := &reqState{allowDisabled: true}
 	ctx := withState(r.Context(), st)
 	ar, err := s.provider.NewAccessRequest(ctx, r, newSession())
+	if ar != nil && ar.GetClient() != nil {
+		s.obs.ClientAuthenticated(ctx, ar.GetClient().GetID())
+	}
+	if gt == "refresh_token" && errors.Is(err, fosite.ErrInactiveToken) {
+		s.obs.RefreshReuse(ctx) // fosite revoked the family
+	}
 	if gt == "password" {
 		switch {
 		case err == nil:
@@ -133,11 +142,16 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 			// Another request rotated this token a moment ago: a replay
 			// (RFC 9700 section 4.14.2). Revoke the family, as for reuse.
 			s.revokeFamily(r, ar.GetID())
+			s.obs.RefreshReuse(ctx)
 			return fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
 		}
 		return err
 	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+	s.obs.TokenIssued(ctx, gt, "access_token")
+	if resp.GetExtra("refresh_token") != nil {
+		s.obs.TokenIssued(ctx, gt, "refresh_token")
+	}
 	return nil
 }
 

@@ -7,7 +7,8 @@
 // storage/storagetest. The contract knows nothing of fosite's request types;
 // package oauth adapts fosite's storage interfaces onto it. It reuses fosite's
 // sentinel errors (ErrNotFound, ErrInactiveToken) so that outcomes travel
-// through fosite's grant handlers unchanged.
+// through fosite's grant handlers unchanged. ValidText is the text every
+// store holds unchanged; callers refuse anything else at their boundary.
 //
 // Transactions travel in the context (BeginTX returns a context that the
 // store's methods recognise), exactly as fosite's storage.Transactional

@@ -34,6 +34,9 @@ type Janitor struct {
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Deleted, if set, is told how many entries of a kind
+	// ("refresh_token", "denial") each sweep deleted.
+	Deleted func(kind string, n int)
 }
 
 // Run sweeps at once and then every Interval until ctx is done, and then
@@ -77,6 +80,10 @@ func (j *Janitor) Sweep(ctx context.Context) (refresh, denials int, err error) {
 	denials, err = j.sweep(ctx, t, j.Store.DeleteExpiredDenials)
 	if refresh > 0 || denials > 0 {
 		j.logger().Info("janitor: deleted expired entries", "refresh_families", refresh, "denials", denials)
+	}
+	if j.Deleted != nil {
+		j.Deleted("refresh_token", refresh)
+		j.Deleted("denial", denials)
 	}
 	return refresh, denials, err
 }

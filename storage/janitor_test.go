@@ -161,3 +161,18 @@ func TestJanitorRunSurvivesFailures(t *testing.T) {
 		t.Fatal("Run(no store) = nil; want an error")
 	}
 }
+
+// TestJanitorReportsDeletions checks that Deleted hears what each sweep
+// deleted, by kind, for the janitor metrics.
+func TestJanitorReportsDeletions(t *testing.T) {
+	s := memory.New()
+	fill(t, s, 5, 2)
+	got := map[string]int{}
+	j := &storage.Janitor{Store: s, Batch: 2, Now: func() time.Time { return base }, Deleted: func(kind string, n int) { got[kind] += n }}
+	if _, _, err := j.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got["refresh_token"] != 5 || got["denial"] != 5 {
+		t.Errorf("Deleted heard %v; want 5 refresh tokens and 5 denials", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/discovery"
@@ -30,6 +31,9 @@ type app struct {
 	// admin and adminHandler serve the admin API on its own listener.
 	admin        *admin.Service
 	adminHandler http.Handler
+	// metrics are served on the admin listener; the access log wraps both
+	// listeners' handlers.
+	metrics *metrics
 	// background tasks run for the server's lifetime (janitor, key
 	// rotation); each returns when its context is done.
 	background []func(context.Context) error
@@ -37,13 +41,13 @@ type app struct {
 
 // newApp builds config -> store -> keys -> oauth -> router, in that order.
 func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, logger: logger}
+	a := &app{cfg: cfg, logger: logger, metrics: newMetrics()}
 	var secrets *keys.Secrets
 	if cfg.Dev {
 		mem := memory.New()
 		a.store = mem
 		secrets = keys.RandomSecrets()
-		a.background = append(a.background, (&storage.Janitor{Store: mem, Interval: cfg.JanitorInterval, RevokedRetention: oauth.MaxTokenLifetime, Logger: logger}).Run)
+		a.background = append(a.background, (&storage.Janitor{Store: mem, Interval: cfg.JanitorInterval, RevokedRetention: oauth.MaxTokenLifetime, Logger: logger, Deleted: a.metrics.janitorDeletedFunc}).Run)
 	} else {
 		var err error
 		secrets, err = keys.LoadSecrets(func(name string) string {
@@ -69,7 +73,8 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		}
 		a.store = pg
 		a.schema = pg.CheckSchema
-		a.background = append(a.background, (&storage.Janitor{Store: pg, Interval: cfg.JanitorInterval, RevokedRetention: oauth.MaxTokenLifetime, Logger: logger}).Run)
+		a.background = append(a.background, (&storage.Janitor{Store: pg, Interval: cfg.JanitorInterval, RevokedRetention: oauth.MaxTokenLifetime, Logger: logger, Deleted: a.metrics.janitorDeletedFunc}).Run)
+		a.metrics.registerPool(pg.PoolStat)
 	}
 	mgr, err := keys.Open(ctx, a.store, cfg.keyOptions(secrets, logger))
 	if err != nil {
@@ -77,6 +82,11 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		return nil, err
 	}
 	a.keys, a.ring = mgr, mgr.Ring()
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	a.metrics.registerKeys(a.ring, now)
 	a.background = append(a.background, mgr.Run)
 	o, err := oauth.New(oauth.Config{
 		Issuer:                cfg.Issuer,
@@ -87,6 +97,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Logger:                logger,
 		Now:                   cfg.Now,
 		ClientCacheTTL:        cfg.ClientCacheTTL,
+		Observer:              a.metrics.observer(),
 	}, a.store, a.ring)
 	if err != nil {
 		a.store.Close()
@@ -127,16 +138,20 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		// Discovery and the JWKS come from this process's own router: the
 		// admin API verifies tokens exactly as a resource server would,
 		// without needing to reach the public issuer URL.
-		Local:   a.handler,
-		Revoked: o.Revoked,
-		Now:     cfg.Now,
-		Logger:  logger,
+		Local:         a.handler,
+		Revoked:       o.Revoked,
+		Now:           cfg.Now,
+		Logger:        logger,
+		Authenticated: a.metrics.observer().ClientAuthenticated,
 	})
 	if err != nil {
 		a.store.Close()
 		return nil, err
 	}
-	a.adminHandler = admin.NewHandler(a.admin, auth)
+	api := admin.NewHandler(a.admin, auth)
+	adminHandler, adminRoute := adminListener(api, a.metrics, auth, cfg.Pprof)
+	a.adminHandler = accessLog(adminHandler, logger, a.metrics, "admin", adminRoute)
+	a.handler = accessLog(a.handler, logger, a.metrics, "public", muxRoute(a.handler))
 	return a, nil
 }
 

@@ -38,6 +38,7 @@ type Config struct {
 	Argon2Parallelism     uint
 	LogLevel              string
 	LogFormat             string
+	Pprof                 bool // net/http/pprof on the admin listener, behind admin authentication
 	Migrate               bool
 	// Secrets are the master secrets (GATEHOUSE_SECRETS, never a flag, so
 	// they stay out of shell history) or a file of them.
@@ -132,6 +133,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func(se
 	uintv(&c.Argon2Parallelism, "argon2-parallelism", "GATEHOUSE_ARGON2_PARALLELISM", 1, "argon2id lanes")
 	fs.StringVar(&c.LogLevel, "log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("GATEHOUSE_LOG_FORMAT", "text"), "text or json (env GATEHOUSE_LOG_FORMAT)")
+	boolv(&c.Pprof, "pprof", "GATEHOUSE_PPROF", "serve Go profiles at "+PprofPrefix+" on the admin listener, behind admin authentication")
 	c.Secrets = getenv(keys.EnvSecrets)
 	fs.StringVar(&c.SecretsFile, "secrets-file", getenv(keys.EnvSecretsFile), "file of master secrets, one per line, the first encrypts (env GATEHOUSE_SECRETS_FILE; or set GATEHOUSE_SECRETS)")
 	boolv(&c.Migrate, "migrate", "GATEHOUSE_MIGRATE", "apply pending database migrations before serving")

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -17,12 +20,37 @@ func mustGet(t testing.TB, u string) *http.Request {
 	return req
 }
 
-// TestTokenErrors is the RFC 6749 section 5.2 table (design D9).
+// Rows of the README's error table (section "Errors"), by their first
+// column.
+const (
+	rowClient      = "unknown client, wrong secret, no client authentication"
+	rowUnauthz     = "grant not registered for the client"
+	rowGrantType   = "grant type not served"
+	rowScope       = "scope not registered for the client, or wider than the original grant on refresh"
+	rowTarget      = "audience/resource not registered for the client"
+	rowGrant       = "wrong password or unknown user (same body), bad/rotated/revoked/expired or first-format refresh token, disabled or deleted user or client on refresh"
+	rowRequest     = "missing or repeated parameter, two client authentication methods, non-form body"
+	rowInput       = "NUL byte, invalid UTF-8 or over-long value in any parameter or in the Basic credentials"
+	rowGET         = "GET"
+	rowTooBig      = "body over 64 KiB"
+	rowUnavailable = "database unreachable"
+)
+
+// rowsTestedElsewhere names the test that covers a row TestTokenErrors
+// cannot set up.
+var rowsTestedElsewhere = map[string]string{rowUnavailable: "TestDatabaseOutage"}
+
+// TestTokenErrors is the RFC 6749 section 5.2 table (design D9): every row
+// of the README's error table, each case citing the section that fixes its
+// answer.
 func TestTokenErrors(t *testing.T) {
 	ts := startServer(t, nil)
+	ctx := context.Background()
 	ccSecret := ts.addClient(t, storage.Client{ID: "svc", Name: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}, Audiences: []string{"api"}})
 	pwSecret := ts.addClient(t, storage.Client{ID: "app", Name: "app", GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read", "offline_access"}})
+	offSecret := ts.addClient(t, storage.Client{ID: "off", Name: "off", GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read", "offline_access"}})
 	ts.addUser(t, "u-1", "erin", "pw-erin-123", "user")
+	ts.addUser(t, "u-2", "dora", "pw-dora-123", "user")
 
 	form := func(kv ...string) string {
 		v := url.Values{}
@@ -31,9 +59,36 @@ func TestTokenErrors(t *testing.T) {
 		}
 		return v.Encode()
 	}
+	login := func(client, secret, user, pw string) string {
+		t.Helper()
+		resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}, "scope": {"read offline_access"}}, client, secret)
+		if resp.StatusCode != 200 {
+			t.Fatalf("password grant: %d %v", resp.StatusCode, body)
+		}
+		return body["refresh_token"].(string)
+	}
+	refreshForm := func(rt string) string { return form("grant_type", "refresh_token", "refresh_token", rt) }
+	// A rotated token: refreshed once, its successor kept.
+	rotated := login("app", pwSecret, "erin", "pw-erin-123")
+	if resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rotated}}, "app", pwSecret); resp.StatusCode != 200 {
+		t.Fatalf("refresh: %d %v", resp.StatusCode, body)
+	}
+	revoked := login("app", pwSecret, "erin", "pw-erin-123")
+	if resp, _ := ts.post(t, "/oauth2/revoke", url.Values{"token": {revoked}}, "app", pwSecret); resp.StatusCode != 200 {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	// Disabled in the store, without the admin service's revocation, so
+	// that only the disabled flag refuses the refresh.
+	ofDisabledUser := login("app", pwSecret, "dora", "pw-dora-123")
+	ts.app.store.UpdateUser(ctx, "u-2", func(u storage.User) (storage.User, error) { u.Disabled = true; return u, nil })
+	ofDisabledClient := login("off", offSecret, "erin", "pw-erin-123")
+	ts.app.store.UpdateClient(ctx, "off", func(c storage.Client) (storage.Client, error) { c.Disabled = true; return c, nil })
+
 	cc := form("grant_type", "client_credentials")
 	tests := []struct {
 		name        string
+		row         string // the README row
+		rfc         string // where the answer comes from
 		method      string
 		contentType string
 		body        string
@@ -41,36 +96,57 @@ func TestTokenErrors(t *testing.T) {
 		wantStatus  int
 		wantError   string
 		wantBasic   bool // WWW-Authenticate: Basic
+		// wantHint, when set, must appear in error_description: the
+		// description has to say what happened.
+		wantHint string
 	}{
-		{name: "unknown client (basic)", body: cc, user: "ghost", pass: "x", wantStatus: 401, wantError: "invalid_client", wantBasic: true},
-		{name: "wrong secret (basic)", body: cc, user: "svc", pass: "wrong", wantStatus: 401, wantError: "invalid_client", wantBasic: true},
-		{name: "wrong secret (post)", body: form("grant_type", "client_credentials", "client_id", "svc", "client_secret", "wrong"), wantStatus: 401, wantError: "invalid_client"},
-		{name: "no client authentication", body: cc, wantStatus: 401, wantError: "invalid_client"},
-		{name: "grant not allowed for client", body: form("grant_type", "password", "username", "erin", "password", "pw-erin-123"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "unauthorized_client"},
-		{name: "unknown grant", body: form("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "unsupported_grant_type"},
-		{name: "authorization_code not served", body: form("grant_type", "authorization_code", "code", "x"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "unsupported_grant_type"},
-		{name: "missing grant_type", body: form("scope", "read"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
-		{name: "scope not allowed", body: form("grant_type", "client_credentials", "scope", "admin"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_scope"},
-		{name: "audience not allowed", body: form("grant_type", "client_credentials", "audience", "payroll"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_target"},
-		{name: "resource not a URI", body: form("grant_type", "client_credentials", "resource", "relative/path"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_target"},
-		{name: "wrong password", body: form("grant_type", "password", "username", "erin", "password", "nope"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
-		{name: "unknown user", body: form("grant_type", "password", "username", "nobody", "password", "nope"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
-		{name: "missing password", body: form("grant_type", "password", "username", "erin"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_request"},
-		{name: "unknown refresh token", body: form("grant_type", "refresh_token", "refresh_token", "ory_rt_x.y"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
-		// RFC 6749 section 5.2: a missing required parameter is invalid_request.
-		{name: "missing refresh token", body: form("grant_type", "refresh_token"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_request"},
-		{name: "first-format refresh token", body: form("grant_type", "refresh_token", "refresh_token", "ory_rt_AAAA.BBBB"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
-		{name: "truncated refresh token", body: form("grant_type", "refresh_token", "refresh_token", "ghr1.fam.1.AAAA"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
-		{name: "refresh token with NUL", body: form("grant_type", "refresh_token", "refresh_token", "ghr1.fa\x00m.1."+strings.Repeat("A", 43)+"."+strings.Repeat("A", 43)), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
-		{name: "refresh token of an unknown family", body: form("grant_type", "refresh_token", "refresh_token", "ghr1.fam.1."+strings.Repeat("A", 43)+"."+strings.Repeat("A", 43)), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
-		{name: "repeated parameter", body: cc + "&grant_type=client_credentials", user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
-		{name: "repeated scope", body: cc + "&scope=read&scope=read", user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
-		{name: "GET", method: http.MethodGet, user: "svc", pass: ccSecret, wantStatus: 405, wantError: "invalid_request"},
-		{name: "JSON body", contentType: "application/json", body: `{"grant_type":"client_credentials"}`, user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
-		{name: "no content type", contentType: "-", body: cc, user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
-		{name: "body over 64 KiB", body: cc + "&pad=" + strings.Repeat("a", 70<<10), user: "svc", pass: ccSecret, wantStatus: 413, wantError: "invalid_request"},
-		{name: "bad form encoding", body: "grant_type=%zz", user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
-		{name: "client secret in both header and body", body: form("grant_type", "client_credentials", "client_id", "svc", "client_secret", ccSecret), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "unknown client (basic)", row: rowClient, rfc: "RFC 6749 5.2", body: cc, user: "ghost", pass: "x", wantStatus: 401, wantError: "invalid_client", wantBasic: true},
+		{name: "wrong secret (basic)", row: rowClient, rfc: "RFC 6749 5.2", body: cc, user: "svc", pass: "wrong", wantStatus: 401, wantError: "invalid_client", wantBasic: true},
+		{name: "wrong secret (post)", row: rowClient, rfc: "RFC 6749 5.2", body: form("grant_type", "client_credentials", "client_id", "svc", "client_secret", "wrong"), wantStatus: 401, wantError: "invalid_client"},
+		{name: "no client authentication", row: rowClient, rfc: "RFC 6749 5.2", body: cc, wantStatus: 401, wantError: "invalid_client"},
+		{name: "grant not allowed for client", row: rowUnauthz, rfc: "RFC 6749 5.2", body: form("grant_type", "password", "username", "erin", "password", "pw-erin-123"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "unauthorized_client"},
+		{name: "unknown grant", row: rowGrantType, rfc: "RFC 6749 5.2", body: form("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "unsupported_grant_type"},
+		{name: "authorization_code not served", row: rowGrantType, rfc: "RFC 6749 5.2", body: form("grant_type", "authorization_code", "code", "x"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "unsupported_grant_type"},
+		{name: "missing grant_type", row: rowRequest, rfc: "RFC 6749 5.2", body: form("scope", "read"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "scope not allowed", row: rowScope, rfc: "RFC 6749 5.2", body: form("grant_type", "client_credentials", "scope", "admin"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_scope"},
+		{name: "wider scope on refresh", row: rowScope, rfc: "RFC 6749 6", body: form("grant_type", "refresh_token", "refresh_token", login("app", pwSecret, "erin", "pw-erin-123"), "scope", "read write"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_scope"},
+		{name: "audience not allowed", row: rowTarget, rfc: "RFC 8707 2", body: form("grant_type", "client_credentials", "audience", "payroll"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_target"},
+		{name: "resource not a URI", row: rowTarget, rfc: "RFC 8707 2", body: form("grant_type", "client_credentials", "resource", "relative/path"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_target"},
+		{name: "wrong password", row: rowGrant, rfc: "RFC 6749 5.2", body: form("grant_type", "password", "username", "erin", "password", "nope"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
+		{name: "unknown user", row: rowGrant, rfc: "RFC 6749 5.2", body: form("grant_type", "password", "username", "nobody", "password", "nope"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
+		{name: "unknown refresh token", row: rowGrant, rfc: "RFC 6749 5.2", body: refreshForm("ory_rt_x.y"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
+		{name: "first-format refresh token", row: rowGrant, rfc: "RFC 6749 5.2", body: refreshForm("ory_rt_AAAA.BBBB"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
+		{name: "truncated refresh token", row: rowGrant, rfc: "RFC 6749 5.2", body: refreshForm("ghr1.fam.1.AAAA"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
+		{name: "refresh token of an unknown family", row: rowGrant, rfc: "RFC 6749 5.2", body: refreshForm("ghr1.fam.1." + strings.Repeat("A", 43) + "." + strings.Repeat("A", 43)), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant"},
+		{name: "refresh token with NUL", row: rowInput, rfc: "RFC 6749 5.2 (malformed)", body: refreshForm("ghr1.fa\x00m.1." + strings.Repeat("A", 43) + "." + strings.Repeat("A", 43)), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "rotated refresh token", row: rowGrant, rfc: "RFC 6749 5.2, RFC 9700 4.14.2", body: refreshForm(rotated), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant", wantHint: "already used"},
+		{name: "revoked refresh token", row: rowGrant, rfc: "RFC 6749 5.2, RFC 7009 2.1", body: refreshForm(revoked), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant", wantHint: "revoked"},
+		{name: "refresh for a disabled user", row: rowGrant, rfc: "RFC 6749 5.2 (the grant is revoked)", body: refreshForm(ofDisabledUser), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant", wantHint: "The user is disabled"},
+		{name: "refresh by a disabled client", row: rowGrant, rfc: "RFC 6749 5.2 (the grant is revoked)", body: refreshForm(ofDisabledClient), user: "off", pass: offSecret, wantStatus: 400, wantError: "invalid_grant"},
+		{name: "missing password", row: rowRequest, rfc: "RFC 6749 4.3.2, 5.2", body: form("grant_type", "password", "username", "erin"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "missing refresh token", row: rowRequest, rfc: "RFC 6749 6, 5.2", body: form("grant_type", "refresh_token"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "empty refresh token", row: rowRequest, rfc: "RFC 6749 6, 5.2", body: form("grant_type", "refresh_token", "refresh_token", ""), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "repeated parameter", row: rowRequest, rfc: "RFC 6749 3.2", body: cc + "&grant_type=client_credentials", user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "repeated scope", row: rowRequest, rfc: "RFC 6749 3.2", body: cc + "&scope=read&scope=read", user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "client secret in both header and body", row: rowRequest, rfc: "RFC 6749 2.3", body: form("grant_type", "client_credentials", "client_id", "svc", "client_secret", ccSecret), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "JSON body", row: rowRequest, rfc: "RFC 6749 3.2", contentType: "application/json", body: `{"grant_type":"client_credentials"}`, user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "no content type", row: rowRequest, rfc: "RFC 6749 3.2", contentType: "-", body: cc, user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "bad form encoding", row: rowRequest, rfc: "RFC 6749 3.2, 5.2", body: "grant_type=%zz", user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "NUL in username", row: rowInput, rfc: "RFC 6749 5.2 (malformed)", body: form("grant_type", "password", "username", "erin\x00", "password", "x"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "invalid UTF-8 in scope", row: rowInput, rfc: "RFC 6749 5.2 (malformed)", body: cc + "&scope=%FF", user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "over-long password", row: rowInput, rfc: "RFC 6749 5.2 (malformed)", body: form("grant_type", "password", "username", "erin", "password", strings.Repeat("p", 2000)), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "NUL in Basic client id", row: rowInput, rfc: "RFC 6749 2.3.1, 5.2", body: cc, user: "svc%00", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "GET", row: rowGET, rfc: "RFC 6749 3.2 (POST only)", method: http.MethodGet, user: "svc", pass: ccSecret, wantStatus: 405, wantError: "invalid_request"},
+		{name: "body over 64 KiB", row: rowTooBig, rfc: "RFC 6749 5.2 (malformed), RFC 9110 15.5.14", body: cc + "&pad=" + strings.Repeat("a", 70<<10), user: "svc", pass: ccSecret, wantStatus: 413, wantError: "invalid_request"},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		covered[tt.row] = true
+	}
+	for _, row := range readmeErrorRows(t) {
+		if !covered[row] && rowsTestedElsewhere[row] == "" {
+			t.Errorf("README error row %q has no case", row)
+		}
 	}
 	bodies := map[string]string{}
 	for _, tt := range tests {
@@ -92,7 +168,10 @@ func TestTokenErrors(t *testing.T) {
 			}
 			resp, body := do(t, req)
 			if resp.StatusCode != tt.wantStatus || body["error"] != tt.wantError {
-				t.Errorf("got %d %v; want %d %s", resp.StatusCode, body, tt.wantStatus, tt.wantError)
+				t.Errorf("got %d %v; want %d %s (%s)", resp.StatusCode, body, tt.wantStatus, tt.wantError, tt.rfc)
+			}
+			if desc, _ := body["error_description"].(string); !strings.Contains(desc, tt.wantHint) {
+				t.Errorf("error_description %q; want it to say %q", desc, tt.wantHint)
 			}
 			if _, ok := body["access_token"]; ok {
 				t.Errorf("error response carries a token: %v", body)
@@ -115,5 +194,85 @@ func TestTokenErrors(t *testing.T) {
 	// Wrong password and unknown user are indistinguishable.
 	if bodies["wrong password"] != bodies["unknown user"] {
 		t.Errorf("wrong password and unknown user differ:\n%q\n%q", bodies["wrong password"], bodies["unknown user"])
+	}
+}
+
+// readmeErrorRows returns the first column of every row of the README's
+// error table.
+func readmeErrorRows(t *testing.T) []string {
+	t.Helper()
+	f, err := os.Open("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows []string
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "## "):
+			in = line == "## Errors"
+		case in && strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| case ") && !strings.HasPrefix(line, "|---"):
+			rows = append(rows, strings.TrimSpace(strings.Split(line, "|")[1]))
+		}
+	}
+	if len(rows) < 10 {
+		t.Fatalf("README error table: %d rows found; the table moved?", len(rows))
+	}
+	return rows
+}
+
+// TestIntrospectRevokeErrors is the error table of the introspection (RFC
+// 7662) and revocation (RFC 7009) endpoints, which answer in RFC 6749
+// section 5.2's format.
+func TestIntrospectRevokeErrors(t *testing.T) {
+	ts := startServer(t, nil)
+	secret := ts.addClient(t, storage.Client{ID: "svc", Name: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+	_, tb := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, "svc", secret)
+	at := tb["access_token"].(string)
+	tests := []struct {
+		name, path, rfc string
+		method          string
+		form            url.Values
+		user, pass      string
+		wantStatus      int
+		wantError       string // "" for a success
+	}{
+		{name: "introspect: no client authentication", path: "/oauth2/introspect", rfc: "RFC 7662 2.1, 2.3", form: url.Values{"token": {at}}, wantStatus: 401, wantError: "invalid_client"},
+		{name: "introspect: wrong secret", path: "/oauth2/introspect", rfc: "RFC 7662 2.3", form: url.Values{"token": {at}}, user: "svc", pass: "wrong", wantStatus: 401, wantError: "invalid_client"},
+		{name: "introspect: missing token", path: "/oauth2/introspect", rfc: "RFC 7662 2.1 (token is REQUIRED), RFC 6749 5.2", form: url.Values{}, user: "svc", pass: secret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "introspect: GET", path: "/oauth2/introspect", rfc: "RFC 7662 2.1 (POST)", method: http.MethodGet, user: "svc", pass: secret, wantStatus: 405, wantError: "invalid_request"},
+		{name: "introspect: NUL in token", path: "/oauth2/introspect", rfc: "RFC 6749 5.2 (malformed)", form: url.Values{"token": {"a\x00"}}, user: "svc", pass: secret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "introspect: unknown token", path: "/oauth2/introspect", rfc: "RFC 7662 2.2 (active false, 200)", form: url.Values{"token": {"nope"}}, user: "svc", pass: secret, wantStatus: 200},
+		{name: "revoke: no client authentication", path: "/oauth2/revoke", rfc: "RFC 7009 2.1, 2.2.1", form: url.Values{"token": {at}}, wantStatus: 401, wantError: "invalid_client"},
+		{name: "revoke: wrong secret", path: "/oauth2/revoke", rfc: "RFC 7009 2.2.1", form: url.Values{"token": {at}}, user: "svc", pass: "wrong", wantStatus: 401, wantError: "invalid_client"},
+		{name: "revoke: missing token", path: "/oauth2/revoke", rfc: "RFC 7009 2.1 (token is REQUIRED), 2.2.1", form: url.Values{}, user: "svc", pass: secret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "revoke: GET", path: "/oauth2/revoke", rfc: "RFC 7009 2.1 (POST)", method: http.MethodGet, user: "svc", pass: secret, wantStatus: 405, wantError: "invalid_request"},
+		{name: "revoke: invalid UTF-8 in token", path: "/oauth2/revoke", rfc: "RFC 6749 5.2 (malformed)", form: url.Values{"token": {"\xff"}}, user: "svc", pass: secret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "revoke: unknown token", path: "/oauth2/revoke", rfc: "RFC 7009 2.2 (invalid tokens get 200)", form: url.Values{"token": {"nope"}}, user: "svc", pass: secret, wantStatus: 200},
+		{name: "revoke: unknown hint", path: "/oauth2/revoke", rfc: "RFC 7009 2.1 (the hint may be ignored)", form: url.Values{"token": {"nope"}, "token_type_hint": {"id_token"}}, user: "svc", pass: secret, wantStatus: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method := tt.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			req, _ := http.NewRequest(method, ts.URL+tt.path, strings.NewReader(tt.form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tt.user != "" {
+				req.SetBasicAuth(tt.user, tt.pass)
+			}
+			resp, body := do(t, req)
+			got, _ := body["error"].(string)
+			if resp.StatusCode != tt.wantStatus || got != tt.wantError {
+				t.Errorf("got %d %v; want %d %q (%s)", resp.StatusCode, body, tt.wantStatus, tt.wantError, tt.rfc)
+			}
+			if tt.wantError != "" && resp.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q; want no-store", resp.Header.Get("Cache-Control"))
+			}
+		})
 	}
 }

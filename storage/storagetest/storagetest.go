@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"DenyList", testDenyList},
 		{"TransactionCommit", testTxCommit},
 		{"TransactionRollback", testTxRollback},
+		{"ValidText", testValidText},
 	}
 	for _, kt := range keyStoreTests() {
 		tests = append(tests, struct {
