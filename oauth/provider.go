@@ -57,7 +57,7 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 // Every fosite setting that has a lazy default is set here: the lazy
 // getters write to the config on first use, a data race under concurrent
 // first requests.
-func newProvider(cfg Config, store *fositeStore, sig jwt.Signer) fosite.OAuth2Provider {
+func newProvider(cfg Config, store fositeStorage, sig jwt.Signer) fosite.OAuth2Provider {
 	fc := &fosite.Config{
 		AccessTokenLifespan:  cfg.AccessTokenLifetime,
 		RefreshTokenLifespan: cfg.RefreshTokenLifetime,

@@ -86,11 +86,16 @@ func refreshServer(t *testing.T, store storage.Store) *Server {
 }
 
 func tokenRequest(ctx context.Context, s *Server, form url.Values) (int, map[string]any) {
-	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/token", strings.NewReader(form.Encode()))
+	return serve(ctx, s.Token, form)
+}
+
+// serve sends form to h as client c.
+func serve(ctx context.Context, h http.HandlerFunc, form url.Values) (int, map[string]any) {
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("c", "s")
 	w := httptest.NewRecorder()
-	s.Token(w, req)
+	h(w, req)
 	var body map[string]any
 	json.Unmarshal(w.Body.Bytes(), &body)
 	return w.Code, body

@@ -33,7 +33,19 @@ type fositeStore struct {
 	refreshLifetime, familyLifetime time.Duration
 }
 
+// fositeStorage is what the composed handlers need of the storage
+// adapter; fosite's factories assert each part at start-up.
+type fositeStorage interface {
+	fosite.ClientManager
+	oauth2.CoreStorage
+	oauth2.TokenRevocationStorage
+	oauth2.ResourceOwnerPasswordCredentialsGrantStorage
+	oauth2.ClientCredentialsGrantStorage
+	fositestorage.Transactional
+}
+
 var (
+	_ fositeStorage                                       = (*fositeStore)(nil)
 	_ fosite.ClientManager                                = (*fositeStore)(nil)
 	_ oauth2.CoreStorage                                  = (*fositeStore)(nil)
 	_ oauth2.TokenRevocationStorage                       = (*fositeStore)(nil)
