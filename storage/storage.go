@@ -166,6 +166,7 @@ type Store interface {
 	RefreshTokenStore
 	DenyList
 	KeyStore
+	AttemptStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error
