@@ -162,4 +162,3 @@ func (s *Store) DeleteExpiredAttempts(ctx context.Context, before time.Time, lim
 	}
 	return n, nil
 }
-
