@@ -29,7 +29,6 @@ type Server struct {
 	provider fosite.OAuth2Provider
 	adapter  *fositeStore
 	hasher   *PasswordHasher
-	throttle *throttle
 	logger   *slog.Logger
 }
 
@@ -45,7 +44,8 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 	}
 	adapter := &fositeStore{store: store, hasher: hasher, now: cfg.Now, logger: cfg.Logger, familyLifetime: cfg.RefreshFamilyLifetime, issuer: cfg.Issuer,
 		clients: newClientCache(cfg.ClientCacheTTL)}
-	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, throttle: newThrottle(), logger: cfg.Logger}
+	adapter.throttle = &throttle{store: store, limits: cfg.Throttle, now: cfg.Now, logger: cfg.Logger, observer: cfg.Observer}
+	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, logger: cfg.Logger}
 	s.provider = newProvider(cfg, adapter, &signer{ring: ring})
 	return s, nil
 }

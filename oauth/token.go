@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -42,26 +41,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	var username, addr string
-	if gt == "password" {
-		username, addr = NormalizeUsername(form.Get("username")), clientAddr(r)
-		if blocked, wait := s.throttle.blocked(s.now(), username, addr); blocked {
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			return errThrottled
-		}
-	}
-
 	st := &reqState{allowDisabled: true}
 	ctx := withState(r.Context(), st)
-	ar, err := s.provider.NewAccessRequest(ctx, r, newSession())
 	if gt == "password" {
-		switch {
-		case err == nil:
-			s.throttle.succeed(username)
-		case errors.Is(err, fosite.ErrInvalidGrant):
-			s.throttle.fail(s.now(), username, addr)
-		}
+		// The throttle counts attempts by client address (design D5).
+		ctx = withClientAddr(ctx, s.clientAddr(r))
 	}
+	ar, err := s.provider.NewAccessRequest(ctx, r, newSession())
 	if err != nil {
 		return err
 	}
