@@ -89,6 +89,9 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Logger:                logger,
 		Now:                   cfg.Now,
 		ClientCacheTTL:        cfg.ClientCacheTTL,
+		Throttle:              cfg.throttleLimits(),
+		TrustedProxies:        cfg.TrustedProxies,
+		ForwardedHeader:       cfg.ForwardedHeader,
 	}, a.store, a.ring)
 	if err != nil {
 		a.store.Close()

@@ -32,6 +32,7 @@ Commands:
   clients   create, list, show, update, delete clients; rotate secrets
   users     create, list, show users; set passwords; disable, enable, delete; roles
   keys      list, rotate, revoke signing keys; re-encrypt them under a new master secret
+  throttle  list, show and clear login-throttle blocks
 
 Run 'gatehouse COMMAND --help' for a command's flags and an example.
 `
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runUsers(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], getenv, stdout, stderr)
+	case "throttle":
+		return runThrottle(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return nil
