@@ -21,19 +21,33 @@ func (s *fositeStore) Authenticate(ctx context.Context, username, password strin
 	if err != nil {
 		return "", fmt.Errorf("authenticate: %w", err)
 	}
-	subject, err := s.authenticate(ctx, name, username, password)
+	subject, err := s.authenticate(ctx, username, password)
 	if !errors.Is(err, fosite.ErrNotFound) {
 		s.throttle.release(ctx, res)
 	}
 	return subject, err
 }
 
-func (s *fositeStore) authenticate(ctx context.Context, name, username, password string) (string, error) {
-	u, err := s.store.GetUserByUsername(ctx, name)
+// UsernameGetter looks a user up by stored username.
+type UsernameGetter interface {
+	GetUserByUsername(ctx context.Context, username string) (storage.User, error)
+}
+
+// FindUserByUsername looks a user up by username as typed: by its
+// normalised form (NormalizeUsername) and, when that differs and finds
+// nobody, by the form usernames were stored in before case folding (NFC,
+// lower case), so users created before the change keep working.
+func FindUserByUsername(ctx context.Context, store UsernameGetter, username string) (storage.User, error) {
+	name := NormalizeUsername(username)
+	u, err := store.GetUserByUsername(ctx, name)
 	if legacy := legacyUsername(username); errors.Is(err, storage.ErrNotFound) && legacy != name {
-		// Stored before usernames were case-folded (README, Usernames).
-		u, err = s.store.GetUserByUsername(ctx, legacy)
+		u, err = store.GetUserByUsername(ctx, legacy)
 	}
+	return u, err
+}
+
+func (s *fositeStore) authenticate(ctx context.Context, username, password string) (string, error) {
+	u, err := FindUserByUsername(ctx, s.store, username)
 	if errors.Is(err, storage.ErrNotFound) {
 		if err := s.hasher.VerifyDummy(ctx, password); errors.Is(err, ErrHashBusy) {
 			return "", fmt.Errorf("authenticate: %w", err)

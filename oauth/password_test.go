@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/storage/memory"
 )
 
 func cheapParams() PasswordParams {
@@ -210,4 +213,29 @@ func BenchmarkPasswordVerifyParallel(b *testing.B) {
 			h.Verify(context.Background(), enc, "correct horse battery staple")
 		}
 	})
+}
+
+// TestFindUserByUsernameLegacy: a user stored before case folding (as NFC
+// lower case) is still found by the spellings that found it before, and
+// a user stored in the new form by every spelling.
+func TestFindUserByUsernameLegacy(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	for _, u := range []storage.User{{ID: "old", Username: "stra\u00dfe"}, {ID: "new", Username: NormalizeUsername("Gro\u00dfmann")}} {
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"Stra\u00dfe", "old"}, {"STRA\u00dfE", "old"},
+		{"Gro\u00dfmann", "new"}, {"GROSSMANN", "new"}, {"grossmann", "new"},
+	} {
+		u, err := FindUserByUsername(ctx, s, tc.in)
+		if err != nil || u.ID != tc.want {
+			t.Errorf("FindUserByUsername(%q) = %q, %v; want %q", tc.in, u.ID, err, tc.want)
+		}
+	}
+	if _, err := FindUserByUsername(ctx, s, "nobody"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("FindUserByUsername(nobody) = %v; want ErrNotFound", err)
+	}
 }
