@@ -40,8 +40,11 @@ func (s *Server) clientAddr(r *http.Request) string {
 	}
 	client := peer
 	for i := len(hops) - 1; i >= 0; i-- {
-		client = hopAddr(hops[i])
-		if !s.trusted(client) {
+		h := hopAddr(hops[i])
+		if h == "" {
+			continue // an empty entry names no hop
+		}
+		if client = h; !s.trusted(client) {
 			return client
 		}
 	}

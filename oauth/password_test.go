@@ -161,6 +161,7 @@ func TestHashQueueBounded(t *testing.T) {
 }
 
 type countingObserver struct {
+	log              syncBuffer
 	mu               sync.Mutex
 	blocked, cleared map[string]int
 	waits            map[string]int
@@ -238,4 +239,22 @@ func TestFindUserByUsernameLegacy(t *testing.T) {
 	if _, err := FindUserByUsername(ctx, s, "nobody"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("FindUserByUsername(nobody) = %v; want ErrNotFound", err)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

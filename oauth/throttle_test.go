@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func testThrottle(limits ThrottleLimits) (*throttle, *fakeClock, *countingObserv
 	limits.setDefaults()
 	clk := &fakeClock{t: time.Unix(1_000_000, 0)}
 	obs := &countingObserver{}
-	return &throttle{store: memory.New(), limits: limits, now: clk.now, logger: slog.New(slog.DiscardHandler), observer: obs}, clk, obs
+	return &throttle{store: memory.New(), limits: limits, now: clk.now, logger: slog.New(slog.NewJSONHandler(&obs.log, nil)), observer: obs}, clk, obs
 }
 
 // guess makes one wrong-password attempt: reserved and kept.
@@ -57,6 +58,11 @@ func TestThrottlePolicy(t *testing.T) {
 		}
 		if obs.blocked["user_address"] != 1 {
 			t.Errorf("blocks observed %v; want one user_address", obs.blocked)
+		}
+		// The block is an audit event naming the counter, not the user.
+		if log := obs.log.String(); strings.Count(log, `"action":"throttle.block"`) != 1 || !strings.Contains(log, `"kind":"user_address"`) ||
+			!strings.Contains(log, FormatAttemptKey(attemptKey(KindUserAddress, "alice", "127.0.0.2"))) || strings.Contains(log, "alice") {
+			t.Errorf("audit log:\n%s\nwant one throttle.block event for the counter, without the username", log)
 		}
 		// The owner from another address is not refused.
 		r, err := th.reserve(context.Background(), "alice", "127.0.0.9")
