@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/storage/postgres/pgtest"
 )
@@ -223,5 +224,56 @@ func TestThrottleCLI(t *testing.T) {
 	}
 	if code, _ := login(t, ts, c, secret, "karl", "pw-karl-123"); code != 200 {
 		t.Fatalf("after the clear: %d; want 200", code)
+	}
+}
+
+// TestPasswordHashingBounded: with one hashing slot and a queue of one,
+// concurrent logins beyond them get 503 temporarily_unavailable with
+// Retry-After at once, as do logins whose deadline passes while they wait;
+// none of them counts as a guess, and none is a 500.
+func TestPasswordHashingBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		queue          uint
+		requestTimeout time.Duration
+	}{
+		{"queue full", 1, 5 * time.Second},
+		{"deadline while waiting", 100, 150 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, func(c *Config) {
+				c.Argon2MemoryKiB, c.Argon2Iterations = 32*1024, 2 // tens of ms per hash
+				c.PasswordHashConcurrency, c.PasswordHashQueue = 1, tc.queue
+				c.RequestTimeout = tc.requestTimeout
+			})
+			secret := ts.addClient(t, pwClient)
+			ts.addUser(t, "u-1", "lena", "pw-lena-123", "user")
+			var mu sync.Mutex
+			codes := map[string]int{}
+			var wg sync.WaitGroup
+			for i := range 12 {
+				wg.Go(func() {
+					code, retry := login(t, ts, clientFrom(fmt.Sprintf("127.0.2.%d", i+1)), secret, "lena", "pw-lena-123")
+					mu.Lock()
+					codes[fmt.Sprintf("%d retry=%s", code, retry)]++
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			if codes["503 retry=1"] == 0 || codes["200 retry="] == 0 || codes["503 retry=1"]+codes["200 retry="] != 12 {
+				t.Fatalf("12 concurrent logins with 1 hashing slot: %v; want some 200, the rest 503 with Retry-After: 1", codes)
+			}
+			// Nothing was counted: every attempt succeeded or was never
+			// evaluated.
+			cs, err := ts.app.store.GetAttempts(t.Context(), ts.now(), oauth.ThrottleKeys("lena", "")...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range cs {
+				if c.Count != 0 {
+					t.Errorf("counter %x = %d after successes and refusals; want 0", c.Key[:1], c.Count)
+				}
+			}
+		})
 	}
 }
