@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -275,5 +278,41 @@ func TestPasswordHashingBounded(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestThrottleConfig: trusted proxies are CIDRs or addresses; anything else,
+// an unknown header or a nonsensical limit stops start-up with the flag's
+// name.
+func TestThrottleConfig(t *testing.T) {
+	parse := func(args ...string) (*Config, error) {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		cfg, finish := configFlags(fs, func(string) string { return "" })
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		return cfg, finish()
+	}
+	cfg, err := parse("--trusted-proxies", "10.0.0.0/8, 192.0.2.7,2001:db8::/32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32")}
+	if !slices.Equal(cfg.TrustedProxies, want) {
+		t.Errorf("TrustedProxies = %v; want %v", cfg.TrustedProxies, want)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--trusted-proxies", "10.0.0.0/8,proxy.example"}, "--trusted-proxies"},
+		{[]string{"--forwarded-header", "X-Real-IP"}, "--forwarded-header"},
+		{[]string{"--throttle-per-user", "0"}, "--throttle-per-user"},
+		{[]string{"--throttle-slow-interval", "1h"}, "--throttle-slow-interval"},
+	} {
+		if _, err := parse(tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parse(%q) = %v; want an error naming %s", tc.args, err, tc.want)
+		}
 	}
 }
