@@ -24,6 +24,12 @@ const (
 func (s *Server) clientAddr(r *http.Request) string {
 	peer := peerAddr(r.RemoteAddr)
 	if len(s.cfg.TrustedProxies) == 0 || !s.trusted(peer) {
+		if len(s.cfg.TrustedProxies) == 0 && (r.Header.Get(HeaderXForwardedFor) != "" || r.Header.Get(HeaderForwarded) != "") &&
+			s.forwardedIgnored.CompareAndSwap(false, true) {
+			// Behind a proxy without --trusted-proxies every client shares
+			// the proxy's address, and with it the per-address limit.
+			s.logger.WarnContext(r.Context(), "a forwarding header was ignored: no trusted proxies are configured; if Gatehouse runs behind a proxy, set --trusted-proxies, or every client is counted under the proxy's address", "peer", peer)
+		}
 		return peer
 	}
 	var hops []string

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"log/slog"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -27,7 +28,7 @@ func FuzzClientAddr(f *testing.F) {
 		if useForwarded {
 			header = HeaderForwarded
 		}
-		s := &Server{cfg: Config{TrustedProxies: trusted, ForwardedHeader: header}}
+		s := &Server{cfg: Config{TrustedProxies: trusted, ForwardedHeader: header}, logger: slog.New(slog.DiscardHandler)}
 		for _, peer := range []string{"127.0.0.2:1", "127.0.0.1:1"} {
 			r := httptest.NewRequest("POST", "/oauth2/token", nil)
 			r.RemoteAddr = peer
@@ -57,4 +58,23 @@ func fromHeaders(addr, headers string) bool {
 		}
 	}
 	return false
+}
+
+// TestForwardedHeaderWithoutTrustedProxies: a forwarding header arriving
+// with no trusted proxies configured is ignored, and said once in the log,
+// since behind a proxy every client would share its address.
+func TestForwardedHeaderWithoutTrustedProxies(t *testing.T) {
+	var log syncBuffer
+	s := &Server{cfg: Config{ForwardedHeader: HeaderXForwardedFor}, logger: slog.New(slog.NewTextHandler(&log, nil))}
+	for range 3 {
+		r := httptest.NewRequest("POST", "/oauth2/token", nil)
+		r.RemoteAddr = "127.0.0.1:1"
+		r.Header.Set(HeaderXForwardedFor, "127.0.0.7")
+		if got := s.clientAddr(r); got != "127.0.0.1" {
+			t.Fatalf("clientAddr = %q; want the peer", got)
+		}
+	}
+	if n := strings.Count(log.String(), "--trusted-proxies"); n != 1 {
+		t.Errorf("log:\n%s\nwant one warning naming --trusted-proxies", log.String())
+	}
 }

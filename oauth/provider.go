@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/ory/fosite"
@@ -30,6 +31,9 @@ type Server struct {
 	adapter  *fositeStore
 	hasher   *PasswordHasher
 	logger   *slog.Logger
+	// forwardedIgnored: the warning about a forwarding header without
+	// trusted proxies was logged (clientaddr.go).
+	forwardedIgnored atomic.Bool
 }
 
 // New builds the protocol layer over store and ring.

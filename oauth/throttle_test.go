@@ -240,7 +240,7 @@ func TestClientAddr(t *testing.T) {
 		{"X-Forwarded-For ignored when Forwarded is the header", "127.0.0.1:5000", "6.6.6.6", "for=127.0.0.7", HeaderForwarded, trusted, "127.0.0.7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &Server{cfg: Config{TrustedProxies: tc.trusted, ForwardedHeader: tc.header}}
+			s := &Server{cfg: Config{TrustedProxies: tc.trusted, ForwardedHeader: tc.header}, logger: slog.New(slog.DiscardHandler)}
 			if s.cfg.ForwardedHeader == "" {
 				s.cfg.ForwardedHeader = HeaderXForwardedFor
 			}
