@@ -65,6 +65,8 @@ func newRouter(svc *Service, auth func(http.Handler) http.Handler) *mux.Router {
 	route(http.MethodPost, "/users/{id}/enable", a.enableUser)
 	route(http.MethodPost, "/users/{id}/roles", a.addRoles)
 	route(http.MethodDelete, "/users/{id}/roles/{role}", a.removeRole)
+	route(http.MethodGet, "/throttle", a.throttleStatus)
+	route(http.MethodPost, "/throttle/clear", a.clearThrottle)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: "not_found", Description: "no such admin API path"})
 	})

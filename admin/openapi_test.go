@@ -91,7 +91,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"Client": Client{}, "ClientParams": ClientParams{}, "ClientPatch": ClientPatch{},
 		"RotateParams": RotateParams{}, "RotatedSecret": RotatedSecret{}, "User": User{},
 		"UserParams": UserParams{}, "PasswordParams": PasswordParams{}, "RolesParams": RolesParams{},
-		"Error": apiError{},
+		"Error":           apiError{},
+		"ThrottleCounter": ThrottleCounter{}, "ThrottleParams": ThrottleParams{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]

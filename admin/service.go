@@ -55,6 +55,9 @@ type Config struct {
 	// updated, deleted or given a new secret, so that the token service of
 	// this process drops its cached copy at once (oauth.Server.ForgetClient).
 	ClientChanged func(id string)
+	// Observer, when set, is told of every throttle counter an operator
+	// clears (a metric); nil is fine.
+	Observer oauth.PasswordObserver
 }
 
 // Service holds the admin rules for clients and users. It is safe for
@@ -68,6 +71,7 @@ type Service struct {
 	grantTypes []string
 	adminRole  string
 	changed    func(id string)
+	observer   oauth.PasswordObserver
 }
 
 // NewService returns a Service for cfg.
@@ -105,6 +109,7 @@ func NewService(cfg Config) (*Service, error) {
 		grantTypes: slices.Clone(cfg.GrantTypes),
 		adminRole:  cfg.AdminRole,
 		changed:    cfg.ClientChanged,
+		observer:   cfg.Observer,
 	}, nil
 }
 

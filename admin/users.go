@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
 )
 
@@ -14,7 +15,7 @@ import (
 // hash.
 type User struct {
 	ID string `json:"id"`
-	// Username is the stored form: NFC, lower case.
+	// Username is the stored form: NFC after Unicode case folding.
 	Username  string    `json:"username"`
 	Roles     []string  `json:"roles"`
 	Disabled  bool      `json:"disabled"`
@@ -82,7 +83,7 @@ func (s *Service) hashPassword(ctx context.Context, pw string) (hash, generated 
 	return hash, generated, nil
 }
 
-// CreateUser creates a user. The username is normalised (NFC, lower case)
+// CreateUser creates a user. The username is normalised (NFC, case-folded)
 // so that uniqueness ignores case and Unicode form; a taken one is a
 // *ConflictError. Without a password one is generated and returned once.
 func (s *Service) CreateUser(ctx context.Context, p UserParams) (UserWithPassword, error) {
@@ -100,7 +101,7 @@ func (s *Service) CreateUser(ctx context.Context, p UserParams) (UserWithPasswor
 		}
 	}
 	// Refuse a taken username before spending a hash on it.
-	if _, err := s.store.GetUserByUsername(ctx, username); err == nil {
+	if _, err := oauth.FindUserByUsername(ctx, s.store, p.Username); err == nil {
 		return UserWithPassword{}, usernameConflict(username)
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return UserWithPassword{}, fmt.Errorf("look up username: %w", err)
@@ -169,7 +170,7 @@ func (s *Service) GetUserByUsername(ctx context.Context, username string) (User,
 	if err != nil {
 		return User{}, err
 	}
-	u, err := s.store.GetUserByUsername(ctx, n)
+	u, err := oauth.FindUserByUsername(ctx, s.store, username)
 	if errors.Is(err, storage.ErrNotFound) {
 		return User{}, &NotFoundError{Kind: "user", ID: n}
 	}

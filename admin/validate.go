@@ -210,7 +210,7 @@ func checkTokenLifetime(seconds int64) (time.Duration, error) {
 }
 
 // normalizeUsername returns the stored form of a username (oauth's: NFC,
-// lower case) and checks it.
+// Unicode case folding) and checks it.
 func normalizeUsername(username string) (string, error) {
 	if !utf8.ValidString(username) {
 		return "", fieldErr("username", "is not valid UTF-8")

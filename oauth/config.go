@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 )
 
@@ -30,6 +31,14 @@ type Config struct {
 	// the store (0: never cached). It bounds how long a change made on
 	// another instance takes to apply here.
 	ClientCacheTTL time.Duration
+	// Throttle holds the password-guessing limits (design D5).
+	Throttle ThrottleLimits
+	// TrustedProxies are the proxies whose forwarding header names the
+	// client address; empty: the peer address is the client's.
+	TrustedProxies []netip.Prefix
+	// ForwardedHeader is the header trusted proxies set:
+	// HeaderXForwardedFor (default) or HeaderForwarded.
+	ForwardedHeader string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives request failures; never secrets.
@@ -77,6 +86,13 @@ func (c *Config) setDefaults() {
 		c.Observer = NopObserver{}
 	}
 	c.Password.setDefaults()
+	c.Throttle.setDefaults()
+	if c.ForwardedHeader == "" {
+		c.ForwardedHeader = HeaderXForwardedFor
+	}
+	if c.Password.Observer == nil {
+		c.Password.Observer = c.Observer
+	}
 }
 
 // validate reports every problem at once.
@@ -93,6 +109,12 @@ func (c *Config) validate() error {
 	}
 	if err := c.Password.validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Throttle.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ForwardedHeader != HeaderXForwardedFor && c.ForwardedHeader != HeaderForwarded {
+		errs = append(errs, fmt.Errorf("oauth: forwarded header %q: want %s or %s", c.ForwardedHeader, HeaderXForwardedFor, HeaderForwarded))
 	}
 	return errors.Join(errs...)
 }

@@ -3,12 +3,16 @@
 // refresh_token) plus introspection (RFC 7662) and revocation (RFC 7009),
 // adapts fosite's storage interfaces onto the storage contract, builds the
 // RFC 9068 access-token claims from the stored client and user, hashes
-// client secrets (SHA-256, design D4) and user passwords (argon2id, D5), and
-// is the only package that turns errors into RFC 6749 error responses.
-// Every request passes one input boundary first (checkInput in form.go):
-// text no store can hold and over-long values are invalid_request before
-// fosite, the throttle or a store sees them (design D9). An Observer, when
-// configured, hears what each request did, for metrics and the access log.
+// client secrets (SHA-256, design D4) and user passwords (argon2id, D5),
+// bounds how many password hashes run and wait, throttles password guessing
+// through counters kept in the store (throttle.go: per username and
+// address, per username, per address) with the client address taken from
+// trusted proxies only (clientaddr.go), and is the only package that turns
+// errors into RFC 6749 error responses. Every request passes one input
+// boundary first (checkInput in form.go): text no store can hold and
+// over-long values are invalid_request before fosite, the throttle or a
+// store sees them (design D9). An Observer, when configured, hears what
+// each request did, for metrics and the access log.
 //
 // It does not own keys (package keys signs), the database (package
 // storage), or discovery documents (package discovery).

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -29,6 +31,21 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 
+	var te *ThrottleError
+	if errors.As(err, &te) {
+		// RFC 6749 has no code for it: invalid_request with HTTP 429.
+		h.Set("Retry-After", strconv.Itoa(int((te.RetryAfter+time.Second-1)/time.Second)))
+		w.WriteHeader(http.StatusTooManyRequests)
+		json.NewEncoder(w).Encode(errorBody{Error: errThrottled.ErrorField, Description: errThrottled.DescriptionField})
+		return
+	}
+	if errors.Is(err, ErrHashBusy) {
+		s.logger.WarnContext(r.Context(), "password hashing at capacity", "path", r.URL.Path)
+		h.Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(errorBody{Error: "temporarily_unavailable", Description: "The authorization server is busy. Retry later."})
+		return
+	}
 	if errors.Is(err, storage.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		s.logger.WarnContext(r.Context(), "storage unavailable", "path", r.URL.Path, "err", err)
 		h.Set("Retry-After", "5")
@@ -60,10 +77,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // outcome is the RFC 6749 error code writeError answers for err, or "ok".
 func outcome(err error) string {
+	var te *ThrottleError
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.Is(err, storage.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
+	case errors.As(err, &te):
+		return errThrottled.ErrorField
+	case errors.Is(err, ErrHashBusy) || errors.Is(err, storage.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
 		return "temporarily_unavailable"
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
@@ -78,7 +98,7 @@ var (
 	errMethod = &fosite.RFC6749Error{ErrorField: "invalid_request", DescriptionField: "The request must use POST.", CodeField: http.StatusMethodNotAllowed}
 	// errThrottled answers password guessing (design D5); RFC 6749 has no
 	// code for it, so it is invalid_request with HTTP 429.
-	errThrottled = &fosite.RFC6749Error{ErrorField: "invalid_request", DescriptionField: "Too many failed logins; retry later.", CodeField: http.StatusTooManyRequests}
+	errThrottled = &fosite.RFC6749Error{ErrorField: "invalid_request", DescriptionField: "Too many login attempts; retry later.", CodeField: http.StatusTooManyRequests}
 	errTooBig    = &fosite.RFC6749Error{ErrorField: "invalid_request", DescriptionField: "The request body is too large.", CodeField: http.StatusRequestEntityTooLarge}
 )
 

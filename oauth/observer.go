@@ -5,13 +5,30 @@ import (
 	"time"
 )
 
+// PasswordObserver is told about the password path's events: throttle
+// blocks and clears, and how long password hashes waited for a slot. Its
+// methods must be quick and safe for concurrent use. Every place that
+// takes one accepts nil.
+type PasswordObserver interface {
+	// ThrottleBlocked: a counter of this kind (KindName) reached its limit;
+	// its next attempt in the window is refused.
+	ThrottleBlocked(kind string)
+	// ThrottleCleared: an operator cleared a counter of this kind.
+	ThrottleCleared(kind string)
+	// PasswordHashWait: a hash waited this long for a slot; outcome is
+	// "ok", "queue_full" (refused at once) or "deadline" (gave up).
+	PasswordHashWait(wait time.Duration, outcome string)
+}
+
 // Observer is told what the protocol layer does, for metrics and the
 // access log (design D12). cmd/gatehouse implements it over Prometheus;
 // Config.Observer nil observes nothing. Every label it receives has a
-// bounded set of values: grant types, RFC 6749 error codes, token types.
-// Never a client id or user, except to ClientAuthenticated, which is for
-// the request's own log line and must not become a label.
+// bounded set of values: grant types, RFC 6749 error codes, token types,
+// throttle counter kinds. Never a client id or user, except to
+// ClientAuthenticated, which is for the request's own log line and must
+// not become a label.
 type Observer interface {
+	PasswordObserver
 	// TokenRequest reports one token-endpoint request: its grant type
 	// (one of GrantTypes, or "other") and its outcome ("ok" or the RFC
 	// 6749 section 5.2 error code answered).
@@ -28,12 +45,6 @@ type Observer interface {
 	// when the token was a verified access token, else "other" (a refresh
 	// token, or a token Gatehouse does not know).
 	Revoked(ctx context.Context, tokenType string)
-	// ThrottleBlocked reports a password-grant request refused by the
-	// failed-login throttle.
-	ThrottleBlocked(ctx context.Context)
-	// PasswordHashWait reports how long a password hash waited for a free
-	// slot (0 when it did not wait).
-	PasswordHashWait(d time.Duration)
 }
 
 // NopObserver observes nothing.
@@ -44,8 +55,9 @@ func (NopObserver) TokenIssued(context.Context, string, string)  {}
 func (NopObserver) ClientAuthenticated(context.Context, string)  {}
 func (NopObserver) RefreshReuse(context.Context)                 {}
 func (NopObserver) Revoked(context.Context, string)              {}
-func (NopObserver) ThrottleBlocked(context.Context)              {}
-func (NopObserver) PasswordHashWait(time.Duration)               {}
+func (NopObserver) ThrottleBlocked(string)                       {}
+func (NopObserver) ThrottleCleared(string)                       {}
+func (NopObserver) PasswordHashWait(time.Duration, string)       {}
 
 // grantLabel is r's grant type as a label: one of GrantTypes or "other".
 func grantLabel(gt string) string {

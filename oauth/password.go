@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -28,6 +30,12 @@ type PasswordParams struct {
 	// MaxConcurrent bounds how many hashes run at once, which bounds the
 	// memory the password grant can take; default runtime.NumCPU().
 	MaxConcurrent int
+	// MaxQueue bounds how many hashes may wait for one of those slots;
+	// past it a hash fails at once with ErrHashBusy (503). A waiting hash
+	// holds no argon2id memory. Default 32 per slot, at least 64.
+	MaxQueue int
+	// Observer, when set, is told how long each hash waited for a slot.
+	Observer PasswordObserver
 }
 
 func (p *PasswordParams) setDefaults() {
@@ -49,6 +57,9 @@ func (p *PasswordParams) setDefaults() {
 	if p.MaxConcurrent == 0 {
 		p.MaxConcurrent = runtime.NumCPU()
 	}
+	if p.MaxQueue == 0 {
+		p.MaxQueue = max(64, 32*p.MaxConcurrent)
+	}
 }
 
 func (p PasswordParams) validate() error {
@@ -62,6 +73,9 @@ func (p PasswordParams) validate() error {
 	if p.SaltLen < 16 || p.KeyLen < 16 {
 		errs = append(errs, errors.New("oauth: argon2id salt and key must be at least 16 bytes"))
 	}
+	if p.MaxConcurrent < 1 || p.MaxQueue < 0 {
+		errs = append(errs, fmt.Errorf("oauth: password hashing slots %d (at least 1) and queue %d (at least 0)", p.MaxConcurrent, p.MaxQueue))
+	}
 	return errors.Join(errs...)
 }
 
@@ -70,11 +84,11 @@ func (p PasswordParams) validate() error {
 type PasswordHasher struct {
 	params PasswordParams
 	slots  chan struct{}
+	// waiting counts hashes waiting for a slot, bounded by MaxQueue.
+	waiting atomic.Int64
 	// dummy is hashed against when a username is unknown, so that an
 	// unknown user costs what a wrong password costs.
 	dummy string
-	// observeWait, if set, is told how long each hash waited for a slot.
-	observeWait func(time.Duration)
 }
 
 // NewPasswordHasher returns a hasher for params (zero fields take defaults).
@@ -92,15 +106,41 @@ func NewPasswordHasher(params PasswordParams) (*PasswordHasher, error) {
 	return h, nil
 }
 
+// ErrHashBusy reports a password hash that did not run: every slot was
+// taken and the queue was full, or the request's deadline passed while it
+// waited. The token endpoint answers 503 temporarily_unavailable with
+// Retry-After; nothing about the password was learned.
+var ErrHashBusy = errors.New("oauth: password hashing is at capacity")
+
+// acquire takes a hashing slot, waiting in the bounded queue at most until
+// ctx is done.
 func (h *PasswordHasher) acquire(ctx context.Context) error {
-	if h.observeWait != nil {
-		defer func(start time.Time) { h.observeWait(time.Since(start)) }(time.Now())
-	}
 	select {
 	case h.slots <- struct{}{}:
+		h.observe(0, "ok")
+		return nil
+	default:
+	}
+	if h.waiting.Add(1) > int64(h.params.MaxQueue) {
+		h.waiting.Add(-1)
+		h.observe(0, "queue_full")
+		return ErrHashBusy
+	}
+	defer h.waiting.Add(-1)
+	start := time.Now()
+	select {
+	case h.slots <- struct{}{}:
+		h.observe(time.Since(start), "ok")
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		h.observe(time.Since(start), "deadline")
+		return fmt.Errorf("%w: %w", ErrHashBusy, ctx.Err())
+	}
+}
+
+func (h *PasswordHasher) observe(wait time.Duration, outcome string) {
+	if o := h.params.Observer; o != nil {
+		o.PasswordHashWait(wait, outcome)
 	}
 }
 
@@ -176,14 +216,27 @@ func (h *PasswordHasher) Verify(ctx context.Context, encoded, password string) (
 	return ok, rehash, nil
 }
 
-// VerifyDummy spends one hash on nothing, for unknown users.
-func (h *PasswordHasher) VerifyDummy(ctx context.Context, password string) {
-	_, _, _ = h.Verify(ctx, h.dummy, password)
+// VerifyDummy spends one hash on nothing, for unknown users. Its error is
+// Verify's: ErrHashBusy when no slot was free, so that an unknown user is
+// answered as a known one would be.
+func (h *PasswordHasher) VerifyDummy(ctx context.Context, password string) error {
+	_, _, err := h.Verify(ctx, h.dummy, password)
+	return err
 }
 
-// NormalizeUsername is the form usernames are stored and looked up in:
-// Unicode NFC, lower case, so that "Alice" and "alice" (and composed and
-// decomposed accents) are one user.
+// NormalizeUsername is the form usernames are stored and looked up in
+// (design D5): Unicode NFC, then full Unicode case folding, then NFC again
+// (folding can leave a string unnormalised). "Alice" and "alice", composed
+// and decomposed accents, "STRASSE" and "straße", final and medial sigma
+// are one user each. Case folding, unlike lower-casing, is made for
+// caseless matching (Unicode section 5.18).
 func NormalizeUsername(s string) string {
+	return norm.NFC.String(cases.Fold().String(norm.NFC.String(s)))
+}
+
+// legacyUsername is the form usernames were stored in before case
+// folding: NFC and lower case. Authenticate falls back to it, so users
+// created before the change keep logging in.
+func legacyUsername(s string) string {
 	return norm.NFC.String(strings.ToLower(norm.NFC.String(s)))
 }

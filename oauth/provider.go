@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/ory/fosite"
@@ -29,9 +30,11 @@ type Server struct {
 	provider fosite.OAuth2Provider
 	adapter  *fositeStore
 	hasher   *PasswordHasher
-	throttle *throttle
 	logger   *slog.Logger
 	obs      Observer
+	// forwardedIgnored: the warning about a forwarding header without
+	// trusted proxies was logged (clientaddr.go).
+	forwardedIgnored atomic.Bool
 }
 
 // New builds the protocol layer over store and ring.
@@ -44,11 +47,11 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	hasher.observeWait = cfg.Observer.PasswordHashWait
 	adapter := &fositeStore{store: store, hasher: hasher, now: cfg.Now, logger: cfg.Logger, issuer: cfg.Issuer,
 		refreshLifetime: cfg.RefreshTokenLifetime, familyLifetime: cfg.RefreshFamilyLifetime,
 		clients: newClientCache(cfg.ClientCacheTTL)}
-	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, throttle: newThrottle(), logger: cfg.Logger, obs: cfg.Observer}
+	adapter.throttle = &throttle{store: store, limits: cfg.Throttle, now: cfg.Now, logger: cfg.Logger, observer: cfg.Observer}
+	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, logger: cfg.Logger, obs: cfg.Observer}
 	s.provider = newProvider(cfg, adapter, &signer{ring: ring})
 	return s, nil
 }

@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -31,6 +30,8 @@ type fositeStore struct {
 	// refreshLifetime is a refresh token's idle lifetime, familyLifetime
 	// the absolute lifetime of its family.
 	refreshLifetime, familyLifetime time.Duration
+	// throttle counts password attempts (grant_password.go).
+	throttle *throttle
 }
 
 // fositeStorage is what the composed handlers need of the storage
@@ -145,56 +146,6 @@ func (s *fositeStore) ClientAssertionJWTValid(context.Context, string) error { r
 
 // SetClientAssertionJWT is part of fosite.ClientManager; see above.
 func (s *fositeStore) SetClientAssertionJWT(context.Context, string, time.Time) error { return nil }
-
-// Authenticate checks a user's password (RFC 6749 section 4.3.2). Unknown
-// and disabled users cost one hash like a wrong password and get the same
-// answer.
-func (s *fositeStore) Authenticate(ctx context.Context, username, password string) (string, error) {
-	u, err := s.store.GetUserByUsername(ctx, NormalizeUsername(username))
-	if errors.Is(err, storage.ErrNotFound) {
-		s.hasher.VerifyDummy(ctx, password)
-		return "", fmt.Errorf("authenticate: %w", fosite.ErrNotFound)
-	}
-	if err != nil {
-		return "", fmt.Errorf("authenticate: %w", err)
-	}
-	ok, rehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
-	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return "", fmt.Errorf("authenticate: %w", ctxErr)
-		}
-		s.logger.ErrorContext(ctx, "stored password hash unusable", "user_id", u.ID, "err", err)
-		return "", fmt.Errorf("authenticate: %w", fosite.ErrNotFound)
-	}
-	if !ok || u.Disabled {
-		return "", fmt.Errorf("authenticate: %w", fosite.ErrNotFound)
-	}
-	if rehash {
-		s.rehash(ctx, u.ID, password)
-	}
-	if st := stateFrom(ctx); st != nil {
-		st.mu.Lock()
-		st.user = &u
-		st.mu.Unlock()
-	}
-	return u.ID, nil
-}
-
-// rehash stores a hash with the current parameters after a successful
-// login (design D5). A failure only costs the upgrade.
-func (s *fositeStore) rehash(ctx context.Context, userID, password string) {
-	h, err := s.hasher.Hash(ctx, password)
-	if err == nil {
-		err = s.store.UpdateUser(ctx, userID, func(u storage.User) (storage.User, error) {
-			u.PasswordHash = h
-			u.UpdatedAt = s.now()
-			return u, nil
-		})
-	}
-	if err != nil {
-		s.logger.WarnContext(ctx, "password rehash failed", "user_id", userID, "err", err)
-	}
-}
 
 // CreateAccessTokenSession stores nothing: access tokens are
 // self-contained JWTs (design D2).

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -48,32 +47,18 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	var username, addr string
-	if gt == "password" {
-		username, addr = NormalizeUsername(form.Get("username")), clientAddr(r)
-		if blocked, wait := s.throttle.blocked(s.now(), username, addr); blocked {
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			s.obs.ThrottleBlocked(r.Context())
-			return errThrottled
-		}
-	}
-
 	st := &reqState{allowDisabled: true}
 	ctx := withState(r.Context(), st)
+	if gt == "password" {
+		// The throttle counts attempts by client address (design D5).
+		ctx = withClientAddr(ctx, s.clientAddr(r))
+	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, newSession())
 	if ar != nil && ar.GetClient() != nil {
 		s.obs.ClientAuthenticated(ctx, ar.GetClient().GetID())
 	}
 	if gt == "refresh_token" && errors.Is(err, fosite.ErrInactiveToken) {
 		s.obs.RefreshReuse(ctx) // fosite revoked the family
-	}
-	if gt == "password" {
-		switch {
-		case err == nil:
-			s.throttle.succeed(username)
-		case errors.Is(err, fosite.ErrInvalidGrant):
-			s.throttle.fail(s.now(), username, addr)
-		}
 	}
 	var refused refreshRefusal
 	if errors.As(err, &refused) {

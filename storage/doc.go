@@ -1,6 +1,7 @@
 // Package storage holds Gatehouse's storage contract: the plain value types
-// (clients, users, refresh tokens, deny-list entries), the sentinel errors a
-// store reports, and the interfaces each consumer needs.
+// (clients, users, refresh tokens, deny-list entries, login-attempt
+// counters), the sentinel errors a store reports, and the interfaces each
+// consumer needs.
 //
 // It does not hold any store: the embedded store is storage/memory, the
 // production store storage/postgres, and both pass the conformance suite in

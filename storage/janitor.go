@@ -81,11 +81,32 @@ func (j *Janitor) Sweep(ctx context.Context) (refresh, denials int, err error) {
 	if refresh > 0 || denials > 0 {
 		j.logger().Info("janitor: deleted expired entries", "refresh_families", refresh, "denials", denials)
 	}
-	if j.Deleted != nil {
-		j.Deleted("refresh_token", refresh)
-		j.Deleted("denial", denials)
+	j.deleted("refresh_family", refresh)
+	j.deleted("denial", denials)
+	if err != nil {
+		return refresh, denials, err
+	}
+	if a, ok := j.Store.(attemptExpiryDeleter); ok {
+		n, aerr := j.sweep(ctx, t, a.DeleteExpiredAttempts)
+		if n > 0 {
+			j.logger().Info("janitor: deleted expired login-attempt counters", "counters", n)
+		}
+		j.deleted("login_attempt", n)
+		err = aerr
 	}
 	return refresh, denials, err
+}
+
+func (j *Janitor) deleted(kind string, n int) {
+	if j.Deleted != nil {
+		j.Deleted(kind, n)
+	}
+}
+
+// attemptExpiryDeleter is the part of AttemptStore a janitor uses; a store
+// that has it gets its ended login-attempt counters deleted too.
+type attemptExpiryDeleter interface {
+	DeleteExpiredAttempts(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 func (j *Janitor) sweep(ctx context.Context, before time.Time, del func(context.Context, time.Time, int) (int, error)) (int, error) {

@@ -172,7 +172,7 @@ func TestJanitorReportsDeletions(t *testing.T) {
 	if _, _, err := j.Sweep(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got["refresh_token"] != 5 || got["denial"] != 5 {
-		t.Errorf("Deleted heard %v; want 5 refresh tokens and 5 denials", got)
+	if got["refresh_family"] != 5 || got["denial"] != 5 {
+		t.Errorf("Deleted heard %v; want 5 refresh families and 5 denials", got)
 	}
 }

@@ -216,6 +216,7 @@ type Store interface {
 	RefreshFamilyStore
 	DenyList
 	KeyStore
+	AttemptStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error

@@ -49,6 +49,8 @@ type baseline struct {
 	audiences []string
 	roles     []string
 	now       func() time.Time
+	// argon serves the password grant (baseline_password.go).
+	argon *argonAlone
 }
 
 func newBaseline(issuer string, now func() time.Time) (*baseline, error) {
@@ -77,6 +79,7 @@ func newBaseline(issuer string, now func() time.Time) (*baseline, error) {
 		audiences: []string{"api", "example-api"},
 		roles:     []string{"service"},
 		now:       now,
+		argon:     newArgonAlone(),
 	}, nil
 }
 
@@ -116,7 +119,8 @@ type baselineResponse struct {
 }
 
 // ServeHTTP serves POST /oauth2/token for client_credentials
-// (RFC 6749 section 4.4) with client_secret_basic (section 2.3.1).
+// (RFC 6749 section 4.4) and, as argon2id alone, password (section 4.3),
+// with client_secret_basic (section 2.3.1).
 func (b *baseline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/oauth2/token" {
 		http.NotFound(w, r)
@@ -143,7 +147,12 @@ func (b *baseline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client")
 		return
 	}
-	if r.PostForm.Get("grant_type") != "client_credentials" {
+	switch r.PostForm.Get("grant_type") {
+	case "client_credentials":
+	case "password":
+		b.password(w, r, id)
+		return
+	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type")
 		return
 	}

@@ -98,6 +98,9 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Now:                   cfg.Now,
 		ClientCacheTTL:        cfg.ClientCacheTTL,
 		Observer:              a.metrics.observer(),
+		Throttle:              cfg.throttleLimits(),
+		TrustedProxies:        cfg.TrustedProxies,
+		ForwardedHeader:       cfg.ForwardedHeader,
 	}, a.store, a.ring)
 	if err != nil {
 		a.store.Close()
@@ -112,6 +115,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Scopes:        cfg.Scopes,
 		AdminRole:     cfg.AdminRole,
 		ClientChanged: o.ForgetClient,
+		Observer:      a.metrics.observer(),
 	})
 	if err != nil {
 		a.store.Close()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -65,6 +66,18 @@ type Config struct {
 	KeyPublishLead     time.Duration
 	KeyRotationPeriod  time.Duration
 	KeyRefreshInterval time.Duration
+	// Password-guessing limits and hashing bounds (design D5).
+	ThrottleWindow          time.Duration
+	ThrottlePerUserAddress  uint
+	ThrottlePerUser         uint
+	ThrottlePerAddress      uint
+	ThrottleSlowInterval    time.Duration
+	PasswordHashConcurrency uint
+	PasswordHashQueue       uint
+	// TrustedProxies are the proxies whose ForwardedHeader names the
+	// client address.
+	TrustedProxies  []netip.Prefix
+	ForwardedHeader string
 	// Now is the clock; tests set it, nil means time.Now.
 	Now func() time.Time
 }
@@ -150,6 +163,15 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func(se
 	dur(&c.KeyPublishLead, "key-publish-lead", "GATEHOUSE_KEY_PUBLISH_LEAD", 0, "how long a new key is published before it signs; 0 means JWKS max-age + refresh interval + 1m")
 	dur(&c.KeyRotationPeriod, "key-rotation-period", "GATEHOUSE_KEY_ROTATION_PERIOD", 24*time.Hour, "how long a signing key signs before the next one takes over")
 	dur(&c.KeyRefreshInterval, "key-refresh-interval", "GATEHOUSE_KEY_REFRESH_INTERVAL", 10*time.Second, "how often each instance rereads the signing keys from the store")
+	dur(&c.ThrottleWindow, "throttle-window", "GATEHOUSE_THROTTLE_WINDOW", oauth.DefaultThrottleWindow, "password-guessing window: each counter lasts this long from its first attempt")
+	uintv(&c.ThrottlePerUserAddress, "throttle-per-user-address", "GATEHOUSE_THROTTLE_PER_USER_ADDRESS", oauth.DefaultThrottlePerUserAddress, "password attempts per username from one client address per window")
+	uintv(&c.ThrottlePerUser, "throttle-per-user", "GATEHOUSE_THROTTLE_PER_USER", oauth.DefaultThrottlePerUser, "password attempts per username from all addresses per window, before its slow lane")
+	uintv(&c.ThrottlePerAddress, "throttle-per-address", "GATEHOUSE_THROTTLE_PER_ADDRESS", oauth.DefaultThrottlePerAddress, "password attempts per client address against all usernames per window")
+	dur(&c.ThrottleSlowInterval, "throttle-slow-interval", "GATEHOUSE_THROTTLE_SLOW_INTERVAL", oauth.DefaultThrottleSlowInterval, "past --throttle-per-user, one attempt per this interval per username, from addresses that made none in the window")
+	uintv(&c.PasswordHashConcurrency, "password-hash-concurrency", "GATEHOUSE_PASSWORD_HASH_CONCURRENCY", 0, "argon2id hashes run at once; 0 means the number of CPUs")
+	uintv(&c.PasswordHashQueue, "password-hash-queue", "GATEHOUSE_PASSWORD_HASH_QUEUE", 0, "password hashes that may wait for a slot; past it 503; 0 means 32 per slot, at least 64")
+	trustedProxies := fs.String("trusted-proxies", getenv("GATEHOUSE_TRUSTED_PROXIES"), "comma-separated CIDRs (or addresses) of proxies whose forwarding header names the client address; empty: the peer address is the client's (env GATEHOUSE_TRUSTED_PROXIES)")
+	fs.StringVar(&c.ForwardedHeader, "forwarded-header", env("GATEHOUSE_FORWARDED_HEADER", oauth.HeaderXForwardedFor), "header the trusted proxies set: X-Forwarded-For or Forwarded (env GATEHOUSE_FORWARDED_HEADER)")
 	boolv(&c.InsecureHTTPIssuer, "insecure-http-issuer", "GATEHOUSE_INSECURE_HTTP_ISSUER", "allow an http:// issuer outside dev mode: tokens, secrets and passwords then cross the network in clear unless a proxy in front adds TLS")
 	fs.StringVar(&c.TLSCert, "tls-cert", getenv("GATEHOUSE_TLS_CERT"), "PEM certificate chain: serve HTTPS (TLS 1.2 or later) on --addr; reread when the file changes (env GATEHOUSE_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", getenv("GATEHOUSE_TLS_KEY"), "PEM private key of --tls-cert (env GATEHOUSE_TLS_KEY)")
@@ -163,6 +185,11 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func(se
 		if c.AdminTLSCert == "" && c.AdminTLSKey == "" {
 			c.AdminTLSCert, c.AdminTLSKey = c.TLSCert, c.TLSKey
 		}
+		proxies, err := parsePrefixes(*trustedProxies)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--trusted-proxies: %v", err))
+		}
+		c.TrustedProxies = proxies
 		issuerGiven := c.Issuer != ""
 		if !issuerGiven {
 			c.Issuer = "http://" + c.Addr
@@ -293,7 +320,44 @@ func (c *Config) Validate() error {
 	if (c.AdminTLSCert == "") != (c.AdminTLSKey == "") {
 		errs = append(errs, errors.New("--admin-tls-cert and --admin-tls-key: give both or neither"))
 	}
+	if c.ThrottleWindow < time.Second || c.ThrottleSlowInterval < time.Second || c.ThrottleSlowInterval > c.ThrottleWindow {
+		errs = append(errs, fmt.Errorf("--throttle-window %v and --throttle-slow-interval %v: both at least 1s, the interval not longer than the window", c.ThrottleWindow, c.ThrottleSlowInterval))
+	}
+	if c.ThrottlePerUserAddress < 1 || c.ThrottlePerUser < 1 || c.ThrottlePerAddress < 1 {
+		errs = append(errs, fmt.Errorf("--throttle-per-user-address %d, --throttle-per-user %d, --throttle-per-address %d: each at least 1", c.ThrottlePerUserAddress, c.ThrottlePerUser, c.ThrottlePerAddress))
+	}
+	if c.ForwardedHeader != oauth.HeaderXForwardedFor && c.ForwardedHeader != oauth.HeaderForwarded {
+		errs = append(errs, fmt.Errorf("--forwarded-header %q: want %s or %s", c.ForwardedHeader, oauth.HeaderXForwardedFor, oauth.HeaderForwarded))
+	}
 	return errors.Join(errs...)
+}
+
+// parsePrefixes parses comma-separated CIDRs; a bare address is its own
+// /32 or /128.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(f); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		} else {
+			errs = append(errs, fmt.Errorf("%q is not a CIDR or an address", f))
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// throttleLimits are the password-guessing limits of c.
+func (c *Config) throttleLimits() oauth.ThrottleLimits {
+	return oauth.ThrottleLimits{
+		Window:         c.ThrottleWindow,
+		PerUserAddress: int(c.ThrottlePerUserAddress),
+		PerUser:        int(c.ThrottlePerUser),
+		PerAddress:     int(c.ThrottlePerAddress),
+		SlowInterval:   c.ThrottleSlowInterval,
+	}
 }
 
 // usage prints a subcommand's help with an example.
@@ -327,6 +391,9 @@ func (c *Config) passwordParams() oauth.PasswordParams {
 		MemoryKiB:   uint32(c.Argon2MemoryKiB),
 		Iterations:  uint32(c.Argon2Iterations),
 		Parallelism: uint8(c.Argon2Parallelism),
+		// The CLI's hasher gets the same bounds as serve's.
+		MaxConcurrent: int(c.PasswordHashConcurrency),
+		MaxQueue:      int(c.PasswordHashQueue),
 	}
 }
 

@@ -38,7 +38,11 @@ const (
 
 // rowsTestedElsewhere names the test that covers a row TestTokenErrors
 // cannot set up.
-var rowsTestedElsewhere = map[string]string{rowUnavailable: "TestDatabaseOutage"}
+var rowsTestedElsewhere = map[string]string{
+	rowUnavailable: "TestDatabaseOutage",
+	"password attempts past a throttle limit (see [Security](#security-password-guessing))":    "TestThrottleOwnerFromAnotherAddress, TestMetrics",
+	"password hashing at capacity: queue full, or the request's deadline passed while waiting": "TestPasswordHashingBounded",
+}
 
 // TestTokenErrors is the RFC 6749 section 5.2 table (design D9): every row
 // of the README's error table, each case citing the section that fixes its

@@ -33,6 +33,7 @@ Commands:
   users        create, list, show users; set passwords; disable, enable, delete; roles
   keys         list, rotate, revoke signing keys; re-encrypt them under a new master secret
   bootstrap    create the first admin client, if none exists, and print its secret once
+  throttle     list, show and clear login-throttle blocks
   healthcheck  probe a running server's /readyz (or /livez), for container health checks
 
 Run 'gatehouse COMMAND --help' for a command's flags and an example.
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, environ []string, stdin io.Reader, 
 		return runBootstrap(ctx, args[1:], getenv, stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, args[1:], getenv, stdout, stderr)
+	case "throttle":
+		return runThrottle(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return nil

@@ -25,8 +25,9 @@ type metrics struct {
 	tokensIssued   *prometheus.CounterVec
 	refreshReuse   prometheus.Counter
 	revocations    *prometheus.CounterVec
-	throttleBlocks prometheus.Counter
-	hashWait       prometheus.Histogram
+	throttleBlocks *prometheus.CounterVec
+	throttleClears *prometheus.CounterVec
+	hashWait       *prometheus.HistogramVec
 	httpDuration   *prometheus.HistogramVec
 	janitorDeleted *prometheus.CounterVec
 }
@@ -58,15 +59,19 @@ func newMetrics() *metrics {
 			Name: "gatehouse_revocations_total",
 			Help: "Successful RFC 7009 revocations, by token type (access_token, other).",
 		}, []string{"token_type"}),
-		throttleBlocks: prometheus.NewCounter(prometheus.CounterOpts{
+		throttleBlocks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_throttle_blocks_total",
-			Help: "Password-grant requests refused by the failed-login throttle.",
-		}),
-		hashWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Help: "Login-throttle counters that reached their limit, by kind (user_address, user, user_slow, address).",
+		}, []string{"kind"}),
+		throttleClears: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_throttle_clears_total",
+			Help: "Login-throttle counters an operator cleared, by kind.",
+		}, []string{"kind"}),
+		hashWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gatehouse_password_hash_wait_seconds",
-			Help:    "Time a password hash waited for a free hashing slot.",
+			Help:    "Time a password hash waited for a free hashing slot, by outcome (ok, queue_full, deadline).",
 			Buckets: []float64{0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5},
-		}),
+		}, []string{"outcome"}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gatehouse_http_request_duration_seconds",
 			Help:    "HTTP request latency by listener, route template, method and status code.",
@@ -74,7 +79,7 @@ func newMetrics() *metrics {
 		}, []string{"listener", "route", "method", "code"}),
 		janitorDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_janitor_deleted_total",
-			Help: "Expired entries deleted by the janitor, by kind (refresh_token, denial).",
+			Help: "Expired entries deleted by the janitor, by kind (refresh_family, denial, login_attempt).",
 		}, []string{"kind"}),
 	}
 	version, goVersion := "unknown", "unknown"
@@ -88,7 +93,7 @@ func newMetrics() *metrics {
 	})
 	buildInfo.Set(1)
 	m.reg.MustRegister(m.tokenRequests, m.tokensIssued, m.refreshReuse, m.revocations, m.throttleBlocks,
-		m.hashWait, m.httpDuration, m.janitorDeleted, buildInfo,
+		m.throttleClears, m.hashWait, m.httpDuration, m.janitorDeleted, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Every series exists from the start, so rates work from the first
 	// scrape.
@@ -102,8 +107,16 @@ func newMetrics() *metrics {
 	m.tokensIssued.WithLabelValues("refresh_token", "refresh_token")
 	m.revocations.WithLabelValues("access_token")
 	m.revocations.WithLabelValues("other")
-	m.janitorDeleted.WithLabelValues("refresh_token")
-	m.janitorDeleted.WithLabelValues("denial")
+	for _, k := range []byte{oauth.KindAddress, oauth.KindUserAddress, oauth.KindUser, oauth.KindSlow} {
+		m.throttleBlocks.WithLabelValues(oauth.KindName(k))
+		m.throttleClears.WithLabelValues(oauth.KindName(k))
+	}
+	for _, o := range []string{"ok", "queue_full", "deadline"} {
+		m.hashWait.WithLabelValues(o)
+	}
+	for _, kind := range []string{"refresh_family", "denial", "login_attempt"} {
+		m.janitorDeleted.WithLabelValues(kind)
+	}
 	return m
 }
 
@@ -130,9 +143,12 @@ func (o oauthObserver) ClientAuthenticated(ctx context.Context, clientID string)
 	}
 }
 
-func (o oauthObserver) RefreshReuse(context.Context)        { o.m.refreshReuse.Inc() }
-func (o oauthObserver) ThrottleBlocked(context.Context)     { o.m.throttleBlocks.Inc() }
-func (o oauthObserver) PasswordHashWait(d time.Duration)    { o.m.hashWait.Observe(d.Seconds()) }
+func (o oauthObserver) RefreshReuse(context.Context) { o.m.refreshReuse.Inc() }
+func (o oauthObserver) ThrottleBlocked(kind string)  { o.m.throttleBlocks.WithLabelValues(kind).Inc() }
+func (o oauthObserver) ThrottleCleared(kind string)  { o.m.throttleClears.WithLabelValues(kind).Inc() }
+func (o oauthObserver) PasswordHashWait(d time.Duration, outcome string) {
+	o.m.hashWait.WithLabelValues(outcome).Observe(d.Seconds())
+}
 func (o oauthObserver) Revoked(_ context.Context, t string) { o.m.revocations.WithLabelValues(t).Inc() }
 
 // janitorDeleted counts what the janitor deleted.

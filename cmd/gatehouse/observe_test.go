@@ -118,7 +118,7 @@ func TestMetrics(t *testing.T) {
 		`gatehouse_tokens_issued_total{grant_type="refresh_token",token_type="refresh_token"}`:                                 1,
 		`gatehouse_refresh_token_reuse_detected_total`:                                                                         1,
 		`gatehouse_revocations_total{token_type="access_token"}`:                                                               1,
-		`gatehouse_throttle_blocks_total`:                                                                                      1,
+		`gatehouse_throttle_blocks_total{kind="user_address"}`:                                                                 1,
 		`gatehouse_janitor_deleted_total{kind="denial"}`:                                                                       1,
 		`gatehouse_http_request_duration_seconds_count{code="200",listener="public",method="POST",route="/oauth2/revoke"}`:     1,
 		`gatehouse_http_request_duration_seconds_count{code="200",listener="admin",method="GET",route="/admin/v1/users/{id}"}`: 1,
@@ -128,7 +128,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	// 1 password grant and 10 failed ones hashed (the blocked one did not).
-	if got := moved("gatehouse_password_hash_wait_seconds_count"); got != 11 {
+	if got := moved(`gatehouse_password_hash_wait_seconds_count{outcome="ok"}`); got != 11 {
 		t.Errorf("password hashes observed: %v; want 11", got)
 	}
 	for _, series := range []string{"gatehouse_db_pool_max_connections", "gatehouse_signing_key_next_rotation_seconds"} {

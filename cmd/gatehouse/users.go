@@ -24,6 +24,7 @@ Commands:
   delete USER         delete a user and revoke its tokens
   roles add USER ROLE...     add roles (they appear in the user's next access token)
   roles remove USER ROLE...  remove roles
+  renormalize         rewrite usernames stored before case folding into the current form
 
 Passwords are read from standard input (--password-stdin) or a file
 (--password-file), never from a flag value, so they stay out of shell history.
@@ -50,6 +51,8 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 		return usersChange(ctx, cmd, args, getenv, stdout, stderr)
 	case "roles":
 		return usersRoles(ctx, args, getenv, stdout, stderr)
+	case "renormalize":
+		return usersRenormalize(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usersUsage)
 		return nil
@@ -284,4 +287,30 @@ func usersRoles(ctx context.Context, args []string, getenv func(string) string, 
 		return err // names "roles", the positional arguments
 	}
 	return c.print(u, func(w io.Writer) { printUser(w, u) })
+}
+
+func usersRenormalize(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c := newAdminCmd("users renormalize", getenv, stdout, stderr, "gatehouse users renormalize [--json]", "gatehouse users renormalize")
+	if _, err := c.parse(args, 0, 0); err != nil {
+		return err
+	}
+	ctx, svc, done, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	rs, err := svc.RenormalizeUsernames(ctx)
+	if err != nil {
+		return err
+	}
+	return c.print(rs, func(w io.Writer) {
+		fmt.Fprintln(w, "ID\tFROM\tTO\tRESULT")
+		for _, r := range rs {
+			result := "renamed"
+			if r.Conflict {
+				result = "conflict: another user holds the new form; kept"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.ID, r.From, r.To, result)
+		}
+	})
 }

@@ -8,4 +8,8 @@
 // gives atomicity (a failed refresh leaves nothing behind), not isolation;
 // conditional updates such as RotateRefreshToken give single-winner
 // semantics under concurrency.
+//
+// Login-attempt counters live apart from the rest, under their own lock, in
+// a least-recently-used cache of at most MaxAttemptCounters entries, so that
+// a flood of distinct usernames cannot grow the process without bound.
 package memory

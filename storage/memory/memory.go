@@ -20,6 +20,9 @@ type Store struct {
 	denied    map[string]time.Time
 	// signingKeys holds the signing keys by kid (keys.go).
 	signingKeys map[string]storage.SigningKey
+	// attempts holds login-attempt counters (attempts.go), under their
+	// own lock.
+	attempts attempts
 }
 
 // New returns an empty store.

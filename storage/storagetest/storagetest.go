@@ -47,6 +47,12 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			fn   func(t *testing.T, s storage.Store)
 		}{"SigningKeys/" + kt.name, func(t *testing.T, s storage.Store) { kt.fn(t, s) }})
 	}
+	for _, at := range attemptTests() {
+		tests = append(tests, struct {
+			name string
+			fn   func(t *testing.T, s storage.Store)
+		}{"LoginAttempts/" + at.name, at.fn})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
