@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/gatehouse/gatehouse/discovery/verifier"
 )
 
 // Config is what the protocol layer needs; cmd/gatehouse fills it from the
@@ -20,7 +22,9 @@ type Config struct {
 	// RefreshFamilyLifetime is the absolute lifetime of a refresh-token
 	// family, from the password grant that started it (design D3).
 	RefreshFamilyLifetime time.Duration
-	// Leeway is the clock skew tolerated on Gatehouse's own time checks.
+	// Leeway is the clock skew tolerated on the time claims of the access
+	// tokens Gatehouse verifies itself (introspection, revocation), checked
+	// by verifier.ValidateClaims as every Gatehouse verifier checks them.
 	Leeway time.Duration
 	// Password configures argon2id.
 	Password PasswordParams
@@ -41,7 +45,7 @@ const (
 	DefaultAccessTokenLifetime   = 10 * time.Minute
 	DefaultRefreshTokenLifetime  = 24 * time.Hour
 	DefaultRefreshFamilyLifetime = 30 * 24 * time.Hour
-	DefaultLeeway                = 30 * time.Second
+	DefaultLeeway                = verifier.DefaultLeeway
 	DefaultMaxBodyBytes          = 64 << 10
 )
 
