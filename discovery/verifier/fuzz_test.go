@@ -3,7 +3,6 @@ package verifier
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/sha256"
@@ -29,12 +28,7 @@ func fuzzKey(t testing.TB) testKey {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwk := jose.JSONWebKey{Key: priv.Public()}
-	tp, err := jwk.Thumbprint(crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testKey{kid: base64.RawURLEncoding.EncodeToString(tp), alg: jose.ES256, priv: priv}
+	return keyWithThumbprint(t, jose.ES256, priv)
 }
 
 // FuzzVerify feeds arbitrary tokens to Verify. Besides not panicking, a
