@@ -56,6 +56,8 @@ func FuzzVerify(f *testing.F) {
 	f.Add(valid)
 	f.Add(sign(f, key, claims, signOpts{noKid: true}))
 	f.Add(sign(f, key, claims, signOpts{typ: "JWT"}))
+	f.Add(sign(f, key, claims, signOpts{headers: map[jose.HeaderKey]any{"crit": []string{"b64"}, "b64": true}}))
+	f.Add(sign(f, key, claims, signOpts{headers: map[jose.HeaderKey]any{"jku": "https://evil.example/jwks"}}))
 	f.Add(rawToken(f, map[string]any{"alg": "none", "typ": "at+jwt"}, claims, nil))
 	f.Add(tamper(valid, 1, func(string) string { return b64json(map[string]any{"iss": ti.URL, "exp": 1e12}) }))
 	f.Add("")
