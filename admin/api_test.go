@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/discovery"
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 func TestAPIAuthentication(t *testing.T) {
@@ -482,6 +483,31 @@ func TestAPIUserLifecycle(t *testing.T) {
 	for _, action := range []string{"user.create", "user.roles_add", "user.roles_remove", "user.disable", "user.enable", "user.set_password", "user.delete"} {
 		if !strings.Contains(log, `"action":"`+action+`"`) {
 			t.Errorf("audit log lacks %s", action)
+		}
+	}
+}
+
+// TestAPIAuthLeeway checks that AuthConfig.Leeway reaches the claims check
+// (verifier.ValidateClaims): 45 s past exp, a token is refused with the
+// default 30 s and accepted with a minute.
+func TestAPIAuthLeeway(t *testing.T) {
+	g := startGatehouse(t)
+	token := g.adminToken(t)
+	later := func() time.Time { return g.clock.now().Add(oauth.DefaultAccessTokenLifetime + 45*time.Second) }
+	for _, tt := range []struct {
+		leeway time.Duration
+		want   int
+	}{{0, http.StatusUnauthorized}, {time.Minute, http.StatusOK}} {
+		auth, err := NewAuth(AuthConfig{Issuer: g.issuer, Local: g.router, Now: later, Leeway: tt.leeway})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodGet, PathPrefix+"/users", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		NewHandler(g.svc, auth).ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("leeway %v: GET /users 45s past exp = %d %s; want %d", tt.leeway, rec.Code, rec.Body, tt.want)
 		}
 	}
 }

@@ -7,12 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/discovery/verifier"
 	"github.com/gatehouse/gatehouse/oauth"
 )
+
+// adminRealm is the realm of the admin API's challenges (RFC 6750 section 3).
+const adminRealm = "gatehouse-admin"
 
 // AuthConfig configures the admin API's bearer-token check.
 type AuthConfig struct {
@@ -39,6 +41,9 @@ type AuthConfig struct {
 	// (pass the token service's oauth.Server.Revoked), so that a revoked
 	// admin token, or one of a disabled client, stops at once.
 	Revoked func(ctx context.Context, t oauth.TokenRef) (bool, error)
+	// Leeway is the clock skew tolerated on "exp", "nbf" and "iat"
+	// (verifier.ValidateClaims); zero means verifier.DefaultLeeway.
+	Leeway time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives key-fetch and deny-list failures.
@@ -67,13 +72,14 @@ func NewAuth(cfg AuthConfig) (func(http.Handler) http.Handler, error) {
 		Issuer:     cfg.Issuer,
 		Audience:   cfg.Audience,
 		HTTPClient: client,
+		Leeway:     cfg.Leeway,
 		Now:        cfg.Now,
 		Logger:     cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("admin auth: %w", err)
 	}
-	authn := verifier.Middleware(v, verifier.WithRealm("gatehouse-admin"))
+	authn := verifier.Middleware(v, verifier.WithRealm(adminRealm))
 	authz := RequireAdmin(cfg)
 	return func(next http.Handler) http.Handler { return authn(authz(next)) }, nil
 }
@@ -133,35 +139,10 @@ func RequireAdmin(cfg AuthConfig) func(http.Handler) http.Handler {
 	}
 }
 
-// writeChallenge answers with an RFC 6750 section 3 challenge and a JSON
-// body.
+// writeChallenge answers with an RFC 6750 section 3 challenge in the admin
+// realm, as verifier.Middleware answers.
 func writeChallenge(w http.ResponseWriter, status int, code, desc, scope string) {
-	ch := `Bearer realm="gatehouse-admin"`
-	if code != "" {
-		ch += `, error="` + code + `", error_description="` + headerSafe(desc) + `"`
-		if scope != "" {
-			ch += `, scope="` + headerSafe(scope) + `"`
-		}
-	} else {
-		code = "unauthorized"
-	}
-	w.Header().Set("WWW-Authenticate", ch)
-	writeJSON(w, status, apiError{Error: code, Description: desc})
-}
-
-// headerSafe keeps the characters RFC 6750 section 3 allows in a quoted
-// error_description or scope (%x20-21 / %x23-5B / %x5D-7E), turning double
-// quotes into single ones.
-func headerSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '"':
-			return '\''
-		case r == '\\' || r < 0x20 || r > 0x7e:
-			return -1
-		}
-		return r
-	}, s)
+	verifier.WriteChallenge(w, status, adminRealm, code, desc, scope)
 }
 
 // localTransport serves HTTP requests with a handler in-process.

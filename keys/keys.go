@@ -25,9 +25,13 @@ const (
 	EdDSA = string(jose.EdDSA)
 )
 
-// Algorithms lists the algorithms Gatehouse can sign with. HMAC and "none"
+// SupportedAlgorithms returns the algorithms Gatehouse can sign with, a new
+// slice on each call so that no caller can change the set. HMAC and "none"
 // are never among them (RFC 8725 section 3.1).
-var Algorithms = []string{ES256, RS256, EdDSA}
+func SupportedAlgorithms() []string { return []string{ES256, RS256, EdDSA} }
+
+// supported reports whether alg is one of SupportedAlgorithms.
+func supported(alg string) bool { return alg == ES256 || alg == RS256 || alg == EdDSA }
 
 // AccessTokenType is the JWS "typ" of access tokens (RFC 9068 section 2.1).
 const AccessTokenType = "at+jwt"
@@ -82,7 +86,7 @@ func Generate(alg string) (*Key, error) {
 	case EdDSA:
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	default:
-		return nil, fmt.Errorf("keys: unsupported algorithm %q (want one of %v)", alg, Algorithms)
+		return nil, fmt.Errorf("keys: unsupported algorithm %q (want one of %v)", alg, SupportedAlgorithms())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keys: generate %s key: %w", alg, err)
@@ -92,7 +96,7 @@ func Generate(alg string) (*Key, error) {
 
 // NewKey wraps an existing private key.
 func NewKey(alg string, priv crypto.Signer) (*Key, error) {
-	if !slices.Contains(Algorithms, alg) {
+	if !supported(alg) {
 		return nil, fmt.Errorf("keys: unsupported algorithm %q", alg)
 	}
 	if err := checkKeyType(alg, priv); err != nil {

@@ -16,7 +16,7 @@ import (
 // The hand-written compact JWS is what go-jose, an independent
 // implementation, accepts: header, signature encoding and all.
 func TestSignAccessTokenInterop(t *testing.T) {
-	for _, alg := range Algorithms {
+	for _, alg := range SupportedAlgorithms() {
 		t.Run(alg, func(t *testing.T) {
 			k, err := Generate(alg)
 			if err != nil {
@@ -85,4 +85,17 @@ func mustSet(t *testing.T) *Set {
 		t.Fatal(err)
 	}
 	return s
+}
+
+func TestSupportedAlgorithmsIsACopy(t *testing.T) {
+	got := SupportedAlgorithms()
+	got[0] = "none"
+	if again := SupportedAlgorithms(); again[0] != ES256 {
+		t.Errorf("SupportedAlgorithms()[0] = %q after a caller changed its copy; want %q", again[0], ES256)
+	}
+	for _, alg := range SupportedAlgorithms() {
+		if alg == "none" || strings.HasPrefix(alg, "HS") {
+			t.Errorf("SupportedAlgorithms() includes %q (RFC 8725 section 3.1)", alg)
+		}
+	}
 }

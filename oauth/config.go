@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	"github.com/gatehouse/gatehouse/discovery/verifier"
 )
 
 // Config is what the protocol layer needs; cmd/gatehouse fills it from the
@@ -21,7 +23,9 @@ type Config struct {
 	// RefreshFamilyLifetime is the absolute lifetime of a refresh-token
 	// family, from the password grant that started it (design D3).
 	RefreshFamilyLifetime time.Duration
-	// Leeway is the clock skew tolerated on Gatehouse's own time checks.
+	// Leeway is the clock skew tolerated on the time claims of the access
+	// tokens Gatehouse verifies itself (introspection, revocation), checked
+	// by verifier.ValidateClaims as every Gatehouse verifier checks them.
 	Leeway time.Duration
 	// Password configures argon2id.
 	Password PasswordParams
@@ -53,7 +57,7 @@ const (
 	DefaultAccessTokenLifetime   = 10 * time.Minute
 	DefaultRefreshTokenLifetime  = 24 * time.Hour
 	DefaultRefreshFamilyLifetime = 30 * 24 * time.Hour
-	DefaultLeeway                = 30 * time.Second
+	DefaultLeeway                = verifier.DefaultLeeway
 	DefaultMaxBodyBytes          = 64 << 10
 )
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/gatehouse/gatehouse/discovery/verifier"
 	"github.com/gatehouse/gatehouse/storage"
 )
 
@@ -124,7 +125,8 @@ var errNotActive = errors.New("token is not active")
 
 // verifyAccessToken is Gatehouse's own access-token check: signature with
 // the published key named by kid, typ at+jwt (RFC 9068 section 4), exact
-// issuer, times with leeway, and revocation (Revoked).
+// issuer, times (verifier.ValidateClaims, with Config.Leeway), and
+// revocation (Revoked).
 func (s *Server) verifyAccessToken(ctx context.Context, tok string) (*accessToken, error) {
 	v, err := s.ring.Verify(tok)
 	if err != nil {
@@ -138,12 +140,10 @@ func (s *Server) verifyAccessToken(ctx context.Context, tok string) (*accessToke
 		return nil, err
 	}
 	at.Signature = tok[strings.LastIndexByte(tok, '.')+1:]
-	now := s.now()
-	switch {
-	case at.Issuer != s.cfg.Issuer,
-		!now.Before(at.Expiry),
-		!at.NotBefore.IsZero() && now.Add(s.cfg.Leeway).Before(at.NotBefore),
-		!at.IssuedAt.IsZero() && now.Add(s.cfg.Leeway).Before(at.IssuedAt):
+	// The claims rule every Gatehouse verifier shares; introspection has no
+	// audience to check (RFC 7662 section 2.1).
+	c := verifier.Claims{Issuer: at.Issuer, Expiry: at.Expiry, NotBefore: at.NotBefore, IssuedAt: at.IssuedAt}
+	if err := verifier.ValidateClaims(&c, verifier.Expected{Issuer: s.cfg.Issuer, Leeway: s.cfg.Leeway}, s.now()); err != nil {
 		return nil, errNotActive
 	}
 	revoked, err := s.Revoked(ctx, TokenRef{ID: at.ID, Family: at.Family, Subject: at.Subject, ClientID: at.ClientID, IssuedAt: at.IssuedAt})

@@ -279,8 +279,8 @@ func (c *Config) Validate() error {
 	} else if strings.HasSuffix(c.Issuer, "/") || strings.ContainsAny(c.Issuer, "?#") {
 		errs = append(errs, fmt.Errorf("--issuer %q: no trailing slash, query or fragment", c.Issuer))
 	}
-	if !slices.Contains(keys.Algorithms, c.SigningAlg) {
-		errs = append(errs, fmt.Errorf("--signing-alg %q: want one of %v", c.SigningAlg, keys.Algorithms))
+	if !slices.Contains(keys.SupportedAlgorithms(), c.SigningAlg) {
+		errs = append(errs, fmt.Errorf("--signing-alg %q: want one of %v", c.SigningAlg, keys.SupportedAlgorithms()))
 	}
 	if c.AccessTokenLifetime < 10*time.Second || c.AccessTokenLifetime > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--access-token-lifetime %v: must be between 10s and 24h", c.AccessTokenLifetime))

@@ -144,3 +144,55 @@ func claimTime(name string, v any) (time.Time, error) {
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9)), nil
 }
+
+// Expected is what ValidateClaims checks a token's claims against.
+type Expected struct {
+	// Issuer must equal "iss" byte for byte (RFC 7519 §4.1.1, RFC 9068
+	// §4). Required: an empty Issuer refuses every token.
+	Issuer string
+	// Audience, when set, must be one of the "aud" values (RFC 7519
+	// §4.1.3, RFC 9068 §4). Introspection leaves it empty: its caller is
+	// not the token's audience (RFC 7662 §2.1).
+	Audience string
+	// Leeway is the clock skew tolerated on "exp", "nbf" and "iat" (RFC
+	// 7519 §4.1.4 to §4.1.6); a negative value counts as zero. Callers
+	// take it from their configuration, whose default is DefaultLeeway.
+	Leeway time.Duration
+}
+
+// ValidateClaims is Gatehouse's one check of a token's registered claims,
+// shared by the Verifier (and so by services and the admin API) and by the
+// token server's introspection. At now, it requires:
+//
+//   - "iss" equal to want.Issuer;
+//   - "aud" containing want.Audience, when that is set;
+//   - "exp" present, and now before exp + leeway (RFC 7519 §4.1.4);
+//   - "nbf", when present, not after now + leeway (§4.1.5);
+//   - "iat", when present, not after now + leeway (§4.1.6 does not forbid
+//     a future iat; one further ahead than the leeway is refused as
+//     implausible).
+//
+// Errors wrap ErrIssuer, ErrAudience, ErrMissingClaim, ErrExpired,
+// ErrNotYetValid or ErrIssuedInFuture.
+func ValidateClaims(c *Claims, want Expected, now time.Time) error {
+	if want.Issuer == "" || c.Issuer != want.Issuer {
+		return fmt.Errorf("%w: %q", ErrIssuer, truncate(c.Issuer))
+	}
+	if want.Audience != "" && !slices.Contains(c.Audience, want.Audience) {
+		return fmt.Errorf("%w: %q not in aud", ErrAudience, truncate(want.Audience))
+	}
+	if c.Expiry.IsZero() {
+		return fmt.Errorf("%w: exp", ErrMissingClaim)
+	}
+	leeway := max(want.Leeway, 0)
+	if !now.Before(c.Expiry.Add(leeway)) {
+		return fmt.Errorf("%w: at %s", ErrExpired, c.Expiry.UTC().Format(time.RFC3339))
+	}
+	if !c.NotBefore.IsZero() && now.Add(leeway).Before(c.NotBefore) {
+		return fmt.Errorf("%w: until %s", ErrNotYetValid, c.NotBefore.UTC().Format(time.RFC3339))
+	}
+	if !c.IssuedAt.IsZero() && c.IssuedAt.After(now.Add(leeway)) {
+		return fmt.Errorf("%w: at %s", ErrIssuedInFuture, c.IssuedAt.UTC().Format(time.RFC3339))
+	}
+	return nil
+}

@@ -12,6 +12,12 @@
 // equal the issuer exactly, "aud" must contain the audience, and "exp",
 // "nbf" and "iat" are checked with a small leeway (RFC 7519 §4.1).
 //
+// JOSE goes through go-jose v4 only: the token is parsed with
+// jose.ParseSignedCompact and the allow-list, and its signature checked with
+// JSONWebSignature.Verify. The registered claims are checked by
+// ValidateClaims, which Gatehouse's own introspection and admin API use
+// too, so that every verifier applies one rule with one leeway.
+//
 // Keys are only ever taken from the issuer's JWKS and selected by "kid";
 // the "jku", "x5u", "jwk" and "x5c" header parameters (RFC 7515 §4.1.2 to
 // §4.1.6) are ignored. The key set is cached for the max-age the JWKS

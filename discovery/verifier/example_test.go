@@ -112,3 +112,19 @@ func ExampleMiddleware() {
 	// 403 Bearer realm="example-api", error="insufficient_scope", error_description="the token lacks a required role: admin"
 	// 200
 }
+
+// ValidateClaims is the claims check a Verifier applies, for code that has
+// verified a token's signature some other way (Gatehouse's introspection
+// does). A token 20 s past "exp" is still valid within the default leeway,
+// and not 40 s past it.
+func ExampleValidateClaims() {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	want := verifier.Expected{Issuer: "https://issuer.example", Audience: "billing", Leeway: verifier.DefaultLeeway}
+	for _, late := range []time.Duration{20 * time.Second, 40 * time.Second} {
+		c := &verifier.Claims{Issuer: "https://issuer.example", Audience: []string{"billing"}, Expiry: now.Add(-late)}
+		fmt.Println(late, verifier.ValidateClaims(c, want, now))
+	}
+	// Output:
+	// 20s <nil>
+	// 40s verifier: token expired: at 2026-01-01T11:59:20Z
+}

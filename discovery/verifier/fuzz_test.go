@@ -3,15 +3,20 @@ package verifier
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // fuzzKey is a fixed P-256 key, so that the committed seed corpus in
@@ -23,18 +28,17 @@ func fuzzKey(t testing.TB) testKey {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwk := jose.JSONWebKey{Key: priv.Public()}
-	tp, err := jwk.Thumbprint(crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testKey{kid: base64.RawURLEncoding.EncodeToString(tp), alg: jose.ES256, priv: priv}
+	return keyWithThumbprint(t, jose.ES256, priv)
 }
 
 // FuzzVerify feeds arbitrary tokens to Verify. Besides not panicking, a
-// token the verifier accepts must also be accepted by go-jose with the same
-// allow-list and key, and carry the configured issuer and audience:
-// hand-decoding the JWS must never be more lenient than the library.
+// token the verifier accepts must pass two checks that share no code with
+// it: the RFC 7515 §5.2 and RFC 7518 §3.4 steps done by hand with the
+// standard library (split, decode, "alg" ES256, SHA-256 over the signing
+// input, ecdsa.Verify of R || S), and go-jose's jwt package validating iss,
+// aud, exp, nbf and iat with the same leeway. Parsing with go-jose must
+// never be more lenient than the RFCs, and ValidateClaims never more
+// lenient than go-jose's own claims check.
 func FuzzVerify(f *testing.F) {
 	key := fuzzKey(f)
 	ti := newTestIssuer(f, key)
@@ -52,6 +56,8 @@ func FuzzVerify(f *testing.F) {
 	f.Add(valid)
 	f.Add(sign(f, key, claims, signOpts{noKid: true}))
 	f.Add(sign(f, key, claims, signOpts{typ: "JWT"}))
+	f.Add(sign(f, key, claims, signOpts{headers: map[jose.HeaderKey]any{"crit": []string{"b64"}, "b64": true}}))
+	f.Add(sign(f, key, claims, signOpts{headers: map[jose.HeaderKey]any{"jku": "https://evil.example/jwks"}}))
 	f.Add(rawToken(f, map[string]any{"alg": "none", "typ": "at+jwt"}, claims, nil))
 	f.Add(tamper(valid, 1, func(string) string { return b64json(map[string]any{"iss": ti.URL, "exp": 1e12}) }))
 	f.Add("")
@@ -63,7 +69,7 @@ func FuzzVerify(f *testing.F) {
 	for _, a := range v.cfg.Algorithms {
 		allowed = append(allowed, jose.SignatureAlgorithm(a))
 	}
-	pub := key.priv.Public()
+	pub := key.priv.Public().(*ecdsa.PublicKey)
 	f.Fuzz(func(t *testing.T, token string) {
 		c, err := v.Verify(context.Background(), token)
 		if err != nil {
@@ -78,18 +84,63 @@ func FuzzVerify(f *testing.F) {
 		if c.Expiry.IsZero() {
 			t.Fatalf("accepted claims without exp: %+v", c)
 		}
-		obj, err := jose.ParseSigned(token, allowed)
+		payload, err := stdlibVerifyES256(token, pub)
 		if err != nil {
-			t.Fatalf("Verify accepted %q; go-jose ParseSigned: %v", token, err)
-		}
-		payload, err := obj.Verify(pub)
-		if err != nil {
-			t.Fatalf("Verify accepted %q; go-jose Verify: %v", token, err)
+			t.Fatalf("Verify accepted %q; by hand: %v", token, err)
 		}
 		if _, err := decodeClaims(payload); err != nil {
-			t.Fatalf("go-jose payload does not decode: %v", err)
+			t.Fatalf("verified payload does not decode: %v", err)
+		}
+		parsed, err := jwt.ParseSigned(token, allowed)
+		if err != nil {
+			t.Fatalf("Verify accepted %q; jwt.ParseSigned: %v", token, err)
+		}
+		var reg jwt.Claims
+		if err := parsed.Claims(pub, &reg); err != nil {
+			t.Fatalf("Verify accepted %q; jwt Claims: %v", token, err)
+		}
+		want := jwt.Expected{Issuer: v.cfg.Issuer, AnyAudience: jwt.Audience{v.cfg.Audience}, Time: v.cfg.Now()}
+		if err := reg.ValidateWithLeeway(want, v.cfg.Leeway); err != nil {
+			t.Fatalf("Verify accepted %q; jwt ValidateWithLeeway: %v", token, err)
 		}
 	})
+}
+
+// stdlibVerifyES256 verifies a compact JWS signed with ES256 without
+// go-jose: RFC 7515 §5.2 (three base64url parts without padding, a JSON
+// header whose "alg" is ES256) and RFC 7518 §3.4 (SHA-256 over
+// BASE64URL(header) || '.' || BASE64URL(payload), the signature the 64-byte
+// R || S). It returns the payload.
+func stdlibVerifyES256(token string, pub *ecdsa.PublicKey) ([]byte, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("%d parts", len(parts))
+	}
+	var dec [3][]byte
+	for i, p := range parts {
+		b, err := base64.RawURLEncoding.Strict().DecodeString(p)
+		if err != nil {
+			return nil, fmt.Errorf("part %d: %w", i, err)
+		}
+		dec[i] = b
+	}
+	var hdr map[string]any
+	if err := json.Unmarshal(dec[0], &hdr); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	if hdr["alg"] != "ES256" {
+		return nil, fmt.Errorf("alg %v", hdr["alg"])
+	}
+	sig := dec[2]
+	if len(sig) != 64 {
+		return nil, fmt.Errorf("signature of %d bytes", len(sig))
+	}
+	h := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+	if !ecdsa.Verify(pub, h[:], r, s) {
+		return nil, errors.New("signature does not verify")
+	}
+	return dec[1], nil
 }
 
 // FuzzParseBearer checks that Authorization header parsing never panics

@@ -73,6 +73,13 @@ func newTestKey(t testing.TB, alg jose.SignatureAlgorithm) testKey {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return keyWithThumbprint(t, alg, priv)
+}
+
+// keyWithThumbprint names priv by its RFC 7638 thumbprint, as Gatehouse
+// names its keys.
+func keyWithThumbprint(t testing.TB, alg jose.SignatureAlgorithm, priv crypto.Signer) testKey {
+	t.Helper()
 	jwk := jose.JSONWebKey{Key: priv.Public()}
 	tp, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {

@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -21,6 +22,44 @@ import (
 // errRateLimited reports that a JWKS fetch was wanted but one happened less
 // than MinRefreshInterval ago.
 var errRateLimited = errors.New("verifier: key refresh rate-limited")
+
+// publicKey is one verification key from the issuer's JWKS.
+type publicKey struct {
+	kid string
+	alg string           // the JWK "alg" (RFC 7517 §4.4), may be empty
+	key crypto.PublicKey // *ecdsa.PublicKey, *rsa.PublicKey or ed25519.PublicKey
+}
+
+// fits reports whether k may verify a token signed with alg: the key type
+// and curve must match the algorithm (RFC 7518 §3.1, RFC 8037 §3.1) and, if
+// the JWK names an algorithm, it must be this one (RFC 7517 §4.4). go-jose
+// checks type and curve again when it verifies; fits keeps unfit keys out
+// of the candidates, so that they count neither against maxKeysTried nor
+// as a known kid.
+func (k *publicKey) fits(alg string) bool {
+	if k.alg != "" && k.alg != alg {
+		return false
+	}
+	switch key := k.key.(type) {
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return key.Curve == elliptic.P256()
+		case "ES384":
+			return key.Curve == elliptic.P384()
+		case "ES512":
+			return key.Curve == elliptic.P521()
+		}
+	case *rsa.PublicKey:
+		switch alg {
+		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+			return true
+		}
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
+}
 
 // keySet is an immutable snapshot of the issuer's JWKS.
 type keySet struct {
@@ -236,12 +275,10 @@ func parseJWKS(body []byte) ([]*publicKey, error) {
 			continue
 		}
 		pub := jwk.Public() // a JWKS should hold public keys; never use a private part
-		k := &publicKey{kid: jwk.KeyID, alg: jwk.Algorithm}
 		switch key := pub.Key.(type) {
 		case *ecdsa.PublicKey:
 			switch key.Curve {
 			case elliptic.P256(), elliptic.P384(), elliptic.P521():
-				k.ec = key
 			default:
 				continue
 			}
@@ -249,12 +286,11 @@ func parseJWKS(body []byte) ([]*publicKey, error) {
 			if key.N.BitLen() < 2048 { // RFC 7518 §3.3
 				continue
 			}
-			k.rsa = key
 		case ed25519.PublicKey:
-			k.ed = key
 		default:
 			continue // symmetric ([]byte) and anything else
 		}
+		k := &publicKey{kid: jwk.KeyID, alg: jwk.Algorithm, key: pub.Key}
 		out = append(out, k)
 	}
 	if len(out) == 0 {

@@ -351,7 +351,7 @@ func TestParseJWKS(t *testing.T) {
 		var ids []string
 		for _, k := range got {
 			ids = append(ids, k.kid)
-			if k.ec != nil && k.ec.Curve == nil {
+			if ec, ok := k.key.(*ecdsa.PublicKey); ok && ec.Curve == nil {
 				t.Errorf("%s: key %q has no curve", tt.name, k.kid)
 			}
 		}

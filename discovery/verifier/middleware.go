@@ -76,16 +76,16 @@ func Middleware(v TokenVerifier, opts ...MiddlewareOption) func(http.Handler) ht
 			token, res := bearerToken(r)
 			switch res {
 			case tokenAbsent:
-				writeError(w, http.StatusUnauthorized, m.realm, "", "a bearer access token is required", "")
+				WriteChallenge(w, http.StatusUnauthorized, m.realm, "", "a bearer access token is required", "")
 				return
 			case tokenInQuery:
-				writeError(w, http.StatusBadRequest, m.realm, "invalid_request", "access tokens are accepted only in the Authorization header", "")
+				WriteChallenge(w, http.StatusBadRequest, m.realm, "invalid_request", "access tokens are accepted only in the Authorization header", "")
 				return
 			case tokenRepeated:
-				writeError(w, http.StatusBadRequest, m.realm, "invalid_request", "more than one Authorization header", "")
+				WriteChallenge(w, http.StatusBadRequest, m.realm, "invalid_request", "more than one Authorization header", "")
 				return
 			case tokenMalformed:
-				writeError(w, http.StatusUnauthorized, m.realm, "invalid_token", "malformed bearer token", "")
+				WriteChallenge(w, http.StatusUnauthorized, m.realm, "invalid_token", "malformed bearer token", "")
 				return
 			}
 			claims, err := m.v.Verify(r.Context(), token)
@@ -95,7 +95,7 @@ func Middleware(v TokenVerifier, opts ...MiddlewareOption) func(http.Handler) ht
 					writeJSON(w, http.StatusServiceUnavailable, "temporarily_unavailable", "cannot verify tokens now")
 					return
 				}
-				writeError(w, http.StatusUnauthorized, m.realm, "invalid_token", describe(err), "")
+				WriteChallenge(w, http.StatusUnauthorized, m.realm, "invalid_token", describe(err), "")
 				return
 			}
 			ctx := context.WithValue(r.Context(), contextKey{}, authContext{claims: claims, realm: m.realm})
@@ -138,11 +138,11 @@ func require(ok func(*Claims) bool, desc, scope string) func(http.Handler) http.
 			a, _ := r.Context().Value(contextKey{}).(authContext)
 			if a.claims == nil {
 				// Mounted without Middleware: fail closed.
-				writeError(w, http.StatusUnauthorized, "api", "", "a bearer access token is required", "")
+				WriteChallenge(w, http.StatusUnauthorized, "api", "", "a bearer access token is required", "")
 				return
 			}
 			if !ok(a.claims) {
-				writeError(w, http.StatusForbidden, a.realm, "insufficient_scope", desc, scope)
+				WriteChallenge(w, http.StatusForbidden, a.realm, "insufficient_scope", desc, scope)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -219,7 +219,7 @@ func describe(err error) string {
 
 // writeError writes an RFC 6750 §3 challenge and a JSON body. An empty code
 // writes a challenge with the realm only.
-func writeError(w http.ResponseWriter, status int, realm, code, desc, scope string) {
+func WriteChallenge(w http.ResponseWriter, status int, realm, code, desc, scope string) {
 	var b strings.Builder
 	b.WriteString(`Bearer realm="`)
 	b.WriteString(quoteSafe(realm))

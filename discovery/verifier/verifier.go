@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // maxKeysTried bounds how many keys one token may be checked against (only
@@ -17,8 +19,10 @@ const maxKeysTried = 4
 // Verifier verifies JWT access tokens (RFC 9068) from one issuer for one
 // audience. It is safe for concurrent use; build it once with New and share it.
 type Verifier struct {
-	cfg   Config
-	types []string // normalised Config.Types
+	cfg      Config
+	algs     []jose.SignatureAlgorithm // Config.Algorithms, for go-jose
+	types    []string                  // normalised Config.Types
+	expected Expected                  // Config.Issuer, Audience and Leeway
 
 	keys atomic.Pointer[keySet]
 
@@ -39,7 +43,10 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, err
 	}
 	cfg.Algorithms = slices.Clone(cfg.Algorithms)
-	v := &Verifier{cfg: cfg}
+	v := &Verifier{cfg: cfg, expected: Expected{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway}}
+	for _, a := range cfg.Algorithms {
+		v.algs = append(v.algs, jose.SignatureAlgorithm(a))
+	}
 	for _, t := range cfg.Types {
 		v.types = append(v.types, normalizeType(t))
 	}
@@ -58,12 +65,14 @@ func (v *Verifier) Audience() string { return v.cfg.Audience }
 // Verify checks token and returns its claims. Errors wrap one of the
 // package's sentinel errors. The checks follow RFC 9068 §4:
 //
-//  1. the token is at most MaxTokenSize bytes and a compact JWS (RFC 7515 §7.1);
-//  2. "alg" is on the allow-list and "typ" is an accepted type;
+//  1. the token is at most MaxTokenSize bytes and a compact JWS (RFC 7515
+//     §7.1), parsed by go-jose;
+//  2. "alg" is on the allow-list (go-jose refuses any other while parsing),
+//     "typ" is an accepted type, and the header has no "crit" or "b64";
 //  3. the key is the issuer's JWKS entry named by "kid" (header keys such as
-//     "jku" and "jwk" are ignored) and the signature verifies;
-//  4. "iss" equals the issuer, "aud" contains the audience, "exp" is present
-//     and not past, "nbf" is not in the future and "iat" is not in the future
+//     "jku" and "jwk" are ignored) and go-jose verifies the signature with it;
+//  4. ValidateClaims: "iss" equals the issuer, "aud" contains the audience,
+//     "exp" is present and not past, "nbf" and "iat" are not in the future
 //     (RFC 7519 §4.1), each with Leeway.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > v.cfg.MaxTokenSize {
@@ -75,68 +84,35 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 			return c, nil
 		}
 	}
-	jws, err := parseCompact(token)
+	st, err := parseSigned(token, v.algs)
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(v.cfg.Algorithms, jws.alg) {
-		return nil, fmt.Errorf("%w: %q", ErrAlgorithm, truncate(jws.alg))
+	if !slices.Contains(v.types, normalizeType(st.typ)) {
+		return nil, fmt.Errorf("%w: %q", ErrType, truncate(st.typ))
 	}
-	if !slices.Contains(v.types, normalizeType(jws.typ)) {
-		return nil, fmt.Errorf("%w: %q", ErrType, truncate(jws.typ))
-	}
-	if err := checkKeyID(jws.kid); err != nil {
+	if err := checkKeyID(st.kid); err != nil {
 		return nil, err
 	}
-	keys, err := v.keysFor(ctx, jws.kid, jws.alg, now)
+	keys, err := v.keysFor(ctx, st.kid, st.alg, now)
 	if err != nil {
 		return nil, err
 	}
-	verified := false
-	for _, k := range keys {
-		if verified = k.verify(jws.alg, jws.signingInput, jws.signature); verified {
-			break
-		}
-	}
-	if !verified {
-		return nil, ErrSignature
-	}
-	c, err := decodeClaims(jws.payload)
+	payload, err := st.verify(keys)
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkClaims(c, now); err != nil {
+	c, err := decodeClaims(payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateClaims(c, v.expected, now); err != nil {
 		return nil, err
 	}
 	if v.tokens != nil {
 		v.tokens.put(token, c, now)
 	}
 	return c, nil
-}
-
-// checkClaims validates the claims RFC 9068 §4 asks a resource server to
-// check, with the configured leeway (RFC 7519 §4.1.4, §4.1.5).
-func (v *Verifier) checkClaims(c *Claims, now time.Time) error {
-	if c.Issuer != v.cfg.Issuer {
-		return fmt.Errorf("%w: %q", ErrIssuer, truncate(c.Issuer))
-	}
-	if !slices.Contains(c.Audience, v.cfg.Audience) {
-		return fmt.Errorf("%w: %q not in aud", ErrAudience, v.cfg.Audience)
-	}
-	if c.Expiry.IsZero() {
-		return fmt.Errorf("%w: exp", ErrMissingClaim)
-	}
-	leeway := v.cfg.Leeway
-	if !now.Before(c.Expiry.Add(leeway)) {
-		return fmt.Errorf("%w: at %s", ErrExpired, c.Expiry.UTC().Format(time.RFC3339))
-	}
-	if !c.NotBefore.IsZero() && now.Add(leeway).Before(c.NotBefore) {
-		return fmt.Errorf("%w: until %s", ErrNotYetValid, c.NotBefore.UTC().Format(time.RFC3339))
-	}
-	if !c.IssuedAt.IsZero() && c.IssuedAt.After(now.Add(leeway)) {
-		return fmt.Errorf("%w: at %s", ErrIssuedInFuture, c.IssuedAt.UTC().Format(time.RFC3339))
-	}
-	return nil
 }
 
 // checkKeyID refuses kids no honest issuer sends: very long ones and ones

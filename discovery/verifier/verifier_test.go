@@ -191,6 +191,10 @@ func TestVerifyMalformed(t *testing.T) {
 		{"escaped header name", base64urlRaw(`{"\u0061lg":"ES256","typ":"at+jwt"}`) + "." + p + ".AAAA", ErrMalformed},
 		{"crit header", b64json(map[string]any{"alg": "ES256", "typ": "at+jwt", "crit": []string{"exp"}, "exp": 1}) + "." + p + ".AAAA", ErrUnsupportedHeader},
 		{"b64 header", b64json(map[string]any{"alg": "ES256", "typ": "at+jwt", "b64": false}) + "." + p + ".AAAA", ErrUnsupportedHeader},
+		{"crit null", b64json(map[string]any{"alg": "ES256", "typ": "at+jwt", "crit": nil}) + "." + p + ".AAAA", ErrUnsupportedHeader},
+		{"crit b64 signed", sign(t, key, ti.claims(), signOpts{headers: map[jose.HeaderKey]any{"crit": []string{"b64"}, "b64": true}}), ErrUnsupportedHeader},
+		{"typ a number", b64json(map[string]any{"alg": "ES256", "typ": 1}) + "." + p + ".AAAA", ErrMalformed},
+		{"alg HS256", b64json(map[string]any{"alg": "HS256", "typ": "at+jwt"}) + "." + p + ".AAAA", ErrAlgorithm},
 		{"kid too long", b64json(map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": strings.Repeat("k", 300)}) + "." + p + ".AAAA", ErrMalformed},
 		{"kid with newline", b64json(map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "a\nb"}) + "." + p + ".AAAA", ErrMalformed},
 		{"claims an array", tamper(good, 1, func(string) string { return b64json([]int{1}) }), ErrSignature},
@@ -286,6 +290,45 @@ func TestDiscoveryURLs(t *testing.T) {
 	for _, tt := range tests {
 		if got := discoveryURLs(tt.issuer); !slices.Equal(got, tt.want) {
 			t.Errorf("discoveryURLs(%q) = %q; want %q", tt.issuer, got, tt.want)
+		}
+	}
+}
+
+// TestValidateClaims checks the one claims rule shared by the Verifier,
+// the admin API and introspection, with values from RFC 7519 §4.1.
+func TestValidateClaims(t *testing.T) {
+	now := testEpoch
+	base := Claims{Issuer: "https://issuer.example", Audience: []string{"api"}, Expiry: now.Add(time.Minute)}
+	want := Expected{Issuer: "https://issuer.example", Audience: "api", Leeway: 30 * time.Second}
+	tests := []struct {
+		name string
+		edit func(*Claims, *Expected)
+		want error
+	}{
+		{"valid", func(*Claims, *Expected) {}, nil},
+		{"no expected issuer", func(c *Claims, e *Expected) { c.Issuer, e.Issuer = "", "" }, ErrIssuer},
+		{"wrong issuer", func(c *Claims, _ *Expected) { c.Issuer = "https://issuer.example/" }, ErrIssuer},
+		{"no audience expected", func(c *Claims, e *Expected) { c.Audience, e.Audience = nil, "" }, nil},
+		{"audience missing", func(c *Claims, _ *Expected) { c.Audience = []string{"other"} }, ErrAudience},
+		{"no exp", func(c *Claims, _ *Expected) { c.Expiry = time.Time{} }, ErrMissingClaim},
+		// RFC 7519 §4.1.4: "on or after" exp is expired; leeway moves the line.
+		{"exp now, no leeway", func(c *Claims, e *Expected) { c.Expiry, e.Leeway = now, 0 }, ErrExpired},
+		{"exp now, negative leeway", func(c *Claims, e *Expected) { c.Expiry, e.Leeway = now, -time.Hour }, ErrExpired},
+		{"exp 29s ago", func(c *Claims, _ *Expected) { c.Expiry = now.Add(-29 * time.Second) }, nil},
+		{"exp 30s ago", func(c *Claims, _ *Expected) { c.Expiry = now.Add(-30 * time.Second) }, ErrExpired},
+		// §4.1.5: before nbf is refused; now == nbf is valid.
+		{"nbf now, no leeway", func(c *Claims, e *Expected) { c.NotBefore, e.Leeway = now, 0 }, nil},
+		{"nbf 1s ahead, no leeway", func(c *Claims, e *Expected) { c.NotBefore, e.Leeway = now.Add(time.Second), 0 }, ErrNotYetValid},
+		{"nbf 30s ahead", func(c *Claims, _ *Expected) { c.NotBefore = now.Add(30 * time.Second) }, nil},
+		{"nbf 31s ahead", func(c *Claims, _ *Expected) { c.NotBefore = now.Add(31 * time.Second) }, ErrNotYetValid},
+		{"iat 30s ahead", func(c *Claims, _ *Expected) { c.IssuedAt = now.Add(30 * time.Second) }, nil},
+		{"iat 31s ahead", func(c *Claims, _ *Expected) { c.IssuedAt = now.Add(31 * time.Second) }, ErrIssuedInFuture},
+	}
+	for _, tt := range tests {
+		c, e := base, want
+		tt.edit(&c, &e)
+		if err := ValidateClaims(&c, e, now); !errors.Is(err, tt.want) {
+			t.Errorf("%s: ValidateClaims = %v; want %v", tt.name, err, tt.want)
 		}
 	}
 }
