@@ -111,7 +111,7 @@ func startGatehouse(t testing.TB) *gatehouse {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := discovery.Config{Issuer: g.issuer, GrantTypes: oauth.GrantTypes, AuthMethods: oauth.AuthMethods,
+	d := discovery.Config{Issuer: g.issuer, GrantTypes: oauth.GrantTypes(), AuthMethods: oauth.AuthMethods(),
 		Scopes: testScopes, Algorithms: ring.Algorithms, MaxAge: time.Minute}
 	r := mux.NewRouter()
 	meta := discovery.MetadataHandler(d)

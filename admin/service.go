@@ -46,7 +46,7 @@ type Config struct {
 	// these.
 	Scopes []string
 	// GrantTypes are the grants the server serves; default
-	// oauth.GrantTypes.
+	// oauth.GrantTypes().
 	GrantTypes []string
 	// AdminRole is the role Bootstrap gives the admin client; default
 	// DefaultAdminRole.
@@ -98,7 +98,7 @@ func NewService(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.GrantTypes == nil {
-		cfg.GrantTypes = oauth.GrantTypes
+		cfg.GrantTypes = oauth.GrantTypes()
 	}
 	return &Service{
 		store:      cfg.Store,

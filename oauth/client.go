@@ -37,6 +37,16 @@ func newClient(c storage.Client, now time.Time, issuer string) *client {
 	return &client{c: c, hashed: hashed, audiences: aud}
 }
 
+// clientRecord is the stored client behind a fosite.Client that the
+// storage adapter returned.
+func clientRecord(fc fosite.Client) (storage.Client, bool) {
+	c, ok := fc.(*client)
+	if !ok {
+		return storage.Client{}, false
+	}
+	return c.c, true
+}
+
 func (c *client) GetID() string                   { return c.c.ID }
 func (c *client) GetHashedSecret() []byte         { return c.hashed }
 func (c *client) GetRedirectURIs() []string       { return nil }

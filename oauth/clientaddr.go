@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"net/netip"
@@ -109,17 +108,4 @@ func forwardedFor(values []string) []string {
 		}
 	}
 	return out
-}
-
-type clientAddrKey struct{}
-
-// withClientAddr carries the request's client address to Authenticate,
-// which fosite calls with only a context.
-func withClientAddr(ctx context.Context, addr string) context.Context {
-	return context.WithValue(ctx, clientAddrKey{}, addr)
-}
-
-func clientAddrFrom(ctx context.Context) string {
-	a, _ := ctx.Value(clientAddrKey{}).(string)
-	return a
 }

@@ -32,7 +32,7 @@ func fuzzServer(f *testing.F) *Server {
 	ctx := context.Background()
 	now := time.Now()
 	if err := store.CreateClient(ctx, storage.Client{ID: "c", Name: "c", SecretHash: HashClientSecret("s"),
-		GrantTypes: GrantTypes, Scopes: []string{"read", "offline_access"}, Audiences: []string{"api"}, CreatedAt: now}); err != nil {
+		GrantTypes: GrantTypes(), Scopes: []string{"read", "offline_access"}, Audiences: []string{"api"}, CreatedAt: now}); err != nil {
 		f.Fatal(err)
 	}
 	hash, _ := s.hasher.Hash(ctx, "pw")

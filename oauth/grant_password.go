@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -17,7 +18,11 @@ import (
 // cost one hash like a wrong password and get the same answer.
 func (s *fositeStore) Authenticate(ctx context.Context, username, password string) (string, error) {
 	name := NormalizeUsername(username)
-	res, err := s.throttle.reserve(ctx, name, clientAddrFrom(ctx))
+	st := stateFrom(ctx)
+	st.mu.Lock()
+	addr := st.clientAddr
+	st.mu.Unlock()
+	res, err := s.throttle.reserve(ctx, name, addr)
 	if err != nil {
 		return "", fmt.Errorf("authenticate: %w", err)
 	}
@@ -74,11 +79,7 @@ func (s *fositeStore) authenticate(ctx context.Context, username, password strin
 	if rehash {
 		s.rehash(ctx, u.ID, password)
 	}
-	if st := stateFrom(ctx); st != nil {
-		st.mu.Lock()
-		st.user = &u
-		st.mu.Unlock()
-	}
+	stateFrom(ctx).setUser(&u)
 	return u.ID, nil
 }
 
@@ -96,4 +97,20 @@ func (s *fositeStore) rehash(ctx context.Context, userID, password string) {
 	if err != nil {
 		s.logger.WarnContext(ctx, "password rehash failed", "user_id", userID, "err", err)
 	}
+}
+
+// passwordClaims grants a password request (RFC 6749 section 4.3) and sets
+// its claims from the user Authenticate found; offline_access starts a
+// refresh family named by the request id.
+func (s *Server) passwordClaims(ar fosite.AccessRequester, c storage.Client, user *storage.User, sess *Session, now time.Time) error {
+	if user == nil {
+		return fosite.ErrServerError.WithDebug("authenticated user missing")
+	}
+	s.grantRequested(ar, c, true)
+	family := ""
+	if ar.GetGrantedScopes().Has(ScopeOfflineAccess) {
+		family = ar.GetID()
+	}
+	setClaims(sess, c, user, family, now)
+	return nil
 }

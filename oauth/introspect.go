@@ -30,7 +30,7 @@ func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	formCredentialsToBasic(r)
-	st := &reqState{}
+	st := &requestState{}
 	ctx := withState(r.Context(), st)
 	if err := s.preverify(ctx, st, r.PostForm.Get("token"), bearer(r)); err != nil {
 		s.writeError(w, r, err)
@@ -61,7 +61,7 @@ func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 // callerID is the client that authenticated an introspection request: by
 // Basic credentials, or by an access token of its own, which preverify has
 // verified.
-func callerID(r *http.Request, st *reqState) string {
+func callerID(r *http.Request, st *requestState) string {
 	if tok := bearer(r); tok != "" {
 		st.mu.Lock()
 		defer st.mu.Unlock()
@@ -99,7 +99,7 @@ func bearer(r *http.Request) string {
 // good ones for the storage adapter's GetAccessTokenSession. A token that
 // fails any check is simply not recorded, so fosite finds it inactive. Only
 // a deny-list lookup failure is an error.
-func (s *Server) preverify(ctx context.Context, st *reqState, tokens ...string) error {
+func (s *Server) preverify(ctx context.Context, st *requestState, tokens ...string) error {
 	for _, tok := range tokens {
 		if tok == "" || len(tok) > maxTokenBytes || strings.Count(tok, ".") != 2 {
 			continue

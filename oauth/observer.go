@@ -61,7 +61,7 @@ func (NopObserver) PasswordHashWait(time.Duration, string)       {}
 
 // grantLabel is r's grant type as a label: one of GrantTypes or "other".
 func grantLabel(gt string) string {
-	for _, g := range GrantTypes {
+	for _, g := range GrantTypes() {
 		if g == gt {
 			return g
 		}

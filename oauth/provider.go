@@ -16,12 +16,6 @@ import (
 	"github.com/gatehouse/gatehouse/storage"
 )
 
-// GrantTypes are the grants Gatehouse serves.
-var GrantTypes = []string{"client_credentials", "password", "refresh_token"}
-
-// AuthMethods are the client authentication methods of the token endpoint.
-var AuthMethods = []string{"client_secret_basic", "client_secret_post"}
-
 // Server serves the token, introspection and revocation endpoints.
 type Server struct {
 	cfg      Config

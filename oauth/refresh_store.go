@@ -125,12 +125,6 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	if subtle.ConstantTimeCompare(f.FamilyDigest, t.familyDigest) != 1 {
 		return nil, fmt.Errorf("refresh token of family %s is not genuine: %w", f.ID, fosite.ErrNotFound)
 	}
-	st := stateFrom(ctx)
-	if st != nil {
-		st.mu.Lock()
-		st.subjectUser, st.subjectRead = u, true
-		st.mu.Unlock()
-	}
 	if err := refusal(f, u); err != nil {
 		return nil, err
 	}
@@ -138,12 +132,12 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	if err != nil {
 		return nil, err
 	}
-	r, err := familyRequest(f, newClient(c, s.now(), s.issuer))
+	r, err := familyRequest(f, u, newClient(c, s.now(), s.issuer))
 	if err != nil {
 		return nil, err
 	}
 	current := t.generation == f.Generation && subtle.ConstantTimeCompare(f.TokenDigest, t.tokenDigest) == 1
-	if !current && (st == nil || !st.revocation) {
+	if !current && !stateFrom(ctx).revocation {
 		return r, fmt.Errorf("refresh token generation %d of family %s (current %d): %w",
 			t.generation, f.ID, f.Generation, fosite.ErrInactiveToken)
 	}
@@ -210,13 +204,7 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 	if err != nil {
 		return err
 	}
-	st := stateFrom(ctx)
-	if st == nil {
-		return errors.New("oauth: new refresh family outside a token request")
-	}
-	st.mu.Lock()
-	user := st.user
-	st.mu.Unlock()
+	user := stateFrom(ctx).authenticatedUser()
 	if user == nil || user.ID != sess.Subject {
 		return errors.New("oauth: new refresh family without its authenticated user")
 	}
@@ -234,7 +222,7 @@ func (s *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) 
 		return fosite.ErrNotFound
 	}
 	reason := storage.RevokedReuse
-	if st := stateFrom(ctx); st != nil && st.revocation {
+	if stateFrom(ctx).revocation {
 		reason = storage.RevokedByClient
 	}
 	now := s.now().UTC()

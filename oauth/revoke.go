@@ -24,7 +24,7 @@ func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	st := &reqState{revocation: true}
+	st := &requestState{revocation: true}
 	ctx := withState(r.Context(), st)
 	if err := s.preverify(ctx, st, r.PostForm.Get("token")); err != nil {
 		s.writeError(w, r, err)
@@ -58,7 +58,7 @@ func revokingClient(r *http.Request) string {
 }
 
 // revokedType is "access_token" when tok was verified as one, else "other".
-func revokedType(st *reqState, tok string) string {
+func revokedType(st *requestState, tok string) string {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if _, ok := st.verified[tok[strings.LastIndexByte(tok, '.')+1:]]; ok {

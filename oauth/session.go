@@ -14,9 +14,14 @@ import (
 	"github.com/gatehouse/gatehouse/storage"
 )
 
-// Session is fosite's JWT session.
+// Session is fosite's JWT session, plus the user a refresh family's
+// request was loaded with.
 type Session struct {
 	*oauth2.JWTSession
+	// user is the family's user as GetRefreshTokenSession read it, in the
+	// same query as the family; fosite's refresh handler carries it into
+	// the new request with Clone. It is never stored.
+	user *storage.User
 }
 
 func newSession() *Session {
@@ -89,12 +94,13 @@ func newFamily(r fosite.Requester, s *Session, t refreshSignature, subjectVersio
 // familyRequest rebuilds the token request of a refresh family around a
 // freshly loaded client. The refresh token's expiry in the session is the
 // family's idle or absolute end, whichever comes first.
-func familyRequest(f storage.RefreshFamily, c fosite.Client) (*fosite.Request, error) {
+func familyRequest(f storage.RefreshFamily, u *storage.User, c fosite.Client) (*fosite.Request, error) {
 	var fs familySession
 	if err := json.Unmarshal(f.Session, &fs); err != nil {
 		return nil, fmt.Errorf("oauth: decode refresh family %s: %w", f.ID, err)
 	}
 	s := newSession()
+	s.user = u
 	s.Subject = f.Subject
 	s.Username = fs.Username
 	s.JWTClaims.Subject = f.Subject

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ory/fosite"
@@ -19,7 +18,7 @@ import (
 // fosite handlers Gatehouse composes. Access tokens are never stored
 // (design D2): CreateAccessTokenSession stores nothing, and
 // GetAccessTokenSession answers only for tokens that this request's handler
-// has already verified (see reqState.verified).
+// has already verified (see requestState.verified).
 type fositeStore struct {
 	store   storage.Store
 	hasher  *PasswordHasher
@@ -63,65 +62,16 @@ const MaxTokenLifetime = 24 * time.Hour
 // that revoking it never touches a refresh family.
 const accessRequestPrefix = "jti:"
 
-// reqState is per-request state shared between Gatehouse's handlers and
-// the storage adapter through the context.
-type reqState struct {
-	mu sync.Mutex
-	// allowDisabled lets a disabled client authenticate so that the token
-	// handler can refuse it with the grant's own error.
-	allowDisabled bool
-	clients       map[string]storage.Client
-	// user is the user the password grant authenticated.
-	user *storage.User
-	// verified holds access tokens this request already verified, by
-	// JWS signature.
-	verified map[string]*accessToken
-	// subjectUser is the refresh token's user as read with its family
-	// (nil: none); subjectRead says it was read.
-	subjectUser *storage.User
-	subjectRead bool
-	// revocation marks an RFC 7009 revocation request: there, any genuine
-	// refresh token of a family names the family, however old.
-	revocation bool
-}
-
-type stateKey struct{}
-
-func withState(ctx context.Context, st *reqState) context.Context {
-	return context.WithValue(ctx, stateKey{}, st)
-}
-
-func stateFrom(ctx context.Context) *reqState {
-	st, _ := ctx.Value(stateKey{}).(*reqState)
-	return st
-}
-
+// loadClient reads a client through the client cache.
 func (s *fositeStore) loadClient(ctx context.Context, id string) (storage.Client, error) {
-	st := stateFrom(ctx)
-	if st != nil {
-		st.mu.Lock()
-		c, ok := st.clients[id]
-		st.mu.Unlock()
-		if ok {
-			return c, nil
-		}
+	if c, ok := s.clients.get(id, s.now()); ok {
+		return c, nil
 	}
-	c, ok := s.clients.get(id, s.now())
-	if !ok {
-		var err error
-		if c, err = s.store.GetClient(ctx, id); err != nil {
-			return storage.Client{}, err
-		}
-		s.clients.put(c, s.now())
+	c, err := s.store.GetClient(ctx, id)
+	if err != nil {
+		return storage.Client{}, err
 	}
-	if st != nil {
-		st.mu.Lock()
-		if st.clients == nil {
-			st.clients = map[string]storage.Client{}
-		}
-		st.clients[id] = c
-		st.mu.Unlock()
-	}
+	s.clients.put(c, s.now())
 	return c, nil
 }
 
@@ -132,10 +82,8 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	if err != nil {
 		return nil, err
 	}
-	if c.Disabled {
-		if st := stateFrom(ctx); st == nil || !st.allowDisabled {
-			return nil, fmt.Errorf("client %q is disabled: %w", id, fosite.ErrNotFound)
-		}
+	if c.Disabled && !stateFrom(ctx).allowDisabled {
+		return nil, fmt.Errorf("client %q is disabled: %w", id, fosite.ErrNotFound)
 	}
 	return newClient(c, s.now(), s.issuer), nil
 }
@@ -156,13 +104,7 @@ func (s *fositeStore) CreateAccessTokenSession(context.Context, string, fosite.R
 // GetAccessTokenSession returns the request of an access token that the
 // current request has already verified; any other signature is unknown.
 func (s *fositeStore) GetAccessTokenSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
-	st := stateFrom(ctx)
-	if st == nil {
-		return nil, fosite.ErrNotFound
-	}
-	st.mu.Lock()
-	at, ok := st.verified[signature]
-	st.mu.Unlock()
+	at, ok := stateFrom(ctx).verifiedToken(signature)
 	if !ok {
 		return nil, fosite.ErrNotFound
 	}
@@ -177,15 +119,14 @@ func (s *fositeStore) DeleteAccessTokenSession(context.Context, string) error { 
 func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
 	if jti, ok := strings.CutPrefix(requestID, accessRequestPrefix); ok {
 		until := s.now().Add(DenyTTL)
-		if st := stateFrom(ctx); st != nil {
-			st.mu.Lock()
-			for _, at := range st.verified {
-				if at.ID == jti {
-					until = at.Expiry.Add(time.Minute)
-				}
+		st := stateFrom(ctx)
+		st.mu.Lock()
+		for _, at := range st.verified {
+			if at.ID == jti {
+				until = at.Expiry.Add(time.Minute)
 			}
-			st.mu.Unlock()
 		}
+		st.mu.Unlock()
 		return s.deny(ctx, jti, until)
 	}
 	return s.deny(ctx, requestID, s.now().Add(DenyTTL))

@@ -1,17 +1,23 @@
 package oauth
 
 import (
-	"errors"
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/storage"
 )
+
+// GrantTypes are the grants Gatehouse serves, each in its own file:
+// grant_client_credentials.go, grant_password.go, grant_refresh.go.
+func GrantTypes() []string { return []string{"client_credentials", "password", "refresh_token"} }
+
+// AuthMethods are the client authentication methods of the token endpoint.
+func AuthMethods() []string { return []string{"client_secret_basic", "client_secret_post"} }
 
 // Token serves the token endpoint (RFC 6749 section 3.2) for the
 // client_credentials (4.4), password (4.3) and refresh_token (6) grants.
@@ -23,6 +29,9 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 	s.obs.TokenRequest(r.Context(), grantLabel(r.PostForm.Get("grant_type")), outcome(err))
 }
 
+// token is the path every grant shares: checks fosite leaves out, fosite's
+// access request (client authentication and the grant's own handler), the
+// grant's claims, fosite's response.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if err := s.parseForm(w, r); err != nil {
 		return err
@@ -32,44 +41,37 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case gt == "":
 		return errInvalidRequest("The grant_type parameter is missing.")
-	case !slices.Contains(GrantTypes, gt):
+	case !slices.Contains(GrantTypes(), gt):
 		// fosite answers invalid_request; RFC 6749 section 5.2 wants this.
 		return fosite.ErrUnsupportedGrantType.WithHintf("Grant type %q is not supported.", gt)
 	}
 	if err := checkClientAuthMethods(r); err != nil {
 		return err
 	}
-	if gt == "refresh_token" && form.Get("refresh_token") == "" {
-		// RFC 6749 section 5.2: a missing required parameter.
-		return errInvalidRequest("The refresh_token parameter is missing.")
+	if err := s.checkGrantRequest(gt, form); err != nil {
+		return err
 	}
 	if err := mergeResources(form); err != nil {
 		return err
 	}
 
-	st := &reqState{allowDisabled: true}
-	ctx := withState(r.Context(), st)
+	st := &requestState{allowDisabled: true}
 	if gt == "password" {
 		// The throttle counts attempts by client address (design D5).
-		ctx = withClientAddr(ctx, s.clientAddr(r))
+		st.clientAddr = s.clientAddr(r)
 	}
+	ctx := withState(r.Context(), st)
 	ar, err := s.provider.NewAccessRequest(ctx, r, newSession())
 	if ar != nil && ar.GetClient() != nil {
 		s.obs.ClientAuthenticated(ctx, ar.GetClient().GetID())
 	}
-	if gt == "refresh_token" && errors.Is(err, fosite.ErrInactiveToken) {
-		s.obs.RefreshReuse(ctx) // fosite revoked the family
-	}
-	var refused refreshRefusal
-	if errors.As(err, &refused) {
-		return fosite.ErrInvalidGrant.WithHint(string(refused))
-	}
 	if err != nil {
-		return err
+		return s.accessRequestFailed(ctx, gt, err)
 	}
-	st.mu.Lock()
-	c, user := st.clients[ar.GetClient().GetID()], st.user
-	st.mu.Unlock()
+	c, ok := clientRecord(ar.GetClient())
+	if !ok {
+		return fosite.ErrServerError.WithDebug("client of unexpected type")
+	}
 	if c.Disabled {
 		if gt == "refresh_token" {
 			return fosite.ErrInvalidGrant.WithHint("The client is disabled.")
@@ -83,38 +85,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	now := s.now()
 	switch gt {
 	case "client_credentials":
-		s.grantRequested(ar, c, false)
-		setClaims(sess, c, nil, "", now)
+		err = s.clientCredentialsClaims(ar, c, sess, now)
 	case "password":
-		s.grantRequested(ar, c, true)
-		family := ""
-		if ar.GetGrantedScopes().Has(ScopeOfflineAccess) {
-			family = ar.GetID()
-		}
-		if user == nil {
-			return fosite.ErrServerError.WithDebug("authenticated user missing")
-		}
-		setClaims(sess, c, user, family, now)
+		err = s.passwordClaims(ar, c, st.authenticatedUser(), sess, now)
 	case "refresh_token":
-		if err := narrowRefresh(r, ar); err != nil {
-			return err
-		}
-		// The user was read together with the refresh family; the storage
-		// adapter refused the refresh if the user is gone or disabled.
-		var u *storage.User
-		if sess.Subject != c.ID {
-			st.mu.Lock()
-			read := st.subjectRead
-			u = st.subjectUser
-			st.mu.Unlock()
-			if !read {
-				return fosite.ErrServerError.WithDebug("refresh token's user was not read")
-			}
-			if u == nil || u.Disabled {
-				return fosite.ErrInvalidGrant.WithHint("The user no longer exists or is disabled.")
-			}
-		}
-		setClaims(sess, c, u, ar.GetID(), now)
+		err = s.refreshClaims(r, ar, c, sess, now)
+	}
+	if err != nil {
+		return err
 	}
 
 	// fosite stamped exp from the wall clock; make it agree with iat.
@@ -123,12 +101,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
-		if gt == "refresh_token" && errors.Is(err, errRefreshRace) {
-			// Another request rotated this token a moment ago: a replay
-			// (RFC 9700 section 4.14.2). Revoke the family, as for reuse.
-			s.revokeFamily(r, ar.GetID())
-			s.obs.RefreshReuse(ctx)
-			return fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
+		if gt == "refresh_token" {
+			return s.refreshResponseFailed(r, ar, err)
 		}
 		return err
 	}
@@ -138,6 +112,25 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		s.obs.TokenIssued(ctx, gt, "refresh_token")
 	}
 	return nil
+}
+
+// checkGrantRequest checks what a grant's request must carry before
+// fosite sees it.
+func (s *Server) checkGrantRequest(gt string, form url.Values) error {
+	if gt == "refresh_token" && form.Get("refresh_token") == "" {
+		// fosite answers invalid_grant; a missing parameter is
+		// invalid_request (RFC 6749 section 5.2).
+		return errInvalidRequest("The refresh_token parameter is missing.")
+	}
+	return nil
+}
+
+// accessRequestFailed is the answer to a failed fosite access request.
+func (s *Server) accessRequestFailed(ctx context.Context, gt string, err error) error {
+	if gt == "refresh_token" {
+		return s.refreshRequestFailed(ctx, err)
+	}
+	return err
 }
 
 // checkClientAuthMethods refuses a request without client authentication
@@ -194,34 +187,5 @@ func (s *Server) grantRequested(ar fosite.AccessRequester, c storage.Client, use
 	}
 	for _, a := range aud {
 		ar.GrantAudience(a)
-	}
-}
-
-// narrowRefresh applies what fosite's refresh handler leaves out: a scope
-// parameter may narrow the new access token but not widen the grant (RFC
-// 6749 section 6). The family keeps its grant: a rotation never rewrites
-// it.
-func narrowRefresh(r *http.Request, ar fosite.AccessRequester) error {
-	requested := fosite.Arguments(strings.Fields(r.PostForm.Get("scope")))
-	for _, sc := range requested {
-		if !ar.GetGrantedScopes().Has(sc) {
-			return fosite.ErrInvalidScope.WithHintf("Scope %q was not granted originally.", sc)
-		}
-	}
-	if req, ok := ar.(*fosite.AccessRequest); ok && len(requested) > 0 {
-		req.GrantedScope = slices.Compact(slices.Sorted(slices.Values(requested)))
-	}
-	return nil
-}
-
-// revokeFamily revokes a refresh family and denies its access tokens, as
-// fosite does on reuse.
-func (s *Server) revokeFamily(r *http.Request, familyID string) {
-	ctx := r.Context()
-	if err := s.adapter.RevokeRefreshToken(ctx, familyID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		s.logger.ErrorContext(ctx, "revoke refresh family", "family_id", familyID, "err", err)
-	}
-	if err := s.adapter.RevokeAccessToken(ctx, familyID); err != nil {
-		s.logger.ErrorContext(ctx, "deny refresh family", "family_id", familyID, "err", err)
 	}
 }

@@ -123,8 +123,8 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 	}
 	a.handler = routes(a.oauth, discovery.Config{
 		Issuer:      cfg.Issuer,
-		GrantTypes:  oauth.GrantTypes,
-		AuthMethods: oauth.AuthMethods,
+		GrantTypes:  oauth.GrantTypes(),
+		AuthMethods: oauth.AuthMethods(),
 		Scopes:      cfg.Scopes,
 		Algorithms:  a.ring.Algorithms,
 		MaxAge:      cfg.JWKSMaxAge,

@@ -234,7 +234,7 @@ type clientFieldFlags struct {
 func registerClientFields(fs *flag.FlagSet) clientFieldFlags {
 	f := clientFieldFlags{
 		name:       fs.String("name", "", "client name, unique"),
-		grantTypes: fs.String("grant-types", "", "comma-separated grants: "+strings.Join(oauth.GrantTypes, ", ")),
+		grantTypes: fs.String("grant-types", "", "comma-separated grants: "+strings.Join(oauth.GrantTypes(), ", ")),
 		scopes:     fs.String("scopes", "", "comma-separated scopes, each known to the server (GATEHOUSE_SCOPES)"),
 		audiences:  fs.String("audiences", "", "comma-separated audiences; none means tokens carry the issuer"),
 		roles:      fs.String("roles", "", "comma-separated roles put in the client's tokens"),

@@ -97,7 +97,7 @@ func newMetrics() *metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Every series exists from the start, so rates work from the first
 	// scrape.
-	for _, g := range oauth.GrantTypes {
+	for _, g := range oauth.GrantTypes() {
 		for _, o := range outcomes() {
 			m.tokenRequests.WithLabelValues(g, o)
 		}

@@ -154,7 +154,7 @@ func seedDemo(ctx context.Context, a *app, out io.Writer) error {
 		ID:         "demo-client",
 		Name:       "demo",
 		SecretHash: digest,
-		GrantTypes: oauth.GrantTypes,
+		GrantTypes: oauth.GrantTypes(),
 		Scopes:     a.cfg.Scopes,
 		Audiences:  []string{"api", "example-api"},
 		Roles:      []string{"service"},
