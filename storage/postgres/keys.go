@@ -91,16 +91,12 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, erro
 // writes only the rows fn changed, bumping their version.
 func (s *Store) UpdateSigningKeys(ctx context.Context, fn func([]storage.SigningKey) ([]storage.SigningKey, error)) error {
 	const op = "update signing keys"
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	tx, err := q.Begin(ctx)
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	return s.inOwnTx(ctx, op, func(tx pgx.Tx) error {
+		return s.updateSigningKeys(ctx, tx, op, fn)
+	})
+}
+
+func (s *Store) updateSigningKeys(ctx context.Context, tx pgx.Tx, op string, fn func([]storage.SigningKey) ([]storage.SigningKey, error)) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, signingKeysLockKey); err != nil {
 		return s.wrap(err, op)
 	}
@@ -152,9 +148,6 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, fn func([]storage.Signing
 		if err != nil {
 			return s.wrap(err, fmt.Sprintf("%s: key %q", op, k.ID))
 		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return s.wrap(err, op)
 	}
 	return nil
 }

@@ -304,6 +304,26 @@ func (s *Store) execOne(ctx context.Context, op, sql string, args ...any) error 
 // other's changes. fn must not use the store with ctx.
 func updateLocked[T any](ctx context.Context, s *Store, op, selectSQL, id string,
 	scan func(pgx.Row) (T, error), fn func(T) (T, error), write func(pgx.Tx, T) error) error {
+	return s.inOwnTx(ctx, op, func(tx pgx.Tx) error {
+		old, err := scan(tx.QueryRow(ctx, selectSQL+` FOR UPDATE`, id))
+		if err != nil {
+			return s.wrap(err, op)
+		}
+		v, err := fn(old)
+		if err != nil {
+			return err
+		}
+		if err := write(tx, v); err != nil {
+			return s.wrap(err, op)
+		}
+		return nil
+	})
+}
+
+// inOwnTx runs fn in a transaction of its own (a savepoint inside the
+// context's transaction, if there is one) and commits it when fn succeeds.
+// fn wraps its own errors.
+func (s *Store) inOwnTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
 	q, release, err := s.conn(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -314,16 +334,8 @@ func updateLocked[T any](ctx context.Context, s *Store, op, selectSQL, id string
 		return s.wrap(err, op)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	old, err := scan(tx.QueryRow(ctx, selectSQL+` FOR UPDATE`, id))
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	v, err := fn(old)
-	if err != nil {
+	if err := fn(tx); err != nil {
 		return err
-	}
-	if err := write(tx, v); err != nil {
-		return s.wrap(err, op)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return s.wrap(err, op)
