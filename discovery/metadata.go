@@ -16,6 +16,7 @@ const (
 	TokenPath               = "/oauth2/token"
 	IntrospectionPath       = "/oauth2/introspect"
 	RevocationPath          = "/oauth2/revoke"
+	UserInfoPath            = "/userinfo"
 )
 
 // Config is what the metadata is built from.
@@ -32,15 +33,17 @@ type Config struct {
 }
 
 // Metadata is the authorization server metadata (RFC 8414 section 2) with
-// the OpenID Connect Discovery 1.0 fields a token-only server can fill.
-// It advertises nothing the server does not do: no id_token_* member
-// until Gatehouse issues ID tokens.
+// the OpenID Connect Discovery 1.0 fields (section 3) for what the server
+// does. It advertises nothing the server does not do: ID tokens come from
+// the password and refresh_token grants, signed with the keys of the JWKS;
+// there is no authorization endpoint yet, so no response type.
 type Metadata struct {
 	Issuer                                    string   `json:"issuer"`
 	TokenEndpoint                             string   `json:"token_endpoint"`
 	JWKSURI                                   string   `json:"jwks_uri"`
 	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
 	RevocationEndpoint                        string   `json:"revocation_endpoint"`
+	UserInfoEndpoint                          string   `json:"userinfo_endpoint"`
 	GrantTypesSupported                       []string `json:"grant_types_supported"`
 	ResponseTypesSupported                    []string `json:"response_types_supported"`
 	ScopesSupported                           []string `json:"scopes_supported"`
@@ -49,6 +52,7 @@ type Metadata struct {
 	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	SubjectTypesSupported                     []string `json:"subject_types_supported"`
 	AccessTokenSigningAlgValuesSupported      []string `json:"access_token_signing_alg_values_supported"`
+	IDTokenSigningAlgValuesSupported          []string `json:"id_token_signing_alg_values_supported"`
 	ClaimsSupported                           []string `json:"claims_supported"`
 }
 
@@ -62,6 +66,7 @@ func Build(cfg Config) Metadata {
 		JWKSURI:                           base + JWKSPath,
 		IntrospectionEndpoint:             base + IntrospectionPath,
 		RevocationEndpoint:                base + RevocationPath,
+		UserInfoEndpoint:                  base + UserInfoPath,
 		GrantTypesSupported:               cfg.GrantTypes,
 		ResponseTypesSupported:            []string{},
 		ScopesSupported:                   cfg.Scopes,
@@ -70,7 +75,9 @@ func Build(cfg Config) Metadata {
 		RevocationEndpointAuthMethodsSupported:    cfg.AuthMethods,
 		SubjectTypesSupported:                     []string{"public"},
 		AccessTokenSigningAlgValuesSupported:      algs,
-		ClaimsSupported:                           []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "roles"},
+		IDTokenSigningAlgValuesSupported:          algs,
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "roles",
+			"auth_time", "azp", "at_hash", "preferred_username"},
 	}
 }
 

@@ -67,10 +67,13 @@ func TestHandlers(t *testing.T) {
 	}
 }
 
-// TestNoIDTokenMembers: Gatehouse issues no ID tokens yet, so the metadata
-// must not advertise any id_token_* member (issue 11, point 11).
-func TestNoIDTokenMembers(t *testing.T) {
-	b, err := json.Marshal(discovery.Build(testConfig()))
+// TestIDTokenMembers: ID tokens are signed with the published keys, so the
+// ID-token algorithms are exactly the access-token ones, and the userinfo
+// endpoint is under the issuer (OpenID Connect Discovery 1.0 section 3).
+func TestIDTokenMembers(t *testing.T) {
+	cfg := testConfig()
+	cfg.Algorithms = func() []string { return []string{"ES256", "RS256"} }
+	b, err := json.Marshal(discovery.Build(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,12 +81,15 @@ func TestNoIDTokenMembers(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for k := range doc {
-		if strings.HasPrefix(k, "id_token_") {
-			t.Errorf("metadata advertises %s = %v; Gatehouse issues no ID tokens", k, doc[k])
-		}
+	if got := fmt.Sprint(doc["id_token_signing_alg_values_supported"]); got != "[ES256 RS256]" {
+		t.Errorf("id_token_signing_alg_values_supported = %s; want [ES256 RS256]", got)
 	}
-	if _, ok := doc["access_token_signing_alg_values_supported"]; !ok {
-		t.Error("metadata lost access_token_signing_alg_values_supported")
+	if got := doc["userinfo_endpoint"]; got != "https://id.example.com/userinfo" {
+		t.Errorf("userinfo_endpoint = %v; want https://id.example.com/userinfo", got)
+	}
+	for k := range doc {
+		if strings.HasPrefix(k, "id_token_") && k != "id_token_signing_alg_values_supported" {
+			t.Errorf("metadata advertises %s = %v, which Gatehouse does not do", k, doc[k])
+		}
 	}
 }

@@ -26,12 +26,12 @@ import (
 var b64 = base64.RawURLEncoding
 
 // protectedHeader returns base64url(header) + ".".
-func protectedHeader(alg, kid string) []byte {
+func protectedHeader(alg, kid, typ string) []byte {
 	h, _ := json.Marshal(struct {
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
 		Typ string `json:"typ"`
-	}{alg, kid, AccessTokenType}) // strings only: cannot fail
+	}{alg, kid, typ}) // strings only: cannot fail
 	out := make([]byte, b64.EncodedLen(len(h))+1)
 	b64.Encode(out, h)
 	out[len(out)-1] = '.'
@@ -51,12 +51,17 @@ func (k *Key) sigLen() int {
 	}
 }
 
-// sign returns the compact serialisation of payload signed by k.
-func (k *Key) sign(payload []byte) (string, error) {
-	n := len(k.header) + b64.EncodedLen(len(payload))
+// sign returns the compact serialisation of payload signed by k as an
+// access token.
+func (k *Key) sign(payload []byte) (string, error) { return k.signWith(k.header, payload) }
+
+// signWith returns the compact serialisation of payload under header (a
+// protectedHeader) signed by k.
+func (k *Key) signWith(header, payload []byte) (string, error) {
+	n := len(header) + b64.EncodedLen(len(payload))
 	buf := make([]byte, n, n+1+b64.EncodedLen(k.sigLen()))
-	copy(buf, k.header)
-	b64.Encode(buf[len(k.header):], payload)
+	copy(buf, header)
+	b64.Encode(buf[len(header):], payload)
 	input := buf[:n]
 	var sig []byte
 	switch p := k.private.(type) {

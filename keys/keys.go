@@ -36,6 +36,10 @@ func supported(alg string) bool { return alg == ES256 || alg == RS256 || alg == 
 // AccessTokenType is the JWS "typ" of access tokens (RFC 9068 section 2.1).
 const AccessTokenType = "at+jwt"
 
+// IDTokenType is the typ header of ID tokens: "JWT", as OIDC Core 1.0
+// examples and RFC 7519 section 5.1 use, distinct from AccessTokenType.
+const IDTokenType = "JWT"
+
 // Errors reported by Verify.
 var (
 	ErrMalformed    = errors.New("keys: malformed token")
@@ -69,8 +73,9 @@ type Key struct {
 
 	private crypto.Signer
 	// header is the base64url-encoded protected header
-	// {"alg","kid","typ":"at+jwt"} followed by '.', built once per key.
-	header []byte
+	// {"alg","kid","typ":"at+jwt"} followed by '.', built once per key;
+	// idHeader is the same with "typ":"JWT", for ID tokens.
+	header, idHeader []byte
 }
 
 // Generate makes a new key for alg with crypto/rand. Its ID is the RFC 7638
@@ -108,7 +113,8 @@ func NewKey(alg string, priv crypto.Signer) (*Key, error) {
 		return nil, fmt.Errorf("keys: thumbprint: %w", err)
 	}
 	kid := base64.RawURLEncoding.EncodeToString(tp)
-	return &Key{ID: kid, Algorithm: alg, State: StateActive, private: priv, header: protectedHeader(alg, kid)}, nil
+	return &Key{ID: kid, Algorithm: alg, State: StateActive, private: priv, header: protectedHeader(alg, kid, AccessTokenType),
+		idHeader: protectedHeader(alg, kid, IDTokenType)}, nil
 }
 
 func checkKeyType(alg string, priv crypto.Signer) error {
@@ -230,6 +236,18 @@ func (r *Ring) SignAccessToken(payload []byte) (string, error) {
 		return "", ErrNoActiveKey
 	}
 	return k.sign(payload)
+}
+
+// SignIDToken signs payload as a compact JWS with header {"alg", "kid",
+// "typ":"JWT"} using the active key: an OpenID Connect ID token (OIDC Core
+// 1.0 section 2), which must never pass for an access token (RFC 9068
+// section 4 and RFC 8725 section 3.11: distinct typ values).
+func (r *Ring) SignIDToken(payload []byte) (string, error) {
+	k := r.set.Load().Active
+	if k == nil {
+		return "", ErrNoActiveKey
+	}
+	return k.signWith(k.idHeader, payload)
 }
 
 // Verified is a token whose signature checked out.

@@ -10,6 +10,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/gatehouse/gatehouse/keys"
@@ -46,7 +47,7 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 		clients: newClientCache(cfg.ClientCacheTTL)}
 	adapter.throttle = &throttle{store: store, limits: cfg.Throttle, now: cfg.Now, logger: cfg.Logger, observer: cfg.Observer}
 	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, logger: cfg.Logger, obs: cfg.Observer}
-	s.provider = newProvider(cfg, adapter, &signer{ring: ring})
+	s.provider = newProvider(cfg, adapter, ring)
 	return s, nil
 }
 
@@ -54,13 +55,13 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 // Every fosite setting that has a lazy default is set here: the lazy
 // getters write to the config on first use, a data race under concurrent
 // first requests.
-func newProvider(cfg Config, store fositeStorage, sig jwt.Signer) fosite.OAuth2Provider {
+func newProvider(cfg Config, store fositeStorage, ring *keys.Ring) fosite.OAuth2Provider {
 	fc := &fosite.Config{
 		AccessTokenLifespan:  cfg.AccessTokenLifetime,
 		RefreshTokenLifespan: cfg.RefreshTokenLifetime,
 		// Unused grants still get a lifespan so no getter writes lazily.
 		AuthorizeCodeLifespan: time.Minute,
-		IDTokenLifespan:       time.Minute,
+		IDTokenLifespan:       cfg.AccessTokenLifetime,
 		AccessTokenIssuer:     cfg.Issuer,
 		IDTokenIssuer:         cfg.Issuer,
 		// RFC 9068 section 2.2.3: "scope" is a space-separated string.
@@ -83,12 +84,20 @@ func newProvider(cfg Config, store fositeStorage, sig jwt.Signer) fosite.OAuth2P
 		compose.NewOAuth2HMACStrategy(fc),
 		fc,
 	)
-	jwtStrategy.Signer = sig
-	strategy := tokenStrategy{DefaultJWTStrategy: jwtStrategy, now: cfg.Now}
+	jwtStrategy.Signer = &signer{ring: ring}
+	idTokens := &openid.DefaultStrategy{Signer: &idTokenSigner{ring: ring}, Config: fc}
+	strategy := tokenStrategy{DefaultJWTStrategy: jwtStrategy, idTokens: idTokens, now: cfg.Now}
+	// Handlers run in this order: an ID token hashes the access token a
+	// grant handler before it made (at_hash).
 	return compose.Compose(fc, store, strategy,
 		ownGrantOnly[*oauth2.ClientCredentialsGrantHandler](compose.OAuth2ClientCredentialsGrantFactory),
 		ownGrantOnly[*oauth2.ResourceOwnerPasswordCredentialsGrantHandler](compose.OAuth2ResourceOwnerPasswordCredentialsFactory),
+		func(fosite.Configurator, any, any) any {
+			return passwordIDTokenHandler{helper: &openid.IDTokenHandleHelper{IDTokenStrategy: strategy},
+				lifespan: cfg.AccessTokenLifetime, now: cfg.Now}
+		},
 		ownGrantOnly[*oauth2.RefreshTokenGrantHandler](compose.OAuth2RefreshTokenGrantFactory),
+		compose.OpenIDConnectRefreshFactory,
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 	)

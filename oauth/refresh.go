@@ -12,6 +12,7 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
 )
 
 // Refresh tokens (design D3) are
@@ -135,10 +136,21 @@ func randomSecret() ([]byte, error) {
 // precedence over the embedded strategy's.
 type tokenStrategy struct {
 	*oauth2.DefaultJWTStrategy
-	now func() time.Time
+	// idTokens makes ID tokens (idtoken.go).
+	idTokens *openid.DefaultStrategy
+	now      func() time.Time
 }
 
-var _ oauth2.CoreStrategy = tokenStrategy{}
+var (
+	_ oauth2.CoreStrategy               = tokenStrategy{}
+	_ openid.OpenIDConnectTokenStrategy = tokenStrategy{}
+)
+
+// GenerateIDToken makes an ID token with fosite's OpenID Connect strategy
+// and Gatehouse's ID-token signer.
+func (s tokenStrategy) GenerateIDToken(ctx context.Context, lifespan time.Duration, r fosite.Requester) (string, error) {
+	return s.idTokens.GenerateIDToken(ctx, lifespan, r)
+}
 
 // RefreshTokenSignature is the token's signature for storage; a string that
 // is not a refresh token of this format has the empty signature, which no

@@ -3,7 +3,9 @@ package oauth
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -22,6 +24,10 @@ type Session struct {
 	// same query as the family; fosite's refresh handler carries it into
 	// the new request with Clone. It is never stored.
 	user *storage.User
+	// idClaims and idHeaders are the ID token of this request, when
+	// openid is granted (idtoken.go).
+	idClaims  *jwt.IDTokenClaims
+	idHeaders *jwt.Headers
 }
 
 func newSession() *Session {
@@ -39,6 +45,16 @@ func (s *Session) Clone() fosite.Session {
 	}
 	c := *s
 	c.JWTSession = s.JWTSession.Clone().(*oauth2.JWTSession)
+	if s.idClaims != nil {
+		ic := *s.idClaims
+		ic.Audience = slices.Clone(ic.Audience)
+		ic.AuthenticationMethodsReferences = slices.Clone(ic.AuthenticationMethodsReferences)
+		ic.Extra = maps.Clone(ic.Extra)
+		c.idClaims = &ic
+	}
+	if s.idHeaders != nil {
+		c.idHeaders = &jwt.Headers{Extra: maps.Clone(s.idHeaders.Extra)}
+	}
 	return &c
 }
 
@@ -51,6 +67,9 @@ type familySession struct {
 	RequestedScope    []string  `json:"requested_scope,omitempty"`
 	RequestedAudience []string  `json:"requested_audience,omitempty"`
 	Username          string    `json:"username,omitempty"`
+	// AuthTime is when the user authenticated, for the auth_time of the ID
+	// tokens refreshes issue (OIDC Core 1.0 section 12.2).
+	AuthTime time.Time `json:"auth_time,omitzero"`
 }
 
 func sessionOf(r fosite.Requester) (*Session, error) {
@@ -65,11 +84,16 @@ func sessionOf(r fosite.Requester) (*Session, error) {
 // starts at now.
 func newFamily(r fosite.Requester, s *Session, t refreshSignature, subjectVersion int64, now time.Time,
 	idle, absolute time.Duration) (storage.RefreshFamily, error) {
+	authTime := now
+	if s.idClaims != nil && !s.idClaims.AuthTime.IsZero() {
+		authTime = s.idClaims.AuthTime
+	}
 	b, err := json.Marshal(familySession{
 		RequestedAt:       r.GetRequestedAt(),
 		RequestedScope:    r.GetRequestedScopes(),
 		RequestedAudience: r.GetRequestedAudience(),
 		Username:          s.Username,
+		AuthTime:          authTime,
 	})
 	if err != nil {
 		return storage.RefreshFamily{}, fmt.Errorf("oauth: encode refresh family: %w", err)
@@ -109,6 +133,13 @@ func familyRequest(f storage.RefreshFamily, u *storage.User, c fosite.Client) (*
 		exp = f.ExpiresAt
 	}
 	s.SetExpiresAt(fosite.RefreshToken, exp)
+	if slices.Contains(f.Scopes, ScopeOpenID) {
+		authTime := fs.AuthTime
+		if authTime.IsZero() {
+			authTime = f.CreatedAt
+		}
+		setIDTokenClaims(s, f.ClientID, f.Subject, authTime)
+	}
 	return &fosite.Request{
 		ID:                f.ID,
 		RequestedAt:       fs.RequestedAt,

@@ -1,0 +1,165 @@
+package oauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/gatehouse/gatehouse/keys"
+)
+
+// ScopeOpenID asks for an ID token (OIDC Core 1.0 section 3.1.2.1).
+const ScopeOpenID = "openid"
+
+// idTokenSigner is fosite's jwt.Signer for ID tokens: the ring's active key
+// with "typ":"JWT", so an ID token never passes for an access token and an
+// access token never for an ID token (RFC 8725 section 3.11).
+type idTokenSigner struct {
+	ring *keys.Ring
+}
+
+var _ jwt.Signer = (*idTokenSigner)(nil)
+
+func (s *idTokenSigner) Generate(_ context.Context, claims jwt.MapClaims, _ jwt.Mapper) (string, string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", "", fmt.Errorf("encode ID token claims: %w", err)
+	}
+	token, err := s.ring.SignIDToken(payload)
+	if err != nil {
+		return "", "", err
+	}
+	return token, token[strings.LastIndexByte(token, '.')+1:], nil
+}
+
+// Decode verifies an ID token Gatehouse issued (an id_token_hint).
+func (s *idTokenSigner) Decode(_ context.Context, token string) (*jwt.Token, error) {
+	v, err := s.ring.Verify(token)
+	if err != nil {
+		return nil, err
+	}
+	if v.Type != keys.IDTokenType {
+		return nil, keys.ErrWrongType
+	}
+	claims := jwt.MapClaims{}
+	dec := json.NewDecoder(bytes.NewReader(v.Payload))
+	dec.UseNumber()
+	if err := dec.Decode(&claims); err != nil {
+		return nil, fmt.Errorf("%w: claims: %v", keys.ErrMalformed, err)
+	}
+	return &jwt.Token{Header: map[string]any{"kid": v.KeyID, "typ": v.Type}, Claims: claims}, nil
+}
+
+func (s *idTokenSigner) Validate(ctx context.Context, token string) (string, error) {
+	t, err := s.Decode(ctx, token)
+	if err != nil {
+		return "", err
+	}
+	if err := t.Claims.Valid(); err != nil {
+		return "", err
+	}
+	return s.GetSignature(ctx, token)
+}
+
+func (s *idTokenSigner) Hash(_ context.Context, in []byte) ([]byte, error) {
+	sum := sha256.Sum256(in)
+	return sum[:], nil
+}
+
+func (s *idTokenSigner) GetSignature(_ context.Context, token string) (string, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", errors.New("token is not a compact JWS")
+	}
+	return parts[2], nil
+}
+
+func (s *idTokenSigner) GetSigningMethodLength(context.Context) int { return sha256.Size }
+
+// IDTokenClaims makes Session an openid.Session: the claims of the ID
+// token this request issues (OIDC Core 1.0 section 2).
+func (s *Session) IDTokenClaims() *jwt.IDTokenClaims {
+	if s.idClaims == nil {
+		s.idClaims = &jwt.IDTokenClaims{Extra: map[string]any{}}
+	}
+	return s.idClaims
+}
+
+// IDTokenHeaders are the ID token's headers; the signer sets alg, kid and
+// typ itself.
+func (s *Session) IDTokenHeaders() *jwt.Headers {
+	if s.idHeaders == nil {
+		s.idHeaders = &jwt.Headers{Extra: map[string]any{}}
+	}
+	return s.idHeaders
+}
+
+var _ openid.Session = (*Session)(nil)
+
+// setIDTokenClaims fills the ID token claims of a user's session: sub, the
+// time the user authenticated (auth_time, OIDC Core 1.0 section 2) and azp,
+// the client the token is for. iss, aud, iat, exp, jti and at_hash are
+// fosite's (openid.DefaultStrategy).
+func setIDTokenClaims(s *Session, clientID, subject string, authTime time.Time) {
+	c := s.IDTokenClaims()
+	c.Subject = subject
+	c.AuthTime = authTime.UTC().Truncate(time.Second)
+	c.Extra["azp"] = clientID
+}
+
+// passwordIDTokenHandler issues an ID token with the password grant when
+// openid is granted (OIDC Core 1.0 section 3.1.3.3 applied to RFC 6749
+// section 4.3), which fosite does not do. It runs after fosite's password
+// handler, so that the access token it hashes into at_hash exists.
+type passwordIDTokenHandler struct {
+	helper   *openid.IDTokenHandleHelper
+	lifespan time.Duration
+	now      func() time.Time
+}
+
+var _ fosite.TokenEndpointHandler = passwordIDTokenHandler{}
+
+func (h passwordIDTokenHandler) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, r) || !r.GetGrantedScopes().Has(ScopeOpenID) {
+		return fosite.ErrUnknownRequest
+	}
+	sess, err := sessionOf(r)
+	if err != nil {
+		return err
+	}
+	setIDTokenClaims(sess, r.GetClient().GetID(), sess.Subject, h.now())
+	sess.IDTokenClaims().AccessTokenHash = h.helper.GetAccessTokenHash(ctx, r, resp)
+	// The ID token is made from the session alone: authorization-request
+	// parameters a client might add to a password request (prompt,
+	// max_age, id_token_hint) mean nothing here, and fosite would check
+	// them after the grant is spent.
+	req, ok := r.(*fosite.AccessRequest)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("access request of unexpected type")
+	}
+	clean := *req
+	clean.Form = url.Values{"grant_type": {"password"}}
+	return h.helper.IssueExplicitIDToken(ctx, h.lifespan, &clean, resp)
+}
+
+func (h passwordIDTokenHandler) HandleTokenEndpointRequest(context.Context, fosite.AccessRequester) error {
+	return fosite.ErrUnknownRequest
+}
+
+func (h passwordIDTokenHandler) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
+
+func (h passwordIDTokenHandler) CanHandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) bool {
+	return r.GetGrantTypes().ExactOne("password")
+}
