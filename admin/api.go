@@ -59,6 +59,7 @@ func newRouter(svc *Service, auth func(http.Handler) http.Handler) *mux.Router {
 	route(http.MethodGet, "/users", a.listUsers)
 	route(http.MethodPost, "/users", a.createUser)
 	route(http.MethodGet, "/users/{id}", a.getUser)
+	route(http.MethodPatch, "/users/{id}", a.updateUser)
 	route(http.MethodDelete, "/users/{id}", a.deleteUser)
 	route(http.MethodPut, "/users/{id}/password", a.setPassword)
 	route(http.MethodPost, "/users/{id}/disable", a.disableUser)

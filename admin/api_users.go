@@ -57,6 +57,19 @@ func (a *api) getUser(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (a *api) updateUser(w http.ResponseWriter, r *http.Request) error {
+	var p UserPatch
+	if err := decode(w, r, &p, false); err != nil {
+		return err
+	}
+	u, err := a.svc.UpdateUser(r.Context(), mux.Vars(r)["id"], p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, u)
+	return nil
+}
+
 func (a *api) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := a.svc.DeleteUser(r.Context(), mux.Vars(r)["id"]); err != nil {
 		return err

@@ -27,7 +27,16 @@ type Client struct {
 	// TokenLifetimeSeconds is the client's access-token lifetime; 0 means
 	// the server's default.
 	TokenLifetimeSeconds int64 `json:"token_lifetime_seconds"`
-	Disabled             bool  `json:"disabled"`
+	// RedirectURIs, PostLogoutRedirectURIs and WebOrigins serve the
+	// authorization code flow, RP-Initiated Logout and CORS.
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	WebOrigins             []string `json:"web_origins"`
+	// Public clients have no secret and must use PKCE; ThirdParty clients
+	// get the consent page.
+	Public     bool `json:"public"`
+	ThirdParty bool `json:"third_party"`
+	Disabled   bool `json:"disabled"`
 	// PreviousSecretExpiresAt is set while a rotated secret is still
 	// accepted.
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
@@ -36,10 +45,10 @@ type Client struct {
 }
 
 // ClientWithSecret is a new client and its secret, which is shown this
-// once: only its digest is stored.
+// once: only its digest is stored. A public client has none.
 type ClientWithSecret struct {
 	Client
-	ClientSecret string `json:"client_secret"`
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 // ClientParams registers a client.
@@ -56,18 +65,38 @@ type ClientParams struct {
 	Roles                []string       `json:"roles,omitempty"`
 	Claims               map[string]any `json:"claims,omitempty"`
 	TokenLifetimeSeconds int64          `json:"token_lifetime_seconds,omitempty"`
+	// RedirectURIs: https, http on 127.0.0.1 or [::1] (any port matches),
+	// or a reverse-domain private-use scheme; no fragment, wildcard or
+	// user information (RFC 9700 section 4.1.3, RFC 8252 sections 7.1,
+	// 7.3). Matched exactly.
+	RedirectURIs           []string `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// WebOrigins are scheme://host[:port] with nothing after it.
+	WebOrigins []string `json:"web_origins,omitempty"`
+	// Public registers a client without a secret (a browser or native
+	// app, RFC 6749 section 2.1); it must use PKCE.
+	Public bool `json:"public,omitempty"`
+	// ThirdParty shows the consent page to the client's users.
+	ThirdParty bool `json:"third_party,omitempty"`
 }
 
 // ClientPatch changes the fields it sets and leaves the others.
 type ClientPatch struct {
-	Name                 *string         `json:"name,omitempty"`
-	GrantTypes           *[]string       `json:"grant_types,omitempty"`
-	Scopes               *[]string       `json:"scopes,omitempty"`
-	Audiences            *[]string       `json:"audiences,omitempty"`
-	Roles                *[]string       `json:"roles,omitempty"`
-	Claims               *map[string]any `json:"claims,omitempty"`
-	TokenLifetimeSeconds *int64          `json:"token_lifetime_seconds,omitempty"`
-	Disabled             *bool           `json:"disabled,omitempty"`
+	Name                   *string         `json:"name,omitempty"`
+	GrantTypes             *[]string       `json:"grant_types,omitempty"`
+	Scopes                 *[]string       `json:"scopes,omitempty"`
+	Audiences              *[]string       `json:"audiences,omitempty"`
+	Roles                  *[]string       `json:"roles,omitempty"`
+	Claims                 *map[string]any `json:"claims,omitempty"`
+	TokenLifetimeSeconds   *int64          `json:"token_lifetime_seconds,omitempty"`
+	RedirectURIs           *[]string       `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs *[]string       `json:"post_logout_redirect_uris,omitempty"`
+	WebOrigins             *[]string       `json:"web_origins,omitempty"`
+	// Public set to true removes the client's secrets; set to false, the
+	// client has no secret until rotate-secret gives it one.
+	Public     *bool `json:"public,omitempty"`
+	ThirdParty *bool `json:"third_party,omitempty"`
+	Disabled   *bool `json:"disabled,omitempty"`
 }
 
 // RotateParams rotates a client's secret.
@@ -95,17 +124,22 @@ func nonNil(l []string) []string {
 
 func (s *Service) clientView(c storage.Client) Client {
 	v := Client{
-		ID:                   c.ID,
-		Name:                 c.Name,
-		GrantTypes:           nonNil(c.GrantTypes),
-		Scopes:               nonNil(c.Scopes),
-		Audiences:            nonNil(c.Audiences),
-		Roles:                nonNil(c.Roles),
-		Claims:               c.Claims,
-		TokenLifetimeSeconds: int64(c.TokenLifetime / time.Second),
-		Disabled:             c.Disabled,
-		CreatedAt:            c.CreatedAt.UTC(),
-		UpdatedAt:            c.UpdatedAt.UTC(),
+		ID:                     c.ID,
+		Name:                   c.Name,
+		GrantTypes:             nonNil(c.GrantTypes),
+		Scopes:                 nonNil(c.Scopes),
+		Audiences:              nonNil(c.Audiences),
+		Roles:                  nonNil(c.Roles),
+		Claims:                 c.Claims,
+		TokenLifetimeSeconds:   int64(c.TokenLifetime / time.Second),
+		RedirectURIs:           nonNil(c.RedirectURIs),
+		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
+		WebOrigins:             nonNil(c.WebOrigins),
+		Public:                 c.Public,
+		ThirdParty:             c.ThirdParty,
+		Disabled:               c.Disabled,
+		CreatedAt:              c.CreatedAt.UTC(),
+		UpdatedAt:              c.UpdatedAt.UTC(),
 	}
 	if v.Claims == nil {
 		v.Claims = map[string]any{}
@@ -123,6 +157,8 @@ type clientSpec struct {
 	grantTypes, scopes, auds, roles []string
 	claims                          map[string]any
 	lifetime                        time.Duration
+	redirectURIs, postLogoutURIs    []string
+	webOrigins                      []string
 }
 
 func (s *Service) checkClientSpec(p ClientParams) (clientSpec, error) {
@@ -151,6 +187,21 @@ func (s *Service) checkClientSpec(p ClientParams) (clientSpec, error) {
 	}
 	if sp.lifetime, err = checkTokenLifetime(p.TokenLifetimeSeconds); err != nil {
 		return sp, err
+	}
+	if sp.redirectURIs, err = cleanRedirectURIs("redirect_uris", p.RedirectURIs); err != nil {
+		return sp, err
+	}
+	if sp.postLogoutURIs, err = cleanRedirectURIs("post_logout_redirect_uris", p.PostLogoutRedirectURIs); err != nil {
+		return sp, err
+	}
+	if sp.webOrigins, err = cleanWebOrigins(p.WebOrigins); err != nil {
+		return sp, err
+	}
+	if p.Public && slices.Contains(sp.grantTypes, "client_credentials") {
+		return sp, fieldErr("grant_types", "a public client has no secret and cannot use client_credentials (RFC 6749 section 4.4)")
+	}
+	if slices.Contains(sp.grantTypes, "authorization_code") && len(sp.redirectURIs) == 0 {
+		return sp, fieldErr("redirect_uris", "the authorization_code grant needs at least one redirect URI (RFC 6749 section 3.1.2)")
 	}
 	return sp, nil
 }
@@ -189,23 +240,35 @@ func (s *Service) CreateClient(ctx context.Context, p ClientParams) (ClientWithS
 	} else if taken {
 		return ClientWithSecret{}, nameConflict(sp.name)
 	}
-	secret, digest, err := oauth.NewClientSecret()
-	if err != nil {
-		return ClientWithSecret{}, fmt.Errorf("generate client secret: %w", err)
+	// A public client gets no secret (RFC 6749 section 2.1), so it has
+	// none to authenticate with.
+	var (
+		secret string
+		digest []byte
+	)
+	if !p.Public {
+		if secret, digest, err = oauth.NewClientSecret(); err != nil {
+			return ClientWithSecret{}, fmt.Errorf("generate client secret: %w", err)
+		}
 	}
 	now := s.now().UTC()
 	c := storage.Client{
-		ID:            id,
-		Name:          sp.name,
-		SecretHash:    digest,
-		GrantTypes:    sp.grantTypes,
-		Scopes:        sp.scopes,
-		Audiences:     sp.auds,
-		Roles:         sp.roles,
-		Claims:        sp.claims,
-		TokenLifetime: sp.lifetime,
-		CreatedAt:     now,
-		UpdatedAt:     now,
+		ID:                     id,
+		Name:                   sp.name,
+		SecretHash:             digest,
+		GrantTypes:             sp.grantTypes,
+		Scopes:                 sp.scopes,
+		Audiences:              sp.auds,
+		Roles:                  sp.roles,
+		Claims:                 sp.claims,
+		TokenLifetime:          sp.lifetime,
+		RedirectURIs:           sp.redirectURIs,
+		PostLogoutRedirectURIs: sp.postLogoutURIs,
+		WebOrigins:             sp.webOrigins,
+		Public:                 p.Public,
+		ThirdParty:             p.ThirdParty,
+		CreatedAt:              now,
+		UpdatedAt:              now,
 	}
 	if err := s.store.CreateClient(ctx, c); err != nil {
 		if errors.Is(err, storage.ErrAlreadyExists) {
@@ -217,7 +280,9 @@ func (s *Service) CreateClient(ctx context.Context, p ClientParams) (ClientWithS
 		return ClientWithSecret{}, fmt.Errorf("create client: %w", err)
 	}
 	s.audit(ctx, "client.create", "client", id, "name", sp.name, "grant_types", sp.grantTypes,
-		"scopes", sp.scopes, "audiences", sp.auds, "roles", sp.roles, "claim_names", slices.Sorted(maps.Keys(sp.claims)))
+		"scopes", sp.scopes, "audiences", sp.auds, "roles", sp.roles, "claim_names", slices.Sorted(maps.Keys(sp.claims)),
+		"redirect_uris", sp.redirectURIs, "post_logout_redirect_uris", sp.postLogoutURIs, "web_origins", sp.webOrigins,
+		"public", p.Public, "third_party", p.ThirdParty)
 	return ClientWithSecret{Client: s.clientView(c), ClientSecret: secret}, nil
 }
 
@@ -275,6 +340,8 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (C
 	want := ClientParams{
 		Name: cur.Name, GrantTypes: cur.GrantTypes, Scopes: cur.Scopes, Audiences: cur.Audiences,
 		Roles: cur.Roles, Claims: cur.Claims, TokenLifetimeSeconds: int64(cur.TokenLifetime / time.Second),
+		RedirectURIs: cur.RedirectURIs, PostLogoutRedirectURIs: cur.PostLogoutRedirectURIs, WebOrigins: cur.WebOrigins,
+		Public: cur.Public, ThirdParty: cur.ThirdParty,
 	}
 	var changed []string
 	set := func(name string, ok bool) {
@@ -303,6 +370,21 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (C
 	if p.TokenLifetimeSeconds != nil {
 		want.TokenLifetimeSeconds = *p.TokenLifetimeSeconds
 	}
+	if p.RedirectURIs != nil {
+		want.RedirectURIs = *p.RedirectURIs
+	}
+	if p.PostLogoutRedirectURIs != nil {
+		want.PostLogoutRedirectURIs = *p.PostLogoutRedirectURIs
+	}
+	if p.WebOrigins != nil {
+		want.WebOrigins = *p.WebOrigins
+	}
+	if p.Public != nil {
+		want.Public = *p.Public
+	}
+	if p.ThirdParty != nil {
+		want.ThirdParty = *p.ThirdParty
+	}
 	set("name", p.Name != nil)
 	set("grant_types", p.GrantTypes != nil)
 	set("scopes", p.Scopes != nil)
@@ -310,6 +392,11 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (C
 	set("roles", p.Roles != nil)
 	set("claims", p.Claims != nil)
 	set("token_lifetime_seconds", p.TokenLifetimeSeconds != nil)
+	set("redirect_uris", p.RedirectURIs != nil)
+	set("post_logout_redirect_uris", p.PostLogoutRedirectURIs != nil)
+	set("web_origins", p.WebOrigins != nil)
+	set("public", p.Public != nil)
+	set("third_party", p.ThirdParty != nil)
 	set("disabled", p.Disabled != nil)
 	if len(changed) == 0 {
 		return s.clientView(cur), nil
@@ -354,6 +441,25 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (C
 			}
 			if p.TokenLifetimeSeconds != nil {
 				c.TokenLifetime = sp.lifetime
+			}
+			if p.RedirectURIs != nil {
+				c.RedirectURIs = sp.redirectURIs
+			}
+			if p.PostLogoutRedirectURIs != nil {
+				c.PostLogoutRedirectURIs = sp.postLogoutURIs
+			}
+			if p.WebOrigins != nil {
+				c.WebOrigins = sp.webOrigins
+			}
+			if p.Public != nil {
+				c.Public = *p.Public
+				if c.Public {
+					// A public client has no secret to authenticate with.
+					c.SecretHash, c.PreviousSecretHash, c.PreviousSecretExpiresAt = nil, nil, time.Time{}
+				}
+			}
+			if p.ThirdParty != nil {
+				c.ThirdParty = *p.ThirdParty
 			}
 			if p.Disabled != nil {
 				disabled = *p.Disabled && !c.Disabled
@@ -420,6 +526,9 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string, p RotatePar
 	}
 	now := s.now().UTC()
 	err = s.store.UpdateClient(ctx, id, func(c storage.Client) (storage.Client, error) {
+		if c.Public {
+			return c, fieldErr("public", "client %q is public: it has no secret (RFC 6749 section 2.1); make it confidential first", id)
+		}
 		if grace > 0 {
 			c.PreviousSecretHash = c.SecretHash
 			c.PreviousSecretExpiresAt = now.Add(grace)
@@ -431,10 +540,13 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string, p RotatePar
 		c.UpdatedAt = now
 		return c, nil
 	})
-	if errors.Is(err, storage.ErrNotFound) {
+	var fe *FieldError
+	switch {
+	case errors.As(err, &fe):
+		return RotatedSecret{}, fe
+	case errors.Is(err, storage.ErrNotFound):
 		return RotatedSecret{}, &NotFoundError{Kind: "client", ID: id}
-	}
-	if err != nil {
+	case err != nil:
 		return RotatedSecret{}, fmt.Errorf("rotate client secret: %w", err)
 	}
 	out := RotatedSecret{ClientID: id, ClientSecret: secret}

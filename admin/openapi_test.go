@@ -90,7 +90,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	types := map[string]any{
 		"Client": Client{}, "ClientParams": ClientParams{}, "ClientPatch": ClientPatch{},
 		"RotateParams": RotateParams{}, "RotatedSecret": RotatedSecret{}, "User": User{},
-		"UserParams": UserParams{}, "PasswordParams": PasswordParams{}, "RolesParams": RolesParams{},
+		"UserParams": UserParams{}, "UserPatch": UserPatch{}, "PasswordParams": PasswordParams{}, "RolesParams": RolesParams{},
 		"Error":           apiError{},
 		"ThrottleCounter": ThrottleCounter{}, "ThrottleParams": ThrottleParams{},
 	}

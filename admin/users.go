@@ -16,11 +16,16 @@ import (
 type User struct {
 	ID string `json:"id"`
 	// Username is the stored form: NFC after Unicode case folding.
-	Username  string    `json:"username"`
-	Roles     []string  `json:"roles"`
-	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Username string   `json:"username"`
+	Roles    []string `json:"roles"`
+	// Email, EmailVerified and Name are the optional OpenID Connect
+	// profile claims (OIDC Core 1.0 section 5.1); empty when unset.
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	Name          string    `json:"name"`
+	Disabled      bool      `json:"disabled"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // UserWithPassword is a new user and, when the server generated it, the
@@ -39,6 +44,20 @@ type UserParams struct {
 	// returns it once.
 	Password string   `json:"password,omitempty"`
 	Roles    []string `json:"roles,omitempty"`
+	// Email is an address without a display name (RFC 5322 addr-spec);
+	// EmailVerified says the operator checked it; Name is the full name.
+	Email         string `json:"email,omitempty"`
+	EmailVerified bool   `json:"email_verified,omitempty"`
+	Name          string `json:"name,omitempty"`
+}
+
+// UserPatch changes the profile fields it sets and leaves the others; an
+// empty string removes a value. Changing the email without saying
+// email_verified marks it unverified.
+type UserPatch struct {
+	Email         *string `json:"email,omitempty"`
+	EmailVerified *bool   `json:"email_verified,omitempty"`
+	Name          *string `json:"name,omitempty"`
 }
 
 // PasswordParams sets a user's password; an empty Password means the
@@ -54,12 +73,15 @@ type RolesParams struct {
 
 func userView(u storage.User) User {
 	return User{
-		ID:        u.ID,
-		Username:  u.Username,
-		Roles:     nonNil(u.Roles),
-		Disabled:  u.Disabled,
-		CreatedAt: u.CreatedAt.UTC(),
-		UpdatedAt: u.UpdatedAt.UTC(),
+		ID:            u.ID,
+		Username:      u.Username,
+		Roles:         nonNil(u.Roles),
+		Email:         u.Email,
+		EmailVerified: u.EmailVerified,
+		Name:          u.Name,
+		Disabled:      u.Disabled,
+		CreatedAt:     u.CreatedAt.UTC(),
+		UpdatedAt:     u.UpdatedAt.UTC(),
 	}
 }
 
@@ -100,6 +122,9 @@ func (s *Service) CreateUser(ctx context.Context, p UserParams) (UserWithPasswor
 			return UserWithPassword{}, err
 		}
 	}
+	if err := checkProfile(p.Email, p.EmailVerified, p.Name); err != nil {
+		return UserWithPassword{}, err
+	}
 	// Refuse a taken username before spending a hash on it.
 	if _, err := oauth.FindUserByUsername(ctx, s.store, p.Username); err == nil {
 		return UserWithPassword{}, usernameConflict(username)
@@ -112,12 +137,15 @@ func (s *Service) CreateUser(ctx context.Context, p UserParams) (UserWithPasswor
 	}
 	now := s.now().UTC()
 	u := storage.User{
-		ID:           newID(userIDPrefix),
-		Username:     username,
-		PasswordHash: hash,
-		Roles:        roles,
-		CreatedAt:    now,
-		UpdatedAt:    now,
+		ID:            newID(userIDPrefix),
+		Username:      username,
+		PasswordHash:  hash,
+		Roles:         roles,
+		Email:         p.Email,
+		EmailVerified: p.EmailVerified,
+		Name:          p.Name,
+		CreatedAt:     now,
+		UpdatedAt:     now,
 	}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, storage.ErrAlreadyExists) {
@@ -125,7 +153,8 @@ func (s *Service) CreateUser(ctx context.Context, p UserParams) (UserWithPasswor
 		}
 		return UserWithPassword{}, fmt.Errorf("create user: %w", err)
 	}
-	s.audit(ctx, "user.create", "user", u.ID, "username", username, "roles", roles, "password_generated", generated != "")
+	s.audit(ctx, "user.create", "user", u.ID, "username", username, "roles", roles, "password_generated", generated != "",
+		"email_set", p.Email != "", "name_set", p.Name != "")
 	return UserWithPassword{User: userView(u), Password: generated}, nil
 }
 
@@ -220,8 +249,9 @@ func (s *Service) updateUser(ctx context.Context, id string, fn func(*storage.Us
 }
 
 // SetPassword sets a user's password, or generates one when p.Password is
-// empty and returns it once. It revokes the user's refresh-token families,
-// as a password reset after a compromise must.
+// empty and returns it once. It revokes the user's refresh-token families
+// and ends the user's login sessions, as a password reset after a
+// compromise must.
 func (s *Service) SetPassword(ctx context.Context, id string, p PasswordParams) (generated string, err error) {
 	if _, err := s.GetUser(ctx, id); err != nil {
 		return "", err
@@ -230,7 +260,7 @@ func (s *Service) SetPassword(ctx context.Context, id string, p PasswordParams) 
 	if err != nil {
 		return "", err
 	}
-	var revoked int
+	var revoked, ended int
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		if _, err := s.updateUser(ctx, id, func(u *storage.User) error {
 			u.PasswordHash = hash
@@ -239,24 +269,26 @@ func (s *Service) SetPassword(ctx context.Context, id string, p PasswordParams) 
 		}); err != nil {
 			return err
 		}
-		revoked, err = s.revokeSubject(ctx, id)
+		revoked, ended, err = s.revokeUser(ctx, id)
 		return err
 	})
 	if err != nil {
 		return "", err
 	}
-	s.audit(ctx, "user.set_password", "user", id, "password_generated", generated != "", "revoked_families", revoked)
+	s.audit(ctx, "user.set_password", "user", id, "password_generated", generated != "", "revoked_families", revoked,
+		"ended_login_sessions", ended)
 	return generated, nil
 }
 
 // DisableUser disables a user: the password grant refuses it, and its
 // refresh-token families are revoked and denied, so that its refresh tokens
 // fail with invalid_grant and its access tokens show inactive at
-// introspection at once. Disabling a disabled user revokes again.
+// introspection at once; its login sessions end. Disabling a disabled user
+// revokes again.
 func (s *Service) DisableUser(ctx context.Context, id string) (User, error) {
 	var (
-		u       storage.User
-		revoked int
+		u              storage.User
+		revoked, ended int
 	)
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		var err error
@@ -267,13 +299,13 @@ func (s *Service) DisableUser(ctx context.Context, id string) (User, error) {
 		}); err != nil {
 			return err
 		}
-		revoked, err = s.revokeSubject(ctx, id)
+		revoked, ended, err = s.revokeUser(ctx, id)
 		return err
 	})
 	if err != nil {
 		return User{}, err
 	}
-	s.audit(ctx, "user.disable", "user", id, "revoked_families", revoked)
+	s.audit(ctx, "user.disable", "user", id, "revoked_families", revoked, "ended_login_sessions", ended)
 	return userView(u), nil
 }
 
@@ -287,10 +319,10 @@ func (s *Service) EnableUser(ctx context.Context, id string) (User, error) {
 	return userView(u), nil
 }
 
-// DeleteUser deletes a user and revokes and denies its refresh-token
-// families.
+// DeleteUser deletes a user, revokes and denies its refresh-token
+// families and ends its login sessions.
 func (s *Service) DeleteUser(ctx context.Context, id string) error {
-	var revoked int
+	var revoked, ended int
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		err := s.store.DeleteUser(ctx, id)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -299,13 +331,13 @@ func (s *Service) DeleteUser(ctx context.Context, id string) error {
 		if err != nil {
 			return fmt.Errorf("delete user: %w", err)
 		}
-		revoked, err = s.revokeSubject(ctx, id)
+		revoked, ended, err = s.revokeUser(ctx, id)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	s.audit(ctx, "user.delete", "user", id, "revoked_families", revoked)
+	s.audit(ctx, "user.delete", "user", id, "revoked_families", revoked, "ended_login_sessions", ended)
 	return nil
 }
 
@@ -356,4 +388,53 @@ func (s *Service) RemoveUserRoles(ctx context.Context, id string, p RolesParams)
 	}
 	s.audit(ctx, "user.roles_remove", "user", id, "roles", roles)
 	return userView(u), nil
+}
+
+// UpdateUser changes a user's profile fields (email, email_verified,
+// name). A new email without email_verified in the same patch is
+// unverified.
+func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User, error) {
+	var changed []string
+	if p.Email != nil {
+		changed = append(changed, "email")
+	}
+	if p.EmailVerified != nil {
+		changed = append(changed, "email_verified")
+	}
+	if p.Name != nil {
+		changed = append(changed, "name")
+	}
+	if len(changed) == 0 {
+		return s.GetUser(ctx, id)
+	}
+	u, err := s.updateUser(ctx, id, func(u *storage.User) error {
+		if p.Email != nil && *p.Email != u.Email {
+			u.Email, u.EmailVerified = *p.Email, false
+		}
+		if p.EmailVerified != nil {
+			u.EmailVerified = *p.EmailVerified
+		}
+		if p.Name != nil {
+			u.Name = *p.Name
+		}
+		return checkProfile(u.Email, u.EmailVerified, u.Name)
+	})
+	if err != nil {
+		return User{}, err
+	}
+	s.audit(ctx, "user.update", "user", id, "fields", changed)
+	return userView(u), nil
+}
+
+// revokeUser revokes a user's refresh families and past access tokens
+// (revokeSubject) and ends the user's login sessions (design D13), so that
+// a disabled, deleted or reset user is logged out of the login page too.
+func (s *Service) revokeUser(ctx context.Context, id string) (revoked, ended int, err error) {
+	if revoked, err = s.revokeSubject(ctx, id); err != nil {
+		return revoked, 0, err
+	}
+	if ended, err = s.store.DeleteUserLoginSessions(ctx, id); err != nil {
+		return revoked, ended, fmt.Errorf("end login sessions: %w", err)
+	}
+	return revoked, ended, nil
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +24,8 @@ const (
 	maxClaimName   = 64   // bytes
 	maxClaimsJSON  = 4096 // bytes of the custom claims as JSON
 	minPasswordLen = 8    // runes (NIST SP 800-63B section 5.1.1.2)
+	maxEmailLen    = 254  // bytes (RFC 5321 section 4.5.3.1.3: a 256-byte path less its brackets)
+	maxFullNameLen = 256  // runes, a user's name
 	maxPasswordLen = 1024 // bytes
 )
 
@@ -125,8 +128,8 @@ func (s *Service) cleanGrantTypes(gts []string) ([]string, error) {
 	if len(out) == 0 {
 		return nil, fieldErr("grant_types", "at least one grant type is required")
 	}
-	if slices.Contains(out, "refresh_token") && !slices.Contains(out, "password") {
-		return nil, fieldErr("grant_types", "refresh_token needs the password grant, the only one that issues refresh tokens")
+	if slices.Contains(out, "refresh_token") && !slices.Contains(out, "password") && !slices.Contains(out, "authorization_code") {
+		return nil, fieldErr("grant_types", "refresh_token needs a grant that issues refresh tokens (password or authorization_code)")
 	}
 	return out, nil
 }
@@ -240,6 +243,35 @@ func checkPassword(field, pw string) error {
 		return fieldErr(field, "must be at most %d bytes", maxPasswordLen)
 	case strings.ContainsRune(pw, 0):
 		return fieldErr(field, "contains a NUL character")
+	}
+	return nil
+}
+
+// checkProfile checks a user's optional profile claims: email is an
+// address only (RFC 5322 addr-spec, as net/mail parses it, with no display
+// name, comment or surrounding space); email_verified needs an email; name
+// is printable text.
+func checkProfile(email string, verified bool, name string) error {
+	if email != "" {
+		if len(email) > maxEmailLen || !utf8.ValidString(email) {
+			return fieldErr("email", "must be valid UTF-8 of at most %d bytes", maxEmailLen)
+		}
+		a, err := mail.ParseAddress(email)
+		if err != nil || a.Name != "" || a.Address != email {
+			return fieldErr("email", "%q is not an email address (write only the address, such as alice@example.com)", email)
+		}
+	} else if verified {
+		return fieldErr("email_verified", "needs an email")
+	}
+	switch {
+	case !utf8.ValidString(name):
+		return fieldErr("name", "is not valid UTF-8")
+	case utf8.RuneCountInString(name) > maxFullNameLen:
+		return fieldErr("name", "is longer than %d characters", maxFullNameLen)
+	case strings.TrimSpace(name) != name:
+		return fieldErr("name", "has leading or trailing spaces")
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return fieldErr("name", "contains control characters")
 	}
 	return nil
 }

@@ -11,11 +11,19 @@ import (
 type ExpiryDeleter interface {
 	DeleteDeadRefreshFamilies(ctx context.Context, expiredBefore, revokedBefore time.Time, limit int) (int, error)
 	DeleteExpiredDenials(ctx context.Context, before time.Time, limit int) (int, error)
+	DeleteExpiredAuthorizationCodes(ctx context.Context, before time.Time, limit int) (int, error)
+	DeleteExpiredLoginSessions(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
+// DefaultCodeRetention is how long the janitor keeps an expired
+// authorization code when Janitor.CodeRetention is zero.
+const DefaultCodeRetention = 10 * time.Minute
+
 // Janitor deletes dead refresh families (expired, or revoked longer ago
-// than RevokedRetention) and expired deny-list entries, which no request
-// needs any more, so that the tables stay the size of the live set.
+// than RevokedRetention), expired deny-list entries, authorization codes
+// expired longer ago than CodeRetention and expired login sessions, which
+// no request needs any more, so that the tables stay the size of the live
+// set.
 // Every instance may run one: the stores delete in batches and skip rows
 // another janitor holds.
 type Janitor struct {
@@ -23,6 +31,11 @@ type Janitor struct {
 	// RevokedRetention is how long a revoked refresh family is kept: as
 	// long as the access tokens issued from it live.
 	RevokedRetention time.Duration
+	// CodeRetention is how long an authorization code is kept after it
+	// expired, so that a late second use is still recognised as reuse and
+	// revokes the tokens of the first (RFC 6749 section 4.1.2); zero means
+	// DefaultCodeRetention.
+	CodeRetention time.Duration
 	// Interval between sweeps; zero means one minute.
 	Interval time.Duration
 	// Batch is the most rows one delete statement removes; zero means
@@ -35,7 +48,8 @@ type Janitor struct {
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Deleted, if set, is told how many entries of a kind
-	// ("refresh_token", "denial") each sweep deleted.
+	// ("refresh_family", "denial", "authorization_code", "login_session",
+	// "login_attempt") each sweep deleted.
 	Deleted func(kind string, n int)
 }
 
@@ -64,7 +78,8 @@ func (j *Janitor) Run(ctx context.Context) error {
 }
 
 // Sweep deletes what expired before Now, in batches, and returns how many
-// refresh families and denials it deleted.
+// refresh families and denials it deleted; the other kinds are logged and
+// reported to Deleted.
 func (j *Janitor) Sweep(ctx context.Context) (refresh, denials int, err error) {
 	now := time.Now
 	if j.Now != nil {
@@ -83,6 +98,23 @@ func (j *Janitor) Sweep(ctx context.Context) (refresh, denials int, err error) {
 	}
 	j.deleted("refresh_family", refresh)
 	j.deleted("denial", denials)
+	if err != nil {
+		return refresh, denials, err
+	}
+	retention := j.CodeRetention
+	if retention <= 0 {
+		retention = DefaultCodeRetention
+	}
+	codes, err := j.sweep(ctx, t.Add(-retention), j.Store.DeleteExpiredAuthorizationCodes)
+	j.deleted("authorization_code", codes)
+	if err != nil {
+		return refresh, denials, err
+	}
+	sessions, err := j.sweep(ctx, t, j.Store.DeleteExpiredLoginSessions)
+	j.deleted("login_session", sessions)
+	if codes > 0 || sessions > 0 {
+		j.logger().Info("janitor: deleted expired entries", "authorization_codes", codes, "login_sessions", sessions)
+	}
 	if err != nil {
 		return refresh, denials, err
 	}

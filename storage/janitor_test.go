@@ -150,6 +150,14 @@ func (failing) DeleteExpiredDenials(context.Context, time.Time, int) (int, error
 	return 0, storage.ErrUnavailable
 }
 
+func (failing) DeleteExpiredAuthorizationCodes(context.Context, time.Time, int) (int, error) {
+	return 0, storage.ErrUnavailable
+}
+
+func (failing) DeleteExpiredLoginSessions(context.Context, time.Time, int) (int, error) {
+	return 0, storage.ErrUnavailable
+}
+
 func TestJanitorRunSurvivesFailures(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
@@ -174,5 +182,50 @@ func TestJanitorReportsDeletions(t *testing.T) {
 	}
 	if got["refresh_family"] != 5 || got["denial"] != 5 {
 		t.Errorf("Deleted heard %v; want 5 refresh families and 5 denials", got)
+	}
+}
+
+// TestJanitorCodesAndSessions checks that a sweep deletes authorization
+// codes only CodeRetention after they expired (a late second use must
+// still be recognised, RFC 6749 section 4.1.2) and login sessions as soon
+// as they expired, and reports both kinds.
+func TestJanitorCodesAndSessions(t *testing.T) {
+	s := memory.New()
+	ctx := t.Context()
+	codes := map[string]time.Duration{ // name -> expiry relative to base
+		"long-expired": -11 * time.Minute, "just-expired": -time.Minute, "live": time.Minute,
+	}
+	for name, d := range codes {
+		c := storage.AuthorizationCode{Digest: []byte(name), ExpiresAt: base.Add(d), Active: true}
+		if err := s.CreateAuthorizationCode(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, d := range map[string]time.Duration{"expired": -time.Second, "live": time.Hour} {
+		ls := storage.LoginSession{ID: name, Digest: []byte(name), UserID: "u", ExpiresAt: base.Add(d)}
+		if err := s.CreateLoginSession(ctx, ls); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]int{}
+	j := &storage.Janitor{Store: s, CodeRetention: 10 * time.Minute, Now: func() time.Time { return base },
+		Deleted: func(kind string, n int) { got[kind] += n }}
+	if _, _, err := j.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got["authorization_code"] != 1 || got["login_session"] != 1 {
+		t.Errorf("Deleted heard %v; want 1 authorization code and 1 login session", got)
+	}
+	for name := range codes {
+		_, err := s.GetAuthorizationCode(ctx, []byte(name))
+		if gone := errors.Is(err, storage.ErrNotFound); gone != (name == "long-expired") {
+			t.Errorf("code %s: GetAuthorizationCode = %v; want deleted only for long-expired", name, err)
+		}
+	}
+	if _, err := s.GetLoginSession(ctx, []byte("live"), base); err != nil {
+		t.Errorf("live login session: %v", err)
+	}
+	if err := s.DeleteLoginSession(ctx, []byte("expired")); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("expired login session still stored: DeleteLoginSession = %v; want ErrNotFound", err)
 	}
 }

@@ -44,9 +44,27 @@ type Client struct {
 	Claims map[string]any
 	// TokenLifetime overrides the server's access-token lifetime when > 0.
 	TokenLifetime time.Duration
-	Disabled      bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// RedirectURIs are the registered redirection endpoints (RFC 6749
+	// section 3.1.2), matched as exact strings (RFC 9700 section 4.1.3),
+	// except that a loopback http URI matches any port (RFC 8252
+	// section 7.3).
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are where RP-Initiated Logout may send the
+	// browser back to (OIDC RP-Initiated Logout 1.0 section 3.1).
+	PostLogoutRedirectURIs []string
+	// WebOrigins are the origins (scheme://host[:port]) whose browser
+	// scripts may call the token, userinfo and revocation endpoints (CORS).
+	WebOrigins []string
+	// Public marks a client that cannot keep a secret (RFC 6749 section
+	// 2.1: a browser or native app): it has no secret, cannot
+	// authenticate with one, and must use PKCE (RFC 7636).
+	Public bool
+	// ThirdParty marks a client the user is asked to consent to; a
+	// first-party client skips the consent page.
+	ThirdParty bool
+	Disabled   bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // User is a resource owner who may use the password grant.
@@ -63,9 +81,15 @@ type User struct {
 	// A rehash on login keeps it.
 	CredentialsVersion int64
 	Roles              []string
-	Disabled           bool
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// Email, EmailVerified and Name are optional profile claims served by
+	// userinfo and ID tokens (OIDC Core 1.0 section 5.1); empty when
+	// unset.
+	Email         string
+	EmailVerified bool
+	Name          string
+	Disabled      bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Reasons a refresh family was revoked (RefreshFamily.RevokedReason).
@@ -217,6 +241,8 @@ type Store interface {
 	DenyList
 	KeyStore
 	AttemptStore
+	AuthorizationCodeStore
+	LoginSessionStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error

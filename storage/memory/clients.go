@@ -18,6 +18,9 @@ func cloneClient(c storage.Client) storage.Client {
 	c.Audiences = slices.Clone(c.Audiences)
 	c.Roles = slices.Clone(c.Roles)
 	c.Claims = maps.Clone(c.Claims)
+	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
+	c.WebOrigins = slices.Clone(c.WebOrigins)
 	return c
 }
 

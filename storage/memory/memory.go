@@ -23,6 +23,12 @@ type Store struct {
 	// attempts holds login-attempt counters (attempts.go), under their
 	// own lock.
 	attempts attempts
+	// codes holds authorization codes by digest (codes.go).
+	codes map[string]storage.AuthorizationCode
+	// sessions holds login sessions by id, sessionDigests their ids by
+	// current digest (sessions.go).
+	sessions       map[string]storage.LoginSession
+	sessionDigests map[string]string
 }
 
 // New returns an empty store.
@@ -35,6 +41,10 @@ func New() *Store {
 		denied:    map[string]time.Time{},
 
 		signingKeys: map[string]storage.SigningKey{},
+
+		codes:          map[string]storage.AuthorizationCode{},
+		sessions:       map[string]storage.LoginSession{},
+		sessionDigests: map[string]string{},
 	}
 }
 

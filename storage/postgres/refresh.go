@@ -52,15 +52,18 @@ func (s *Store) GetRefreshFamily(ctx context.Context, id string) (storage.Refres
 		roles            []string
 		disabled         *bool
 		created, updated *time.Time
+		email, fullName  *string
+		emailVerified    *bool
 	)
 	err = q.QueryRow(ctx, `SELECT `+familyColumns+`,
-			u.id, u.username, u.password_hash, u.credentials_version, u.roles, u.disabled, u.created_at, u.updated_at
+			u.id, u.username, u.password_hash, u.credentials_version, u.roles, u.disabled, u.created_at, u.updated_at,
+			u.email, u.email_verified, u.name
 		FROM refresh_families f LEFT JOIN users u ON u.id = f.subject
 		WHERE f.id = $1`, id).
 		Scan(&f.ID, &f.ClientID, &f.Subject, &f.SubjectVersion, &f.Scopes, &f.Audiences, &f.CreatedAt,
 			&f.ExpiresAt, &f.IdleExpiresAt, &f.FamilyDigest, &f.TokenDigest, &f.Generation, &revokedAt,
 			&f.RevokedReason, &f.Session,
-			&uid, &name, &hash, &version, &roles, &disabled, &created, &updated)
+			&uid, &name, &hash, &version, &roles, &disabled, &created, &updated, &email, &emailVerified, &fullName)
 	if err != nil {
 		return storage.RefreshFamily{}, nil, s.wrap(err, op)
 	}
@@ -72,7 +75,8 @@ func (s *Store) GetRefreshFamily(ctx context.Context, id string) (storage.Refres
 		return f, nil, nil
 	}
 	return f, &storage.User{ID: *uid, Username: *name, PasswordHash: *hash, CredentialsVersion: *version,
-		Roles: roles, Disabled: *disabled, CreatedAt: created.UTC(), UpdatedAt: updated.UTC()}, nil
+		Roles: roles, Email: *email, EmailVerified: *emailVerified, Name: *fullName, Disabled: *disabled,
+		CreatedAt: created.UTC(), UpdatedAt: updated.UTC()}, nil
 }
 
 // RotateRefreshFamily is the compare-and-swap of a family's current token,

@@ -94,7 +94,8 @@ func testRefreshFamily(t *testing.T, s storage.Store) {
 	_, u, err = s.GetRefreshFamily(ctx, "fam-1")
 	mustNil(t, "GetRefreshFamily", err)
 	if u == nil || u.ID != "user-1" || u.Username != "alice" || !u.Disabled || u.CredentialsVersion != 7 ||
-		!slices.Equal(u.Roles, user.Roles) || u.PasswordHash != user.PasswordHash || !u.CreatedAt.Equal(user.CreatedAt) {
+		!slices.Equal(u.Roles, user.Roles) || u.PasswordHash != user.PasswordHash || !u.CreatedAt.Equal(user.CreatedAt) ||
+		u.Email != user.Email || u.EmailVerified != user.EmailVerified || u.Name != user.Name {
 		t.Fatalf("GetRefreshFamily's user = %+v; want %+v", u, user)
 	}
 }

@@ -40,6 +40,15 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"TransactionCommit", testTxCommit},
 		{"TransactionRollback", testTxRollback},
 		{"ValidText", testValidText},
+		{"ClientDefaults", testClientDefaults},
+		{"AuthorizationCode", testAuthorizationCode},
+		{"AuthorizationCodeTransaction", testAuthorizationCodeTx},
+		{"AuthorizationCodeExpiry", testAuthorizationCodeExpiry},
+		{"AuthorizationCodeRaceInvalidate", testAuthorizationCodeRace},
+		{"LoginSession", testLoginSession},
+		{"LoginSessionRotation", testLoginSessionRotation},
+		{"LoginSessionRaceRotate", testLoginSessionRace},
+		{"LoginSessionDelete", testLoginSessionDelete},
 	}
 	for _, kt := range keyStoreTests() {
 		tests = append(tests, struct {
@@ -68,29 +77,37 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 func sampleClient(id string) storage.Client {
 	t := now()
 	return storage.Client{
-		ID:            id,
-		Name:          "name-" + id,
-		SecretHash:    []byte("0123456789abcdef0123456789abcdef"),
-		GrantTypes:    []string{"client_credentials", "refresh_token"},
-		Scopes:        []string{"read", "write"},
-		Audiences:     []string{"api"},
-		Roles:         []string{"service"},
-		Claims:        map[string]any{"tenant": "acme", "tier": float64(2)},
-		TokenLifetime: 5 * time.Minute,
-		CreatedAt:     t,
-		UpdatedAt:     t,
+		ID:                     id,
+		Name:                   "name-" + id,
+		SecretHash:             []byte("0123456789abcdef0123456789abcdef"),
+		GrantTypes:             []string{"client_credentials", "refresh_token"},
+		Scopes:                 []string{"read", "write"},
+		Audiences:              []string{"api"},
+		Roles:                  []string{"service"},
+		Claims:                 map[string]any{"tenant": "acme", "tier": float64(2)},
+		TokenLifetime:          5 * time.Minute,
+		RedirectURIs:           []string{"https://app.example/cb", "http://127.0.0.1/callback", "com.example.app:/cb"},
+		PostLogoutRedirectURIs: []string{"https://app.example/bye"},
+		WebOrigins:             []string{"https://app.example"},
+		Public:                 true,
+		ThirdParty:             true,
+		CreatedAt:              t,
+		UpdatedAt:              t,
 	}
 }
 
 func sampleUser(id, name string) storage.User {
 	t := now()
 	return storage.User{
-		ID:           id,
-		Username:     name,
-		PasswordHash: "$argon2id$v=19$m=65536,t=1,p=2$c2FsdA$aGFzaA",
-		Roles:        []string{"user", "editor"},
-		CreatedAt:    t,
-		UpdatedAt:    t,
+		ID:            id,
+		Username:      name,
+		PasswordHash:  "$argon2id$v=19$m=65536,t=1,p=2$c2FsdA$aGFzaA",
+		Roles:         []string{"user", "editor"},
+		Email:         name + "@example.com",
+		EmailVerified: true,
+		Name:          "Name of " + name,
+		CreatedAt:     t,
+		UpdatedAt:     t,
 	}
 }
 
@@ -115,7 +132,16 @@ func equalClient(a, b storage.Client) bool {
 		slices.Equal(a.GrantTypes, b.GrantTypes) && slices.Equal(a.Scopes, b.Scopes) &&
 		slices.Equal(a.Audiences, b.Audiences) && slices.Equal(a.Roles, b.Roles) &&
 		fmt.Sprint(a.Claims) == fmt.Sprint(b.Claims) && a.TokenLifetime == b.TokenLifetime &&
-		a.Disabled == b.Disabled && a.CreatedAt.Equal(b.CreatedAt)
+		a.Disabled == b.Disabled && a.CreatedAt.Equal(b.CreatedAt) &&
+		slices.Equal(a.RedirectURIs, b.RedirectURIs) && slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) &&
+		slices.Equal(a.WebOrigins, b.WebOrigins) && a.Public == b.Public && a.ThirdParty == b.ThirdParty
+}
+
+func equalUser(a, b storage.User) bool {
+	return a.ID == b.ID && a.Username == b.Username && a.PasswordHash == b.PasswordHash &&
+		a.CredentialsVersion == b.CredentialsVersion && slices.Equal(a.Roles, b.Roles) && a.Email == b.Email &&
+		a.EmailVerified == b.EmailVerified && a.Name == b.Name && a.Disabled == b.Disabled &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt)
 }
 
 func testClients(t *testing.T, s storage.Store) {
@@ -210,7 +236,7 @@ func testUsers(t *testing.T, s storage.Store) {
 
 	got, err := s.GetUserByUsername(ctx, "alice")
 	mustNil(t, "GetUserByUsername", err)
-	if got.ID != "user-1" || got.PasswordHash != u.PasswordHash || !slices.Equal(got.Roles, u.Roles) || !got.CreatedAt.Equal(u.CreatedAt) {
+	if !equalUser(got, u) {
 		t.Fatalf("GetUserByUsername = %+v; want %+v", got, u)
 	}
 	_, err = s.GetUserByUsername(ctx, "mallory")
@@ -227,11 +253,13 @@ func testUsers(t *testing.T, s storage.Store) {
 		u.Username = "robert"
 		u.Roles = []string{"user"}
 		u.Disabled = true
+		u.Email, u.EmailVerified, u.Name = "robert@example.org", false, ""
 		return u, nil
 	}))
 	got, err = s.GetUserByUsername(ctx, "robert")
 	mustNil(t, "GetUserByUsername(renamed)", err)
-	if got.ID != "user-2" || !got.Disabled || !slices.Equal(got.Roles, []string{"user"}) {
+	if got.ID != "user-2" || !got.Disabled || !slices.Equal(got.Roles, []string{"user"}) ||
+		got.Email != "robert@example.org" || got.EmailVerified || got.Name != "" {
 		t.Fatalf("after UpdateUser: %+v", got)
 	}
 	_, err = s.GetUserByUsername(ctx, "bob")

@@ -1,0 +1,165 @@
+package storage
+
+import (
+	"context"
+	"time"
+
+	"github.com/ory/fosite"
+)
+
+// ErrInvalidatedCode reports an authorization code that was already
+// redeemed (its Active flag is false). It is fosite's own sentinel, so the
+// storage adapter in package oauth returns the stored request together with
+// it and fosite's code handler revokes what the first redemption issued and
+// answers invalid_grant (RFC 6749 section 4.1.2).
+var ErrInvalidatedCode = fosite.ErrInvalidatedAuthorizeCode
+
+// AuthorizationCode is one authorization code and the authorization request
+// it answers (RFC 6749 section 4.1.2), with the PKCE challenge it is bound
+// to (RFC 7636 section 4.4) and the OpenID Connect parameters of the request
+// (OIDC Core 1.0 section 3.1.2.1).
+//
+// One row holds what fosite keeps in three places: the code session
+// (oauth2.CoreStorage), the PKCE request (pkce.PKCERequestStorage, keyed by
+// the code's signature) and the OpenID Connect request
+// (openid.OpenIDConnectRequestStorage, keyed by the raw code: the adapter
+// computes the code's signature from it and looks up the same row). The row
+// is written once, when the code is issued, so no request can see a code
+// without its challenge.
+//
+// Codes are never deleted when used: redeeming one invalidates it
+// (InvalidateAuthorizationCode), so that a second use is recognised and
+// revokes the tokens of the first; the janitor deletes codes some time
+// after they expire.
+type AuthorizationCode struct {
+	// Digest is SHA-256 of the code's signature: the key. Stores never see
+	// a code.
+	Digest []byte
+	// RequestID is fosite's request id: the refresh family id of the
+	// tokens the code is redeemed for, which a second use revokes.
+	RequestID string
+	ClientID  string
+	// Subject is the id of the user who logged in.
+	Subject            string
+	RequestedScopes    []string
+	GrantedScopes      []string
+	RequestedAudiences []string
+	GrantedAudiences   []string
+	// RedirectURI is the redirect_uri of the authorization request, which
+	// the token request must repeat (RFC 6749 section 4.1.3); empty when
+	// the request had none.
+	RedirectURI string
+	// CodeChallenge and CodeChallengeMethod are the PKCE parameters
+	// (RFC 7636 section 4.3); Gatehouse accepts only method S256.
+	CodeChallenge       string
+	CodeChallengeMethod string
+	// Nonce is the OpenID Connect nonce, returned in the ID token (OIDC
+	// Core 1.0 section 3.1.2.1); empty when the request had none.
+	Nonce string
+	// AuthTime is when the user authenticated (the ID token's auth_time).
+	AuthTime time.Time
+	// RequestedAt is when the authorization request was first received.
+	RequestedAt time.Time
+	// ExpiresAt is when the code stops being redeemable (60 seconds after
+	// issue).
+	ExpiresAt time.Time
+	// Session is the rest of the request (form values fosite needs, ID
+	// token claims), serialised and owned by package oauth; stores keep it
+	// opaque.
+	Session []byte
+	// Active is true until the code is redeemed.
+	Active bool
+}
+
+// AuthorizationCodeStore keeps authorization codes (RFC 6749 section 4.1,
+// RFC 7636).
+type AuthorizationCodeStore interface {
+	// CreateAuthorizationCode stores a new code as given (Active is
+	// stored as set; issue codes with Active true). A digest in use is
+	// ErrAlreadyExists.
+	CreateAuthorizationCode(ctx context.Context, c AuthorizationCode) error
+	// GetAuthorizationCode returns the code with the given digest. An
+	// unknown digest is ErrNotFound. An invalidated code is returned
+	// together with an error matching ErrInvalidatedCode, so that the
+	// caller can revoke what its first redemption issued. Expiry is the
+	// caller's to check: an expired code is returned like a live one until
+	// the janitor deletes it.
+	GetAuthorizationCode(ctx context.Context, digest []byte) (AuthorizationCode, error)
+	// InvalidateAuthorizationCode marks an active code used, in one
+	// atomic step: of concurrent invalidations of one code exactly one
+	// succeeds; the others, and any invalidation of an unknown or already
+	// invalidated code, change nothing and return ErrNotFound. fosite looks
+	// a code up before it invalidates it, so this condition is what keeps
+	// two concurrent redemptions from both getting tokens.
+	InvalidateAuthorizationCode(ctx context.Context, digest []byte) error
+	// DeleteExpiredAuthorizationCodes deletes up to limit codes, active or
+	// not, that expired before before, and returns how many it deleted.
+	DeleteExpiredAuthorizationCodes(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// LoginSession is the hosted login page's session (design D13): the
+// browser holds a random session id in a cookie, the store holds only its
+// digest, so that every instance honours the session and a copy of the
+// table logs nobody in.
+type LoginSession struct {
+	// ID names the session and stays the same when the cookie's id is
+	// rotated; it is not secret (an ID token may carry it as "sid", OIDC
+	// Front-Channel Logout 1.0 section 3).
+	ID string
+	// Digest is SHA-256 of the secret session id the cookie carries; it
+	// changes at each rotation.
+	Digest []byte
+	// UserID is the id of the user who logged in.
+	UserID string
+	// AuthTime is when the user last authenticated (the ID token's
+	// auth_time, OIDC Core 1.0 section 2).
+	AuthTime time.Time
+	// AMR lists the authentication methods used (the ID token's amr,
+	// RFC 8176 values such as "pwd").
+	AMR       []string
+	CreatedAt time.Time
+	// ExpiresAt is when the session ends; it is not returned after.
+	ExpiresAt time.Time
+}
+
+// LoginSessionRotation gives a live session a new cookie id, for instance
+// after the user authenticated again (session fixation: OWASP ASVS V3.2.1,
+// a new session id at every authentication). It succeeds only when Digest
+// is the session's current digest and the session has not expired at Now.
+type LoginSessionRotation struct {
+	Digest     []byte
+	NextDigest []byte
+	// AuthTime, AMR and ExpiresAt replace the session's.
+	AuthTime  time.Time
+	AMR       []string
+	ExpiresAt time.Time
+	Now       time.Time
+}
+
+// LoginSessionStore keeps login sessions (design D13).
+type LoginSessionStore interface {
+	// CreateLoginSession stores a new session; an id or digest in use is
+	// ErrAlreadyExists.
+	CreateLoginSession(ctx context.Context, s LoginSession) error
+	// GetLoginSession returns the session whose current digest is digest
+	// and that has not expired at now; any other digest is ErrNotFound.
+	GetLoginSession(ctx context.Context, digest []byte, now time.Time) (LoginSession, error)
+	// RotateLoginSession replaces a live session's digest (and auth time,
+	// methods and expiry) in one atomic step, so the old cookie id stops
+	// working the moment the new one works. A digest that is not a live
+	// session's current one is ErrNotFound (of concurrent rotations of one
+	// digest exactly one succeeds); a NextDigest in use is
+	// ErrAlreadyExists.
+	RotateLoginSession(ctx context.Context, r LoginSessionRotation) error
+	// DeleteLoginSession ends the session whose current digest is digest
+	// (logout: OIDC RP-Initiated Logout 1.0 section 2); an unknown digest
+	// is ErrNotFound.
+	DeleteLoginSession(ctx context.Context, digest []byte) error
+	// DeleteUserLoginSessions ends every session of the user and returns
+	// how many there were; disabling or deleting a user and setting a
+	// password call it.
+	DeleteUserLoginSessions(ctx context.Context, userID string) (int, error)
+	// DeleteExpiredLoginSessions deletes up to limit sessions that expired
+	// before before, and returns how many it deleted.
+	DeleteExpiredLoginSessions(ctx context.Context, before time.Time, limit int) (int, error)
+}
