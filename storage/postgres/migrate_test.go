@@ -69,8 +69,12 @@ func TestRowsSurviveLaterMigrations(t *testing.T) {
 	client := storage.Client{ID: "c1", Name: "svc", SecretHash: []byte{1, 2, 3}, Roles: []string{"a"},
 		Claims: map[string]any{"tenant": "acme"}, TokenLifetime: time.Minute, CreatedAt: now, UpdatedAt: now}
 	user := storage.User{ID: "u1", Username: "alice", PasswordHash: "h", Roles: []string{"r"}, CreatedAt: now, UpdatedAt: now}
-	mustNil(t, "CreateClient", s.CreateClient(ctx, client))
-	// Users and refresh tokens as the schema of migration 1 holds them.
+	// Clients, users and refresh tokens as the schema of migration 1 holds
+	// them: the store's own statements are written for the latest schema.
+	_, err = s.pool.Exec(ctx, `INSERT INTO clients (id, name, secret_hash, roles, claims, token_lifetime_ns, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, '{"tenant":"acme"}', $5, $6, $6)`, client.ID, client.Name, client.SecretHash, client.Roles,
+		int64(client.TokenLifetime), now)
+	mustNil(t, "insert client", err)
 	_, err = s.pool.Exec(ctx, `INSERT INTO users (id, username, password_hash, roles, disabled, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, false, $5, $5)`, user.ID, user.Username, user.PasswordHash, user.Roles, now)
 	mustNil(t, "insert user", err)
