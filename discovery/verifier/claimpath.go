@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // ClaimPath names a claim, possibly nested in JSON objects, by the claim
@@ -59,6 +60,11 @@ func ParseClaimPath(s string) (ClaimPath, error) {
 		}
 		if seg == "" {
 			return nil, fmt.Errorf("claim path %q: empty claim name", s)
+		}
+		if !utf8.ValidString(seg) {
+			// JSON claim names are UTF-8 (RFC 8259 §8.1): this one could
+			// never match.
+			return nil, fmt.Errorf("claim path %q: a name is not UTF-8", s)
 		}
 		p = append(p, seg)
 		if rest == "" {

@@ -198,7 +198,8 @@ func TestConfigValidateClaims(t *testing.T) {
 		edit func(*Config)
 		want string
 	}{
-		{"empty segment", func(c *Config) { c.RolesClaim = ClaimPath{"realm_access", ""} }, "empty claim name"},
+		{"empty segment", func(c *Config) { c.RolesClaim = ClaimPath{"realm_access", ""} }, "empty or non-UTF-8 claim name"},
+		{"non-UTF-8 segment", func(c *Config) { c.RolesClaim = ClaimPath{"roles\xff"} }, "empty or non-UTF-8 claim name"},
 		{"registered roles claim", func(c *Config) { c.RolesClaim = ClaimPath{"aud"} }, "registered claim"},
 		{"registered scope claim", func(c *Config) { c.ScopeClaims = []string{"sub"} }, "registered claim"},
 		{"empty scope claim", func(c *Config) { c.ScopeClaims = []string{""} }, "scope claim"},
@@ -211,4 +212,25 @@ func TestConfigValidateClaims(t *testing.T) {
 			t.Errorf("%s: Validate = %v; want an error containing %q", tt.name, err, tt.want)
 		}
 	}
+}
+
+// FuzzParseClaimPath checks that every path ParseClaimPath accepts has no
+// empty name and reads back the same from its String form.
+func FuzzParseClaimPath(f *testing.F) {
+	for _, s := range []string{"roles", "realm_access.roles", `"https://e.com/r".x`, `"a\"b"`, `"\u00e9"`, `a\b`, `"`, "a..b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseClaimPath(s)
+		if err != nil {
+			return
+		}
+		if len(p) == 0 || slices.Contains(p, "") {
+			t.Fatalf("ParseClaimPath(%q) = %q; want non-empty names", s, p)
+		}
+		again, err := ParseClaimPath(p.String())
+		if err != nil || !slices.Equal(again, p) {
+			t.Fatalf("ParseClaimPath(%q) = %q, %v; want %q", p.String(), again, err, p)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults applied by New to zero-valued Config fields.
@@ -206,8 +207,8 @@ func (cfg Config) Validate() error {
 		}
 	}
 	for _, seg := range cfg.RolesClaim {
-		if seg == "" {
-			errs = append(errs, fmt.Errorf("roles claim %q has an empty claim name", cfg.RolesClaim.String()))
+		if seg == "" || !utf8.ValidString(seg) {
+			errs = append(errs, fmt.Errorf("roles claim %q has an empty or non-UTF-8 claim name", cfg.RolesClaim.String()))
 		}
 	}
 	if len(cfg.RolesClaim) > 0 && registeredClaim(cfg.RolesClaim[0]) {
