@@ -231,40 +231,37 @@ func TestZitadelProvider(t *testing.T) {
 		t.Errorf("/me = sub %q roles %q scopes %q; want deployer [admin] [reports:read]", me.Subject, me.Roles, me.Scopes)
 	}
 
-	t.Run("expired", func(t *testing.T) {
+	// The same token against the service configured otherwise.
+	variants := []struct {
+		name, path string
+		edit       func(*verifier.Config)
+		want       int
+		wantAuth   string
+	}{
 		// The example storage issues tokens for five minutes.
-		cfg := cfg
-		cfg.Now = func() time.Time { return time.Now().Add(time.Hour) }
-		expired, err := verifier.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec := get(routes(expired), "/me", deployer); rec.Code != 401 || !strings.Contains(rec.Header().Get("WWW-Authenticate"), "token expired") {
-			t.Errorf("GET /me an hour later = %d %q; want 401 token expired", rec.Code, rec.Header().Get("WWW-Authenticate"))
-		}
-	})
-	t.Run("typ JWT needs configuring", func(t *testing.T) {
-		cfg := cfg
-		cfg.Types = nil
-		strict, err := verifier.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec := get(routes(strict), "/me", deployer); rec.Code != 401 {
-			t.Errorf("GET /me with default types = %d; want 401", rec.Code)
-		}
-	})
-	t.Run("roles path needs configuring", func(t *testing.T) {
-		cfg := cfg
-		cfg.RolesClaim = nil
-		rootRoles, err := verifier.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec := get(routes(rootRoles), "/admin", deployer); rec.Code != 403 {
-			t.Errorf("GET /admin reading root roles = %d; want 403", rec.Code)
-		}
-	})
+		{"an hour later", "/me", func(c *verifier.Config) { c.Now = func() time.Time { return time.Now().Add(time.Hour) } },
+			401, `error="invalid_token", error_description="token expired`},
+		{"default types", "/me", func(c *verifier.Config) { c.Types = nil },
+			401, `error="invalid_token", error_description="token type not accepted: 'JWT'"`},
+		{"default roles claim", "/admin", func(c *verifier.Config) { c.RolesClaim = nil },
+			403, `error="insufficient_scope"`},
+		{"default scope claims", "/reports", func(c *verifier.Config) { c.ScopeClaims = nil },
+			403, `error="insufficient_scope"`},
+	}
+	for _, tt := range variants {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := cfg
+			tt.edit(&cfg)
+			v, err := verifier.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := get(routes(v), tt.path, deployer)
+			if auth := rec.Header().Get("WWW-Authenticate"); rec.Code != tt.want || !strings.Contains(auth, tt.wantAuth) {
+				t.Errorf("GET %s = %d %q; want %d %q", tt.path, rec.Code, auth, tt.want, tt.wantAuth)
+			}
+		})
+	}
 }
 
 func get(h http.Handler, path, token string) *httptest.ResponseRecorder {

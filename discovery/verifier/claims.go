@@ -31,9 +31,9 @@ type Claims struct {
 	// Roles is the "roles" claim (RFC 9068 §2.2.3.1, RFC 7643 §4.1.2), or
 	// the claim at Config.RolesClaim, mapped through Config.RoleMap.
 	Roles []string `json:"roles,omitempty"`
-	// Extra holds every other claim (a nested roles claim stays here
-	// inside its parent object, unmapped), decoded as encoding/json decodes into
-	// an any (numbers are float64).
+	// Extra holds every other claim (a nested roles claim stays here,
+	// unmapped, inside its parent object), decoded as encoding/json decodes
+	// into an any (numbers are float64).
 	Extra map[string]any `json:"extra,omitempty"`
 }
 
@@ -64,9 +64,9 @@ func decodeClaims(payload []byte) (*Claims, error) { return defaultClaimRules().
 // decode decodes a JWT claims set (RFC 7519 §4). It checks the types of the
 // registered claims it knows, of the roles claim and of the scope claim it
 // reads, but not their values. A roles or scope claim of the wrong type
-// makes the whole token malformed (ErrMalformed), as a wrong "aud" does: a
-// token whose issuer says something the service cannot read is refused, not
-// admitted with fewer roles.
+// makes the whole token malformed (ErrMalformed), as an "aud" of the wrong
+// type does: a token whose issuer says something the service cannot read is
+// refused, not admitted with fewer roles.
 func (r claimRules) decode(payload []byte) (*Claims, error) {
 	var m map[string]any
 	if err := json.Unmarshal(payload, &m); err != nil {
