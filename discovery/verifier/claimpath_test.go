@@ -3,6 +3,8 @@ package verifier
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -233,4 +235,32 @@ func FuzzParseClaimPath(f *testing.F) {
 			t.Fatalf("ParseClaimPath(%q) = %q, %v; want %q", p.String(), again, err, p)
 		}
 	})
+}
+
+// TestWrongTypeRolesIs401 checks the documented outcome of a roles claim of
+// the wrong type: the token is refused (401 invalid_token) on every route,
+// not admitted with no roles.
+func TestWrongTypeRolesIs401(t *testing.T) {
+	key := newTestKey(t, jose.ES256)
+	ti := newTestIssuer(t, key)
+	v := newTestVerifier(t, ti, newFakeClock(), func(c *Config) {
+		c.RolesClaim = ClaimPath{"realm_access", "roles"}
+		c.RoleMap = map[string]string{"admin": "admin"}
+	})
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	auth := Middleware(v)
+	for _, roles := range []any{map[string]any{"admin": true}, 1, []any{"admin", 2}, true} {
+		claims := ti.claims()
+		claims["realm_access"] = map[string]any{"roles": roles}
+		token := sign(t, key, claims, signOpts{})
+		for path, h := range map[string]http.Handler{"/me": auth(ok), "/admin": auth(RequireRoles("admin")(ok))} {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if got := rec.Header().Get("WWW-Authenticate"); rec.Code != 401 || !strings.Contains(got, `error="invalid_token"`) {
+				t.Errorf("GET %s with roles %v = %d %q; want 401 invalid_token", path, roles, rec.Code, got)
+			}
+		}
+	}
 }
