@@ -102,8 +102,13 @@ func parseFlags(args []string, stderr io.Writer) (verifier.Config, string, error
 		cfg.ScopeClaims = splitList(s)
 		return nil
 	})
-	fs.Func("types", `comma-separated accepted JWT "typ" headers (default at+jwt; add JWT for issuers without RFC 9068)`, func(s string) error {
+	fs.Func("types", `comma-separated accepted JWT "typ" headers (default at+jwt; add JWT for issuers without RFC 9068; "" for none)`, func(s string) error {
 		cfg.Types = splitList(s)
+		for i, t := range cfg.Types {
+			if t == `""` {
+				cfg.Types[i] = "" // a token without "typ"
+			}
+		}
 		return nil
 	})
 	if err := fs.Parse(args); err != nil {

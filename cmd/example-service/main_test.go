@@ -107,7 +107,7 @@ func TestParseFlags(t *testing.T) {
 		"--issuer", "https://acme.auth0.com/", "--audience", "https://api.example.com", "--addr", ":9001",
 		"--roles-claim", `"https://example.com/roles"`,
 		"--role-map", "Administrator=admin", "--role-map", "a=b=c", "--role-map", "API Admins=admin",
-		"--scope-claims", "scope, scp", "--types", "at+jwt,JWT",
+		"--scope-claims", "scope, scp", "--types", `at+jwt,JWT,""`,
 	}, &discard{})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestParseFlags(t *testing.T) {
 		RolesClaim:  verifier.ClaimPath{"https://example.com/roles"},
 		RoleMap:     map[string]string{"Administrator": "admin", "a=b": "c", "API Admins": "admin"},
 		ScopeClaims: []string{"scope", "scp"},
-		Types:       []string{"at+jwt", "JWT"},
+		Types:       []string{"at+jwt", "JWT", ""},
 	}
 	if !reflect.DeepEqual(cfg, want) || addr != ":9001" {
 		t.Errorf("parseFlags = %+v, %q; want %+v, %q", cfg, addr, want, ":9001")
