@@ -4,6 +4,12 @@
 // scope.
 //
 //	go run ./cmd/example-service --issuer http://127.0.0.1:8080 --audience example-api
+//
+// Against another issuer, say where its roles and scopes are and which
+// upstream roles count as this service's:
+//
+//	go run ./cmd/example-service --issuer https://kc.example.com/realms/acme --audience example-api \
+//	  --types at+jwt,JWT --roles-claim realm_access.roles --role-map api-admin=admin
 package main
 
 import (
@@ -17,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,29 +40,26 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("example-service", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	issuer := fs.String("issuer", "http://127.0.0.1:8080", "issuer URL of the authorization server")
-	audience := fs.String("audience", "example-api", "audience this service accepts tokens for")
-	addr := fs.String("addr", "127.0.0.1:9000", "listen address")
-	if err := fs.Parse(args); err != nil {
+	cfg, addr, err := parseFlags(args, stderr)
+	if err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-
-	v, err := verifier.New(verifier.Config{Issuer: *issuer, Audience: *audience, Logger: logger, TokenCacheSize: 10000})
+	cfg.Logger = logger
+	cfg.TokenCacheSize = 10000
+	v, err := verifier.New(cfg)
 	if err != nil {
 		return err
 	}
 	if err := v.Refresh(ctx); err != nil {
 		// Not fatal: keys are fetched again on the first request.
-		logger.Warn("issuer keys not loaded yet", "issuer", *issuer, "err", err)
+		logger.Warn("issuer keys not loaded yet", "issuer", cfg.Issuer, "err", err)
 	}
 
-	srv := &http.Server{Addr: *addr, Handler: routes(v), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: addr, Handler: routes(v), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("listening", "addr", *addr, "issuer", *issuer, "audience", *audience)
+	logger.Info("listening", "addr", addr, "issuer", cfg.Issuer, "audience", cfg.Audience, "roles_claim", cfg.RolesClaim.String())
 	select {
 	case err := <-errc:
 		return err
@@ -67,6 +71,64 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// parseFlags reads the command line into the verifier's configuration and
+// the listen address.
+func parseFlags(args []string, stderr io.Writer) (verifier.Config, string, error) {
+	fs := flag.NewFlagSet("example-service", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg verifier.Config
+	fs.StringVar(&cfg.Issuer, "issuer", "http://127.0.0.1:8080", "issuer URL of the authorization server")
+	fs.StringVar(&cfg.Audience, "audience", "example-api", "audience this service accepts tokens for")
+	addr := fs.String("addr", "127.0.0.1:9000", "listen address")
+	fs.Func("roles-claim", `claim path of the roles: roles (default), realm_access.roles, groups, "https://example.com/roles"`, func(s string) error {
+		p, err := verifier.ParseClaimPath(s)
+		cfg.RolesClaim = p
+		return err
+	})
+	fs.Func("role-map", "upstream=local: map the issuer's role to this service's (repeat it; when given, unmapped roles are dropped)", func(s string) error {
+		i := strings.LastIndexByte(s, '=')
+		if i <= 0 || i == len(s)-1 {
+			return fmt.Errorf("want upstream=local, got %q", s)
+		}
+		if cfg.RoleMap == nil {
+			cfg.RoleMap = make(map[string]string)
+		}
+		cfg.RoleMap[s[:i]] = s[i+1:]
+		return nil
+	})
+	fs.Func("scope-claims", "comma-separated claims to read scopes from, first present wins (default scope; scp for Entra ID and Okta)", func(s string) error {
+		cfg.ScopeClaims = splitList(s)
+		return nil
+	})
+	fs.Func("types", `comma-separated accepted JWT "typ" headers (default at+jwt; add JWT for issuers without RFC 9068; "" for none)`, func(s string) error {
+		cfg.Types = splitList(s)
+		for i, t := range cfg.Types {
+			if t == `""` {
+				cfg.Types[i] = "" // a token without "typ"
+			}
+		}
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return verifier.Config{}, "", err
+	}
+	if fs.NArg() > 0 {
+		return verifier.Config{}, "", fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return cfg, *addr, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // routes lists every route of the service.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 
@@ -84,6 +85,47 @@ func TestRoutes(t *testing.T) {
 func TestRunBadFlags(t *testing.T) {
 	if err := run(context.Background(), []string{"--issuer", "not a url"}, &discard{}); err == nil {
 		t.Errorf("run(bad issuer) = nil; want error")
+	}
+	for _, args := range [][]string{
+		{"--roles-claim", ""},
+		{"--roles-claim", "realm_access..roles"},
+		{"--roles-claim", `"https://example.com/roles`},
+		{"--role-map", "admin"},
+		{"--role-map", "=admin"},
+		{"--role-map", "admin="},
+		{"--scope-claims", "sub"},
+		{"extra"},
+	} {
+		if err := run(context.Background(), args, &discard{}); err == nil {
+			t.Errorf("run(%q) = nil; want error", args)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	cfg, addr, err := parseFlags([]string{
+		"--issuer", "https://acme.auth0.com/", "--audience", "https://api.example.com", "--addr", ":9001",
+		"--roles-claim", `"https://example.com/roles"`,
+		"--role-map", "Administrator=admin", "--role-map", "a=b=c", "--role-map", "API Admins=admin",
+		"--scope-claims", "scope, scp", "--types", `at+jwt,JWT,""`,
+	}, &discard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := verifier.Config{
+		Issuer: "https://acme.auth0.com/", Audience: "https://api.example.com",
+		RolesClaim:  verifier.ClaimPath{"https://example.com/roles"},
+		RoleMap:     map[string]string{"Administrator": "admin", "a=b": "c", "API Admins": "admin"},
+		ScopeClaims: []string{"scope", "scp"},
+		Types:       []string{"at+jwt", "JWT", ""},
+	}
+	if !reflect.DeepEqual(cfg, want) || addr != ":9001" {
+		t.Errorf("parseFlags = %+v, %q; want %+v, %q", cfg, addr, want, ":9001")
+	}
+	// No flags: the verifier's defaults, which are Gatehouse's tokens.
+	cfg, _, err = parseFlags(nil, &discard{})
+	if err != nil || cfg.RolesClaim != nil || cfg.RoleMap != nil || cfg.ScopeClaims != nil || cfg.Types != nil {
+		t.Errorf("parseFlags(nil) = %+v, %v; want no roles, scope or typ settings", cfg, err)
 	}
 }
 

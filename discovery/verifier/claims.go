@@ -25,12 +25,15 @@ type Claims struct {
 	// §2.2, RFC 8693 §4.3).
 	ClientID string `json:"client_id,omitempty"`
 	// Scopes is the space-separated "scope" claim split into its tokens
-	// (RFC 9068 §2.2.3, RFC 8693 §4.2).
+	// (RFC 9068 §2.2.3, RFC 8693 §4.2), or the claim Config.ScopeClaims
+	// names (Entra ID's and Okta's "scp").
 	Scopes []string `json:"scope,omitempty"`
-	// Roles is the "roles" claim (RFC 9068 §2.2.3.1, RFC 7643 §4.1.2).
+	// Roles is the "roles" claim (RFC 9068 §2.2.3.1, RFC 7643 §4.1.2), or
+	// the claim at Config.RolesClaim, mapped through Config.RoleMap.
 	Roles []string `json:"roles,omitempty"`
-	// Extra holds every other claim, decoded as encoding/json decodes into
-	// an any (numbers are float64).
+	// Extra holds every other claim (a nested roles claim stays here,
+	// unmapped, inside its parent object), decoded as encoding/json decodes
+	// into an any (numbers are float64).
 	Extra map[string]any `json:"extra,omitempty"`
 }
 
@@ -40,9 +43,31 @@ func (c *Claims) HasScope(scope string) bool { return slices.Contains(c.Scopes, 
 // HasRole reports whether the token carries role.
 func (c *Claims) HasRole(role string) bool { return slices.Contains(c.Roles, role) }
 
-// decodeClaims decodes a JWT claims set (RFC 7519 §4). It checks the types
-// of the registered claims it knows, but not their values.
-func decodeClaims(payload []byte) (*Claims, error) {
+// claimRules say where a Verifier reads roles and scopes. The zero value
+// is not useful; defaultClaimRules gives today's Gatehouse rules.
+type claimRules struct {
+	roles   ClaimPath         // Config.RolesClaim
+	roleMap map[string]string // Config.RoleMap; empty keeps roles as they are
+	scopes  []string          // Config.ScopeClaims, in order of precedence
+}
+
+// defaultClaimRules reads Gatehouse's tokens: roles from the root "roles"
+// claim, scopes from "scope", no role mapping.
+func defaultClaimRules() claimRules {
+	return claimRules{roles: DefaultRolesClaim(), scopes: DefaultScopeClaims()}
+}
+
+// decodeClaims decodes a JWT claims set (RFC 7519 §4) with the default
+// rules; see claimRules.decode.
+func decodeClaims(payload []byte) (*Claims, error) { return defaultClaimRules().decode(payload) }
+
+// decode decodes a JWT claims set (RFC 7519 §4). It checks the types of the
+// registered claims it knows, of the roles claim and of the scope claim it
+// reads, but not their values. A roles or scope claim of the wrong type
+// makes the whole token malformed (ErrMalformed), as an "aud" of the wrong
+// type does: a token whose issuer says something the service cannot read is
+// refused, not admitted with fewer roles.
+func (r claimRules) decode(payload []byte) (*Claims, error) {
 	var m map[string]any
 	if err := json.Unmarshal(payload, &m); err != nil {
 		return nil, fmt.Errorf("%w: claims: %w", ErrMalformed, err)
@@ -51,13 +76,30 @@ func decodeClaims(payload []byte) (*Claims, error) {
 		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
 	}
 	c := new(Claims)
-	var err error
+	scopeClaim, err := r.readScopes(m, c)
+	if err != nil {
+		return nil, err
+	}
+	if c.Roles, err = r.readRoles(m); err != nil {
+		return nil, err
+	}
+	// The claims read whole into Scopes and Roles leave Extra, and so do
+	// null scope claims, which count as absent; a nested roles claim stays
+	// in Extra inside its parent object.
+	for _, name := range r.scopes {
+		if v, ok := m[name]; ok && (v == nil || name == scopeClaim) {
+			delete(m, name)
+		}
+	}
+	if len(r.roles) == 1 {
+		delete(m, r.roles[0])
+	}
 	for name, v := range m {
 		if v == nil {
 			// A null registered claim counts as absent; a null custom
 			// claim stays in Extra.
 			switch name {
-			case "iss", "sub", "jti", "client_id", "aud", "scope", "roles", "exp", "nbf", "iat":
+			case "iss", "sub", "jti", "client_id", "aud", "exp", "nbf", "iat":
 				delete(m, name)
 			}
 			continue
@@ -74,12 +116,6 @@ func decodeClaims(payload []byte) (*Claims, error) {
 		case "aud":
 			// RFC 7519 §4.1.3: a string or an array of strings.
 			c.Audience, err = claimStrings(name, v, false)
-		case "scope":
-			// RFC 8693 §4.2 says a space-separated string; some issuers
-			// send an array, which is accepted too.
-			c.Scopes, err = claimStrings(name, v, true)
-		case "roles":
-			c.Roles, err = claimStrings(name, v, false)
 		case "exp":
 			c.Expiry, err = claimTime(name, v)
 		case "nbf":
@@ -98,6 +134,43 @@ func decodeClaims(payload []byte) (*Claims, error) {
 		c.Extra = m
 	}
 	return c, nil
+}
+
+// readScopes sets c.Scopes from the first of r.scopes that is present and
+// not null, and returns its name. Later claims are ignored, never merged:
+// a second claim cannot widen the first. A string is split on spaces (RFC
+// 8693 §4.2, RFC 9068 §2.2.3); an array of strings is taken as it is.
+func (r claimRules) readScopes(m map[string]any, c *Claims) (string, error) {
+	for _, name := range r.scopes {
+		if v := m[name]; v != nil {
+			var err error
+			c.Scopes, err = claimStrings(name, v, true)
+			return name, err
+		}
+	}
+	return "", nil
+}
+
+// readRoles reads the roles at r.roles, an array of strings or a
+// space-separated string, and maps them through r.roleMap. A missing or
+// null claim means no roles.
+func (r claimRules) readRoles(m map[string]any) ([]string, error) {
+	v, ok, err := r.roles.lookup(m)
+	if err != nil || !ok {
+		return nil, err
+	}
+	roles, err := claimStrings(truncate(r.roles.String()), v, true)
+	if err != nil || len(r.roleMap) == 0 {
+		return roles, err
+	}
+	// An allow-list: roles the map does not name are dropped.
+	var mapped []string
+	for _, role := range roles {
+		if local, ok := r.roleMap[role]; ok && !slices.Contains(mapped, local) {
+			mapped = append(mapped, local)
+		}
+	}
+	return mapped, nil
 }
 
 func claimString(name string, v any) (string, error) {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults applied by New to zero-valued Config fields.
@@ -40,6 +41,20 @@ func DefaultAlgorithms() []string {
 // empty: the RFC 9068 §4 access-token type in both its spellings.
 func DefaultTypes() []string { return []string{"at+jwt", "application/at+jwt"} }
 
+// DefaultScopeClaims are the claims scopes are read from when
+// Config.ScopeClaims is empty: the "scope" claim of RFC 9068 §2.2.3.
+func DefaultScopeClaims() []string { return []string{"scope"} }
+
+// registeredClaim reports whether name is a claim the verifier decodes into
+// its own Claims field, which a roles or scope claim must not be.
+func registeredClaim(name string) bool {
+	switch name {
+	case "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id":
+		return true
+	}
+	return false
+}
+
 // supportedAlgorithm reports whether the verifier can check alg. "none"
 // and the HMAC algorithms are deliberately absent: a resource server never
 // shares a secret with the issuer (RFC 8725 §3.1, §3.2).
@@ -71,6 +86,29 @@ type Config struct {
 	// §4.1.9). Default DefaultTypes. Add "JWT" for third-party issuers
 	// that do not implement RFC 9068, and "" to accept a missing "typ".
 	Types []string
+
+	// RolesClaim is where Claims.Roles is read from: a claim, possibly
+	// nested (see ClaimPath), holding an array of strings or a
+	// space-separated string. Default DefaultRolesClaim, the root "roles".
+	// Keycloak: {"realm_access", "roles"}; Entra ID: {"roles"} (app roles)
+	// or {"groups"}; Okta: {"groups"}; Auth0: {"https://your.namespace/roles"}.
+	// A missing or null claim means no roles; a claim of another type (or a
+	// non-object on the way) makes the token malformed: 401, never a
+	// request admitted with fewer roles.
+	RolesClaim ClaimPath
+	// RoleMap, when not empty, maps the issuer's role names to this
+	// service's and is an allow-list: roles it does not name are dropped.
+	// Several upstream roles may map to one local role. Empty keeps the
+	// issuer's roles as they are.
+	RoleMap map[string]string
+	// ScopeClaims are the claims Claims.Scopes is read from, in order of
+	// precedence: the first one present and not null is read (a string is
+	// split on spaces, an array taken as it is) and the rest are ignored,
+	// never merged. Default DefaultScopeClaims, "scope" only (RFC 9068
+	// §2.2.3, RFC 8693 §4.2). Entra ID and Okta put scopes in "scp":
+	// {"scp"}, or {"scope", "scp"} to take "scope" when a token has it.
+	ScopeClaims []string
+
 	// Leeway is the clock skew tolerated on "exp", "nbf" and "iat".
 	// Zero means DefaultLeeway; a negative value means no leeway.
 	Leeway time.Duration
@@ -109,6 +147,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if len(cfg.Types) == 0 {
 		cfg.Types = DefaultTypes()
+	}
+	if len(cfg.RolesClaim) == 0 {
+		cfg.RolesClaim = DefaultRolesClaim()
+	}
+	if len(cfg.ScopeClaims) == 0 {
+		cfg.ScopeClaims = DefaultScopeClaims()
 	}
 	switch {
 	case cfg.Leeway == 0:
@@ -160,6 +204,24 @@ func (cfg Config) Validate() error {
 	for _, alg := range cfg.Algorithms {
 		if !supportedAlgorithm(alg) {
 			errs = append(errs, fmt.Errorf("algorithm %q is not allowed (want one of ES256/384/512, RS256/384/512, PS256/384/512, EdDSA)", alg))
+		}
+	}
+	for _, seg := range cfg.RolesClaim {
+		if seg == "" || !utf8.ValidString(seg) {
+			errs = append(errs, fmt.Errorf("roles claim %q has an empty or non-UTF-8 claim name", cfg.RolesClaim.String()))
+		}
+	}
+	if len(cfg.RolesClaim) > 0 && registeredClaim(cfg.RolesClaim[0]) {
+		errs = append(errs, fmt.Errorf("roles claim %q is a registered claim", cfg.RolesClaim.String()))
+	}
+	for _, name := range cfg.ScopeClaims {
+		if name == "" || registeredClaim(name) {
+			errs = append(errs, fmt.Errorf("scope claim %q is empty or a registered claim", name))
+		}
+	}
+	for from, to := range cfg.RoleMap {
+		if from == "" || to == "" {
+			errs = append(errs, fmt.Errorf("role mapping %q -> %q has an empty role", from, to))
 		}
 	}
 	if cfg.MaxTokenSize < 0 {

@@ -30,6 +30,13 @@
 // middleware that answers with the RFC 6750 §3 WWW-Authenticate challenges;
 // handlers read the verified Claims with ClaimsFromContext.
 //
+// The defaults read Gatehouse's tokens: roles from the root "roles" claim,
+// scopes from "scope". For another issuer, Config.RolesClaim is a ClaimPath
+// into nested claims (Keycloak's realm_access.roles, Auth0's namespaced
+// "https://example.com/roles"), Config.RoleMap an allow-list from the
+// issuer's role names to the service's, and Config.ScopeClaims the claims
+// scopes are read from in order of precedence ("scp" for Entra ID and Okta).
+//
 // The package owns token verification on the resource-server side only. It
 // does not issue tokens, introspect opaque tokens (RFC 7662) or hold any
 // signing key; those belong to the oauth and keys packages.

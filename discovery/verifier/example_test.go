@@ -128,3 +128,36 @@ func ExampleValidateClaims() {
 	// 20s <nil>
 	// 40s verifier: token expired: at 2026-01-01T11:59:20Z
 }
+
+// Keycloak nests realm roles in realm_access.roles; the mapping admits only
+// the roles it names, renamed to the service's.
+func ExampleConfig_keycloak() {
+	issuer, mint := startIssuer()
+	defer issuer.Close()
+
+	path, err := verifier.ParseClaimPath("realm_access.roles")
+	if err != nil {
+		log.Fatal(err)
+	}
+	v, err := verifier.New(verifier.Config{
+		Issuer: issuer.URL, Audience: "example-api",
+		RolesClaim: path,
+		RoleMap:    map[string]string{"api-admin": "admin", "ops": "admin", "api-audit": "auditor"},
+		Types:      []string{"at+jwt", "JWT"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	claims, err := v.Verify(context.Background(), mint(map[string]any{
+		"sub":          "f:3c7e:alice",
+		"realm_access": map[string]any{"roles": []string{"offline_access", "ops", "api-admin", "admin"}},
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(claims.Roles)
+	fmt.Println(verifier.ClaimPath{"https://example.com/roles"}, verifier.ClaimPath{"resource_access", "my.app", "roles"})
+	// Output:
+	// [admin]
+	// "https://example.com/roles" resource_access."my.app".roles
+}

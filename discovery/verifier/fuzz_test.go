@@ -145,6 +145,43 @@ func stdlibVerifyES256(token string, pub *ecdsa.PublicKey) ([]byte, error) {
 
 // FuzzParseBearer checks that Authorization header parsing never panics
 // and only yields tokens of RFC 6750 §2.1 b64token syntax.
+// FuzzDecodeClaimsRules decodes hostile claims sets with a nested roles
+// path, a role mapping and two scope claims: no panic, and every role that
+// comes out is one the mapping names as local.
+func FuzzDecodeClaimsRules(f *testing.F) {
+	rules := claimRules{
+		roles:   ClaimPath{"realm_access", "roles"},
+		roleMap: map[string]string{"gh-admin": "admin", "ops": "admin", "audit": "auditor"},
+		scopes:  []string{"scope", "scp"},
+	}
+	for _, seed := range []string{
+		`{"realm_access":{"roles":["gh-admin","ops","x"]},"scp":["a","b"]}`,
+		`{"realm_access":{"roles":"ops audit admin"},"scope":"a b","scp":"c"}`,
+		`{"realm_access":"admin"}`,
+		`{"realm_access":{"roles":{"admin":true}}}`,
+		`{"realm_access":null,"scope":null,"scp":null}`,
+		`{"realm_access":{"roles":[null]}}`,
+		`{"scp":7}`,
+		`{"realm_access":[{"roles":["ops"]}]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		c, err := rules.decode(payload)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("decode(%q) = %v; want an ErrMalformed error", payload, err)
+			}
+			return
+		}
+		for _, r := range c.Roles {
+			if r != "admin" && r != "auditor" {
+				t.Fatalf("decode(%q): role %q is not a mapped role", payload, r)
+			}
+		}
+	})
+}
+
 func FuzzParseBearer(f *testing.F) {
 	for _, s := range []string{"Bearer abc.def.ghi", "bearer x==", "Basic dXNlcg==", "Bearer ", "Bearer a b", ""} {
 		f.Add(s)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -105,31 +106,32 @@ func Middleware(v TokenVerifier, opts ...MiddlewareOption) func(http.Handler) ht
 }
 
 // RequireScopes returns middleware, to be placed after Middleware, that
-// admits only tokens granting every one of scopes; others get 403
-// insufficient_scope naming the required scopes (RFC 6750 §3.1).
+// admits only tokens granting every one of scopes (Claims.Scopes, read from
+// Config.ScopeClaims); others get 403 insufficient_scope naming the
+// required scopes (RFC 6750 §3.1).
 func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
-	return require(func(c *Claims) bool {
-		for _, s := range scopes {
-			if !c.HasScope(s) {
-				return false
-			}
-		}
-		return true
-	}, "the token lacks a required scope", strings.Join(scopes, " "))
+	return require(hasAll((*Claims).HasScope, scopes), "the token lacks a required scope", strings.Join(scopes, " "))
 }
 
 // RequireRoles returns middleware, to be placed after Middleware, that admits
-// only tokens carrying every one of roles (RFC 9068 §2.2.3.1); others get
-// 403 insufficient_scope.
+// only tokens carrying every one of roles (RFC 9068 §2.2.3.1; Claims.Roles,
+// read from Config.RolesClaim through Config.RoleMap); others get 403
+// insufficient_scope.
 func RequireRoles(roles ...string) func(http.Handler) http.Handler {
-	return require(func(c *Claims) bool {
-		for _, r := range roles {
-			if !c.HasRole(r) {
+	return require(hasAll((*Claims).HasRole, roles), "the token lacks a required role: "+strings.Join(roles, " "), "")
+}
+
+// hasAll returns a check that has(c, w) holds for every w in want.
+func hasAll(has func(*Claims, string) bool, want []string) func(*Claims) bool {
+	want = slices.Clone(want)
+	return func(c *Claims) bool {
+		for _, w := range want {
+			if !has(c, w) {
 				return false
 			}
 		}
 		return true
-	}, "the token lacks a required role: "+strings.Join(roles, " "), "")
+	}
 }
 
 func require(ok func(*Claims) bool, desc, scope string) func(http.Handler) http.Handler {

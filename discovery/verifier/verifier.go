@@ -3,6 +3,7 @@ package verifier
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ type Verifier struct {
 	algs     []jose.SignatureAlgorithm // Config.Algorithms, for go-jose
 	types    []string                  // normalised Config.Types
 	expected Expected                  // Config.Issuer, Audience and Leeway
+	rules    claimRules                // Config.RolesClaim, RoleMap and ScopeClaims
 
 	keys atomic.Pointer[keySet]
 
@@ -44,6 +46,11 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	cfg.Algorithms = slices.Clone(cfg.Algorithms)
 	v := &Verifier{cfg: cfg, expected: Expected{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway}}
+	v.rules = claimRules{
+		roles:   slices.Clone(cfg.RolesClaim),
+		roleMap: maps.Clone(cfg.RoleMap),
+		scopes:  slices.Clone(cfg.ScopeClaims),
+	}
 	for _, a := range cfg.Algorithms {
 		v.algs = append(v.algs, jose.SignatureAlgorithm(a))
 	}
@@ -74,6 +81,10 @@ func (v *Verifier) Audience() string { return v.cfg.Audience }
 //  4. ValidateClaims: "iss" equals the issuer, "aud" contains the audience,
 //     "exp" is present and not past, "nbf" and "iat" are not in the future
 //     (RFC 7519 §4.1), each with Leeway.
+//
+// Claims.Roles comes from Config.RolesClaim through Config.RoleMap, and
+// Claims.Scopes from Config.ScopeClaims; a roles or scope claim of the
+// wrong type is ErrMalformed.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > v.cfg.MaxTokenSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTokenTooLarge, len(token), v.cfg.MaxTokenSize)
@@ -102,7 +113,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := decodeClaims(payload)
+	c, err := v.rules.decode(payload)
 	if err != nil {
 		return nil, err
 	}

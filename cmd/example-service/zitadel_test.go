@@ -1,0 +1,364 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/gatehouse/gatehouse/discovery/verifier"
+)
+
+// zitadelService is a machine client of the provider: its secret, the
+// audience its tokens are for and its roles in the provider.
+type zitadelService struct {
+	secret   string
+	audience []string
+	roles    []string
+}
+
+// zitadelStorage is zitadel/oidc's example in-memory storage, with three of
+// its methods overridden the way an operator configures a provider: service
+// clients get JWT access tokens (the example issues opaque ones) for their
+// own audience, and carry their roles as Keycloak does,
+// {"realm_access": {"roles": [...]}}, and their scopes as Okta does, "scp",
+// through the provider's private-claims hook.
+type zitadelStorage struct {
+	*storage.Storage
+	services map[string]zitadelService
+}
+
+func (s *zitadelStorage) ClientCredentials(ctx context.Context, clientID, clientSecret string) (op.Client, error) {
+	svc, ok := s.services[clientID]
+	if !ok || svc.secret != clientSecret {
+		return nil, errors.New("wrong client id or secret")
+	}
+	return jwtClient{storage.WebClient(clientID, clientSecret)}, nil
+}
+
+func (s *zitadelStorage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
+	svc, ok := s.services[clientID]
+	if !ok {
+		return nil, errors.New("unknown client")
+	}
+	return &oidc.JWTTokenRequest{Subject: clientID, Audience: svc.audience, Scopes: scopes}, nil
+}
+
+func (s *zitadelStorage) GetPrivateClaimsFromScopes(ctx context.Context, userID, clientID string, scopes []string) (map[string]any, error) {
+	return map[string]any{
+		"realm_access": map[string]any{"roles": s.services[clientID].roles},
+		"scp":          scopes,
+	}, nil
+}
+
+// jwtClient is the example's web client allowed client_credentials and
+// given JWT access tokens.
+type jwtClient struct{ op.Client }
+
+func (jwtClient) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeJWT }
+func (jwtClient) GrantTypes() []oidc.GrantType {
+	return []oidc.GrantType{oidc.GrantTypeClientCredentials}
+}
+
+// serveProvider runs zitadel/oidc's OpenID provider over st on an httptest
+// TLS server and returns the server.
+func serveProvider(t *testing.T, st op.Storage) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	issuer := "https://" + srv.Listener.Addr().String()
+	cfg := &op.Config{CryptoKey: sha256.Sum256([]byte("zitadel test")), AuthMethodPost: true}
+	p, err := op.NewProvider(cfg, st, op.StaticIssuer(issuer))
+	if err != nil {
+		t.Fatalf("op.NewProvider: %v", err)
+	}
+	srv.Config.Handler = p
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	if srv.URL != issuer {
+		t.Fatalf("server URL %q; want %q", srv.URL, issuer)
+	}
+	return srv
+}
+
+func newZitadelStorage(issuer string, services map[string]zitadelService) *zitadelStorage {
+	base := storage.NewStorageWithClients(storage.NewUserStore(issuer), map[string]*storage.Client{})
+	return &zitadelStorage{Storage: base, services: services}
+}
+
+// clientToken gets an access token from the provider at srv with the
+// client_credentials grant (RFC 6749 §4.4), through x/oauth2 and the token
+// endpoint the provider's discovery document names.
+func clientToken(t *testing.T, srv *httptest.Server, clientID, secret string, scopes ...string) string {
+	t.Helper()
+	resp, err := srv.Client().Get(srv.URL + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var meta struct {
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&meta); err != nil {
+		t.Fatal(err)
+	}
+	cc := clientcredentials.Config{ClientID: clientID, ClientSecret: secret, TokenURL: meta.TokenEndpoint,
+		Scopes: scopes, AuthStyle: oauth2.AuthStyleInHeader}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client())
+	tok, err := cc.Token(ctx)
+	if err != nil {
+		t.Fatalf("client_credentials for %s: %v", clientID, err)
+	}
+	return tok.AccessToken
+}
+
+// TestZitadelProvider protects the example service's routes with tokens
+// from zitadel/oidc's OpenID provider, a provider nobody here wrote, run
+// in-process: the service is configured by its own flags with the roles
+// path realm_access.roles, a role mapping, "scp" for scopes and the "JWT"
+// typ zitadel/oidc signs its access tokens with.
+func TestZitadelProvider(t *testing.T) {
+	services := map[string]zitadelService{
+		"deployer": {"s3cret-1", []string{"example-api"}, []string{"offline_access", "gh-admin"}},
+		"reader":   {"s3cret-2", []string{"example-api"}, []string{"viewer", "admin"}},
+		"stranger": {"s3cret-3", []string{"other-api"}, []string{"gh-admin"}},
+	}
+	// The provider's issuer URL is known only once its listener exists, so
+	// the storage's user store gets a placeholder; no user logs in here.
+	st := newZitadelStorage("https://localhost", services)
+	idp := serveProvider(t, st)
+	// A second provider on the same storage, so with the same signing key,
+	// under another issuer URL; and a third with its own storage and key.
+	sameKeyOtherIssuer := serveProvider(t, st)
+	otherIDP := serveProvider(t, newZitadelStorage("https://localhost", services))
+
+	cfg, _, err := parseFlags([]string{
+		"--issuer", idp.URL, "--audience", "example-api",
+		"--types", "at+jwt,JWT",
+		"--roles-claim", "realm_access.roles",
+		"--role-map", "gh-admin=admin", "--role-map", "gh-audit=auditor",
+		"--scope-claims", "scope,scp",
+	}, &discard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTPClient = idp.Client()
+	v, err := verifier.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := routes(v)
+
+	deployer := clientToken(t, idp, "deployer", "s3cret-1", "reports:read")
+	reader := clientToken(t, idp, "reader", "s3cret-2")
+	stranger := clientToken(t, idp, "stranger", "s3cret-3")
+	otherIssuer := clientToken(t, sameKeyOtherIssuer, "deployer", "s3cret-1")
+	otherKey := clientToken(t, otherIDP, "deployer", "s3cret-1")
+
+	// What the provider really sent: typ "JWT" (not RFC 9068's at+jwt),
+	// the roles nested as Keycloak nests them, scopes in "scp".
+	header, payload := decodeParts(t, deployer)
+	if header["typ"] != "JWT" || header["alg"] != "RS256" {
+		t.Fatalf("zitadel token header = %v; want typ JWT, alg RS256", header)
+	}
+	if ra, _ := payload["realm_access"].(map[string]any); ra == nil || payload["roles"] != nil {
+		t.Fatalf("zitadel token claims = %v; want realm_access and no root roles", payload)
+	}
+
+	forged := resign(t, deployer, header)
+	hsPEM, hsDER := hmacWithPublicKey(t, idp, deployer, header)
+	none := encodeSegment(t, map[string]any{"alg": "none", "typ": "JWT", "kid": header["kid"]}) + "." +
+		strings.Split(deployer, ".")[1] + "."
+
+	tests := []struct {
+		name, path, token string
+		want              int
+		wantError         string // in WWW-Authenticate: the error code and the reason
+	}{
+		{"mapped role", "/admin", deployer, 200, ""},
+		{"claims", "/me", deployer, 200, ""},
+		{"scope from scp", "/reports", deployer, 200, ""},
+		{"no scope", "/reports", reader, 403, `error="insufficient_scope", error_description="the token lacks a required scope"`},
+		// "reader" has a role literally named admin upstream, but the
+		// mapping is an allow-list and does not name it.
+		{"unmapped role", "/admin", reader, 403, `error="insufficient_scope", error_description="the token lacks a required role: admin"`},
+		{"authenticated, no role", "/me", reader, 200, ""},
+		{"wrong audience", "/me", stranger, 401, `error="invalid_token", error_description="wrong audience`},
+		{"untrusted issuer, same key", "/me", otherIssuer, 401, `error="invalid_token", error_description="wrong issuer`},
+		{"untrusted issuer, own key", "/me", otherKey, 401, `error="invalid_token", error_description="unknown signing key`},
+		{"forged with another key", "/me", forged, 401, `error="invalid_token", error_description="invalid signature`},
+		{"HS256 with the PEM public key", "/me", hsPEM, 401, `error="invalid_token", error_description="signing algorithm not allowed`},
+		{"HS256 with the DER public key", "/me", hsDER, 401, `error="invalid_token", error_description="signing algorithm not allowed`},
+		{"alg none", "/me", none, 401, `error="invalid_token", error_description="signing algorithm not allowed`},
+		{"none on admin", "/admin", none, 401, `error="invalid_token", error_description="signing algorithm not allowed`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := get(h, tt.path, tt.token)
+			if rec.Code != tt.want {
+				t.Fatalf("GET %s = %d; want %d (%s)", tt.path, rec.Code, tt.want, rec.Body)
+			}
+			if auth := rec.Header().Get("WWW-Authenticate"); !strings.Contains(auth, tt.wantError) {
+				t.Errorf("WWW-Authenticate = %q; want it to contain %q", auth, tt.wantError)
+			}
+		})
+	}
+
+	rec := get(h, "/me", deployer)
+	var me verifier.Claims
+	if err := json.Unmarshal(rec.Body.Bytes(), &me); err != nil {
+		t.Fatal(err)
+	}
+	if me.Subject != "deployer" || !slices.Equal(me.Roles, []string{"admin"}) || !slices.Equal(me.Scopes, []string{"reports:read"}) {
+		t.Errorf("/me = sub %q roles %q scopes %q; want deployer [admin] [reports:read]", me.Subject, me.Roles, me.Scopes)
+	}
+
+	// The same token against the service configured otherwise.
+	variants := []struct {
+		name, path string
+		edit       func(*verifier.Config)
+		want       int
+		wantAuth   string
+	}{
+		// The example storage issues tokens for five minutes.
+		{"an hour later", "/me", func(c *verifier.Config) { c.Now = func() time.Time { return time.Now().Add(time.Hour) } },
+			401, `error="invalid_token", error_description="token expired`},
+		{"default types", "/me", func(c *verifier.Config) { c.Types = nil },
+			401, `error="invalid_token", error_description="token type not accepted: 'JWT'"`},
+		{"default roles claim", "/admin", func(c *verifier.Config) { c.RolesClaim = nil },
+			403, `error="insufficient_scope"`},
+		{"default scope claims", "/reports", func(c *verifier.Config) { c.ScopeClaims = nil },
+			403, `error="insufficient_scope"`},
+	}
+	for _, tt := range variants {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := cfg
+			tt.edit(&cfg)
+			v, err := verifier.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := get(routes(v), tt.path, deployer)
+			if auth := rec.Header().Get("WWW-Authenticate"); rec.Code != tt.want || !strings.Contains(auth, tt.wantAuth) {
+				t.Errorf("GET %s = %d %q; want %d %q", tt.path, rec.Code, auth, tt.want, tt.wantAuth)
+			}
+		})
+	}
+}
+
+func get(h http.Handler, path, token string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func decodeParts(t *testing.T, token string) (header, payload map[string]any) {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token has %d parts", len(parts))
+	}
+	for i, dst := range []*map[string]any{&header, &payload} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return header, payload
+}
+
+func encodeSegment(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// resign signs token's claims again, unchanged, with a key of the
+// attacker's under the provider's kid and typ.
+func resign(t *testing.T, token string, header map[string]any) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := header["kid"].(string)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// hmacWithPublicKey mounts the algorithm-confusion attack (RFC 8725 §2.1):
+// token's claims with "alg" HS256 under the provider's kid, MACed with the
+// provider's public RSA key from its JWKS as the secret, once in PEM and
+// once in DER form.
+func hmacWithPublicKey(t *testing.T, srv *httptest.Server, token string, header map[string]any) (pemToken, derToken string) {
+	t.Helper()
+	resp, err := srv.Client().Get(srv.URL + "/keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := header["kid"].(string)
+	keys := set.Key(kid)
+	if len(keys) != 1 {
+		t.Fatalf("JWKS has %d keys for kid %q; want 1", len(keys), kid)
+	}
+	der, err := x509.MarshalPKIXPublicKey(keys[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signingInput := encodeSegment(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": kid}) + "." + strings.Split(token, ".")[1]
+	mac := func(secret []byte) string {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(signingInput))
+		return signingInput + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	return mac(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), mac(der)
+}
