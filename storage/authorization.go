@@ -27,10 +27,28 @@ var ErrInvalidatedCode = fosite.ErrInvalidatedAuthorizeCode
 // is written once, when the code is issued, so no request can see a code
 // without its challenge.
 //
+// How fosite's calls map onto it (package oauth's adapter):
+//   - CreateAuthorizeCodeSession(signature, request) creates the row, with
+//     the code_challenge, code_challenge_method and nonce of the request's
+//     form; CreatePKCERequestSession and CreateOpenIDConnectSession, which
+//     fosite calls next for the same request, then have nothing to add.
+//   - GetAuthorizeCodeSession and GetPKCERequestSession read the row by the
+//     digest of the signature; GetOpenIDConnectSession computes the
+//     signature of the raw code (the strategy's AuthorizeCodeSignature)
+//     and reads the same row, whether or not it is still active.
+//   - InvalidateAuthorizeCodeSession is InvalidateAuthorizationCode.
+//   - DeletePKCERequestSession and DeleteOpenIDConnectSession delete
+//     nothing: the challenge lives and dies with the code. fosite deletes
+//     the PKCE record before it checks the verifier, so a failed check
+//     leaves the code redeemable with the right verifier only; with
+//     EnforcePKCE set, a retry without one is refused (FOSITE-OIDC.md,
+//     "PKCE downgrade").
+//
 // Codes are never deleted when used: redeeming one invalidates it
 // (InvalidateAuthorizationCode), so that a second use is recognised and
 // revokes the tokens of the first; the janitor deletes codes some time
-// after they expire.
+// after they expire. Text fields come from the authorization request and
+// must pass ValidText at the caller's boundary.
 type AuthorizationCode struct {
 	// Digest is SHA-256 of the code's signature: the key. Stores never see
 	// a code.
@@ -63,6 +81,10 @@ type AuthorizationCode struct {
 	// ExpiresAt is when the code stops being redeemable (60 seconds after
 	// issue).
 	ExpiresAt time.Time
+	// LoginSessionID is the LoginSession.ID of the login the code was
+	// issued in, for the refresh family it begins
+	// (RefreshFamily.LoginSessionID); empty when there was none.
+	LoginSessionID string
 	// Session is the rest of the request (form values fosite needs, ID
 	// token claims), serialised and owned by package oauth; stores keep it
 	// opaque.
