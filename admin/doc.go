@@ -11,7 +11,9 @@
 // are shown once, makes security-relevant changes take effect at once
 // (disabling or deleting a user or client revokes its refresh-token families
 // and denies their ids, so that their access tokens show inactive at
-// introspection, design D2), and writes an "audit" log event for every
+// introspection, design D2; for a user, also ends its login sessions,
+// design D13), checks the redirect URIs and web origins of browser and
+// native-app clients (uris.go), and writes an "audit" log event for every
 // change, never with a secret, a password or a hash. The HTTP API refuses
 // NUL characters, invalid UTF-8 and over-long values in a request's path,
 // query and JSON body (input.go) before the Service or a store sees them.

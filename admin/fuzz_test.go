@@ -20,6 +20,10 @@ func FuzzAdminBodies(f *testing.F) {
 		`{"claims":{"sub":1},"roles":["a:b"],"disabled":true}`,
 		`{"roles":["x","y"]}`, `{"grace_seconds":3600}`, `{"name":null}`, `[]`, `"x"`, `{"a":`, "",
 		`{"name":"\u0000","grant_types":[1]}`, `{"claims":{"x":{"y":[1,2,{"z":null}]}}}`,
+		`{"name":"spa","grant_types":["password"],"public":true,"redirect_uris":["http://[::1]:0/cb","com.x.y:/z"]}`,
+		`{"redirect_uris":["https://a.example/%zz"],"web_origins":["HTTPS://A.EXAMPLE:443","http://[::1"]}`,
+		`{"post_logout_redirect_uris":["x:"],"third_party":true,"public":false}`,
+		`{"email":"a@b.c","email_verified":true,"name":"Ä"}`, `{"email":"<a@b>"}`,
 	} {
 		f.Add(seed)
 	}
@@ -38,6 +42,8 @@ func FuzzAdminBodies(f *testing.F) {
 		{http.MethodPatch, PathPrefix + "/clients/c1"},
 		{http.MethodPost, PathPrefix + "/clients/c1/rotate-secret"},
 		{http.MethodPost, PathPrefix + "/users/" + users[0].ID + "/roles"},
+		{http.MethodPatch, PathPrefix + "/users/" + users[0].ID},
+		{http.MethodPost, PathPrefix + "/users"},
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, tg := range targets {

@@ -13,7 +13,8 @@
 -- login_sessions holds the login page's sessions, so that every instance
 -- honours them (design D10). id is stable and not secret (an ID token's
 -- sid); digest is SHA-256 of the secret id in the browser's cookie and
--- changes when the session is rotated after a login.
+-- changes when the session is rotated after a login. A code, and the
+-- refresh family it begins, record the id of their login session.
 --
 -- clients gain what browser and native apps need: redirect URIs,
 -- post-logout redirect URIs, web origins for CORS, public (no secret, PKCE
@@ -50,7 +51,8 @@ CREATE TABLE authorization_codes (
     requested_at          timestamptz NOT NULL,
     expires_at            timestamptz NOT NULL,
     session               bytea       NOT NULL,
-    active                boolean     NOT NULL
+    active                boolean     NOT NULL,
+    login_session_id      text        NOT NULL DEFAULT ''
 );
 
 CREATE INDEX authorization_codes_expires_idx ON authorization_codes (expires_at);
@@ -68,3 +70,11 @@ CREATE TABLE login_sessions (
 
 CREATE INDEX login_sessions_user_idx    ON login_sessions (user_id);
 CREATE INDEX login_sessions_expires_idx ON login_sessions (expires_at);
+
+-- A refresh family begun by a code records the login session of that
+-- code, so that logout can revoke the session's grants (OIDC RP-Initiated
+-- Logout 1.0 with Gatehouse's option). Password-grant families have none
+-- and stay out of the partial index.
+ALTER TABLE refresh_families ADD COLUMN login_session_id text NOT NULL DEFAULT '';
+CREATE INDEX refresh_families_login_session_idx ON refresh_families (login_session_id)
+    WHERE login_session_id <> '';

@@ -102,6 +102,9 @@ const (
 	// RevokedSubject: the user or client was disabled or deleted, or the
 	// user's password was set.
 	RevokedSubject = "subject"
+	// RevokedLogout: the user logged out of the login session that began
+	// the family (OIDC RP-Initiated Logout 1.0).
+	RevokedLogout = "logout"
 )
 
 // RefreshFamily is one refresh-token family (design D3): the grant a user
@@ -143,6 +146,9 @@ type RefreshFamily struct {
 	// Session is the rest of the token request, serialised and owned by
 	// package oauth; stores keep it opaque.
 	Session []byte
+	// LoginSessionID is the LoginSession.ID of the login whose
+	// authorization code began the family; empty for the password grant.
+	LoginSessionID string
 }
 
 // RefreshRotation is a compare-and-swap of a family's current token: it
@@ -209,6 +215,11 @@ type RefreshFamilyStore interface {
 	// RevokeSubjectRefreshFamilies revokes (reason RevokedSubject) every
 	// live family whose subject or client is subject and returns their ids.
 	RevokeSubjectRefreshFamilies(ctx context.Context, subject string, at time.Time) ([]string, error)
+	// RevokeLoginSessionRefreshFamilies revokes (reason RevokedLogout)
+	// every live family whose LoginSessionID is sessionID and returns
+	// their ids: logout with the option to end the session's grants. An
+	// empty sessionID revokes nothing.
+	RevokeLoginSessionRefreshFamilies(ctx context.Context, sessionID string, at time.Time) ([]string, error)
 	// DeleteDeadRefreshFamilies deletes up to limit families that expired
 	// (absolutely or idle) before expiredBefore or were revoked before
 	// revokedBefore, and returns how many it deleted.

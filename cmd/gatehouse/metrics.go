@@ -79,7 +79,7 @@ func newMetrics() *metrics {
 		}, []string{"listener", "route", "method", "code"}),
 		janitorDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_janitor_deleted_total",
-			Help: "Expired entries deleted by the janitor, by kind (refresh_family, denial, login_attempt).",
+			Help: "Expired entries deleted by the janitor, by kind (refresh_family, denial, authorization_code, login_session, login_attempt).",
 		}, []string{"kind"}),
 	}
 	version, goVersion := "unknown", "unknown"
@@ -114,7 +114,7 @@ func newMetrics() *metrics {
 	for _, o := range []string{"ok", "queue_full", "deadline"} {
 		m.hashWait.WithLabelValues(o)
 	}
-	for _, kind := range []string{"refresh_family", "denial", "login_attempt"} {
+	for _, kind := range []string{"refresh_family", "denial", "authorization_code", "login_session", "login_attempt"} {
 		m.janitorDeleted.WithLabelValues(kind)
 	}
 	return m

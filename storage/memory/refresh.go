@@ -117,6 +117,30 @@ func (s *Store) RevokeSubjectRefreshFamilies(ctx context.Context, subject string
 	return ids, nil
 }
 
+// RevokeLoginSessionRefreshFamilies revokes every live family begun in
+// the login session.
+func (s *Store) RevokeLoginSessionRefreshFamilies(ctx context.Context, sessionID string, at time.Time) ([]string, error) {
+	if sessionID == "" {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id, f := range s.refresh {
+		if f.LoginSessionID != sessionID || !f.RevokedAt.IsZero() {
+			continue
+		}
+		f = cloneFamily(f)
+		f.RevokedAt, f.RevokedReason = at, storage.RevokedLogout
+		if err := setMap(ctx, s.refresh, id, f); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
 // DeleteDeadRefreshFamilies deletes up to limit expired or long-revoked
 // families.
 func (s *Store) DeleteDeadRefreshFamilies(ctx context.Context, expiredBefore, revokedBefore time.Time, limit int) (int, error) {

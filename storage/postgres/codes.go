@@ -18,12 +18,13 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, c storage.Authoriza
 	defer release()
 	_, err = q.Exec(ctx, `INSERT INTO authorization_codes (digest, request_id, client_id, subject,
 			requested_scopes, granted_scopes, requested_audiences, granted_audiences, redirect_uri,
-			code_challenge, code_challenge_method, nonce, auth_time, requested_at, expires_at, session, active)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			code_challenge, code_challenge_method, nonce, auth_time, requested_at, expires_at, session, active,
+			login_session_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		notNull(c.Digest), c.RequestID, c.ClientID, c.Subject, list(c.RequestedScopes), list(c.GrantedScopes),
 		list(c.RequestedAudiences), list(c.GrantedAudiences), c.RedirectURI, c.CodeChallenge,
 		c.CodeChallengeMethod, c.Nonce, nullTime(c.AuthTime), c.RequestedAt, c.ExpiresAt, notNull(c.Session),
-		c.Active)
+		c.Active, c.LoginSessionID)
 	if err != nil {
 		return s.wrap(err, op)
 	}
@@ -45,11 +46,11 @@ func (s *Store) GetAuthorizationCode(ctx context.Context, digest []byte) (storag
 	)
 	err = q.QueryRow(ctx, `SELECT digest, request_id, client_id, subject, requested_scopes, granted_scopes,
 			requested_audiences, granted_audiences, redirect_uri, code_challenge, code_challenge_method, nonce,
-			auth_time, requested_at, expires_at, session, active
+			auth_time, requested_at, expires_at, session, active, login_session_id
 		FROM authorization_codes WHERE digest = $1`, digest).
 		Scan(&c.Digest, &c.RequestID, &c.ClientID, &c.Subject, &c.RequestedScopes, &c.GrantedScopes,
 			&c.RequestedAudiences, &c.GrantedAudiences, &c.RedirectURI, &c.CodeChallenge,
-			&c.CodeChallengeMethod, &c.Nonce, &authTime, &c.RequestedAt, &c.ExpiresAt, &c.Session, &c.Active)
+			&c.CodeChallengeMethod, &c.Nonce, &authTime, &c.RequestedAt, &c.ExpiresAt, &c.Session, &c.Active, &c.LoginSessionID)
 	if err != nil {
 		return storage.AuthorizationCode{}, s.wrap(err, op)
 	}

@@ -1,6 +1,7 @@
 // Package postgres is Gatehouse's production store: storage.Store on a
 // pgx/v5 connection pool, so that every instance shares clients, users,
-// refresh-token families, the deny list and signing keys (design D10).
+// refresh-token families, the deny list, signing keys, login-attempt
+// counters, authorization codes and login sessions (design D10).
 //
 // It owns the SQL behind the storage contract, the mapping of database
 // errors onto the contract's sentinels (no rows is storage.ErrNotFound, a

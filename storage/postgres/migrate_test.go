@@ -70,10 +70,11 @@ func TestRowsSurviveLaterMigrations(t *testing.T) {
 		Claims: map[string]any{"tenant": "acme"}, TokenLifetime: time.Minute, CreatedAt: now, UpdatedAt: now}
 	user := storage.User{ID: "u1", Username: "alice", PasswordHash: "h", Roles: []string{"r"}, CreatedAt: now, UpdatedAt: now}
 	// Clients, users and refresh tokens as the schema of migration 1 holds
-	// them: the store's own statements are written for the latest schema.
-	_, err = s.pool.Exec(ctx, `INSERT INTO clients (id, name, secret_hash, roles, claims, token_lifetime_ns, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, '{"tenant":"acme"}', $5, $6, $6)`, client.ID, client.Name, client.SecretHash, client.Roles,
-		int64(client.TokenLifetime), now)
+	// them.
+	_, err = s.pool.Exec(ctx, `INSERT INTO clients (id, name, secret_hash, roles, claims, token_lifetime_ns, created_at,
+			updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, client.ID, client.Name, client.SecretHash, client.Roles,
+		[]byte(`{"tenant":"acme"}`), int64(client.TokenLifetime), now)
 	mustNil(t, "insert client", err)
 	_, err = s.pool.Exec(ctx, `INSERT INTO users (id, username, password_hash, roles, disabled, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, false, $5, $5)`, user.ID, user.Username, user.PasswordHash, user.Roles, now)
@@ -94,12 +95,19 @@ func TestRowsSurviveLaterMigrations(t *testing.T) {
 	gotClient, err := s.GetClient(ctx, "c1")
 	mustNil(t, "GetClient", err)
 	if gotClient.Name != "svc" || gotClient.TokenLifetime != time.Minute || gotClient.Claims["tenant"] != "acme" ||
-		!gotClient.CreatedAt.Equal(now) {
+		!gotClient.CreatedAt.Equal(now) || string(gotClient.SecretHash) != string(client.SecretHash) {
 		t.Errorf("GetClient after migration = %+v; want %+v", gotClient, client)
+	}
+	// Migration 5: an existing client is confidential and first-party,
+	// with no redirect URI.
+	if gotClient.Public || gotClient.ThirdParty || len(gotClient.RedirectURIs) != 0 ||
+		len(gotClient.PostLogoutRedirectURIs) != 0 || len(gotClient.WebOrigins) != 0 {
+		t.Errorf("GetClient after migration 5 = %+v; want confidential, first-party, no URIs", gotClient)
 	}
 	gotUser, err := s.GetUserByUsername(ctx, "alice")
 	mustNil(t, "GetUserByUsername", err)
-	if gotUser.ID != "u1" || !slices.Equal(gotUser.Roles, user.Roles) || gotUser.CredentialsVersion != 0 {
+	if gotUser.ID != "u1" || !slices.Equal(gotUser.Roles, user.Roles) || gotUser.CredentialsVersion != 0 ||
+		gotUser.Email != "" || gotUser.EmailVerified || gotUser.Name != "" {
 		t.Errorf("GetUserByUsername after migration = %+v; want %+v", gotUser, user)
 	}
 	if _, _, err := s.GetRefreshFamily(ctx, "fam-1"); !errors.Is(err, storage.ErrNotFound) {

@@ -12,7 +12,7 @@ import (
 
 const familyColumns = `f.id, f.client_id, f.subject, f.subject_version, f.scopes, f.audiences, f.created_at,
 	f.expires_at, f.idle_expires_at, f.family_digest, f.token_digest, f.generation, f.revoked_at,
-	f.revoked_reason, f.session`
+	f.revoked_reason, f.session, f.login_session_id`
 
 // CreateRefreshFamily stores a new family; its id must be unused.
 func (s *Store) CreateRefreshFamily(ctx context.Context, f storage.RefreshFamily) error {
@@ -24,11 +24,11 @@ func (s *Store) CreateRefreshFamily(ctx context.Context, f storage.RefreshFamily
 	defer release()
 	_, err = q.Exec(ctx, `INSERT INTO refresh_families (id, client_id, subject, subject_version, scopes, audiences,
 			created_at, expires_at, idle_expires_at, family_digest, token_digest, generation, revoked_at,
-			revoked_reason, session)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			revoked_reason, session, login_session_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		f.ID, f.ClientID, f.Subject, f.SubjectVersion, list(f.Scopes), list(f.Audiences), f.CreatedAt,
 		f.ExpiresAt, minTime(f.IdleExpiresAt, f.ExpiresAt), notNull(f.FamilyDigest), notNull(f.TokenDigest),
-		f.Generation, nullTime(f.RevokedAt), f.RevokedReason, notNull(f.Session))
+		f.Generation, nullTime(f.RevokedAt), f.RevokedReason, notNull(f.Session), f.LoginSessionID)
 	if err != nil {
 		return s.wrap(err, op)
 	}
@@ -62,7 +62,7 @@ func (s *Store) GetRefreshFamily(ctx context.Context, id string) (storage.Refres
 		WHERE f.id = $1`, id).
 		Scan(&f.ID, &f.ClientID, &f.Subject, &f.SubjectVersion, &f.Scopes, &f.Audiences, &f.CreatedAt,
 			&f.ExpiresAt, &f.IdleExpiresAt, &f.FamilyDigest, &f.TokenDigest, &f.Generation, &revokedAt,
-			&f.RevokedReason, &f.Session,
+			&f.RevokedReason, &f.Session, &f.LoginSessionID,
 			&uid, &name, &hash, &version, &roles, &disabled, &created, &updated, &email, &emailVerified, &fullName)
 	if err != nil {
 		return storage.RefreshFamily{}, nil, s.wrap(err, op)
@@ -121,6 +121,31 @@ func (s *Store) RevokeSubjectRefreshFamilies(ctx context.Context, subject string
 	rows, err := q.Query(ctx, `UPDATE refresh_families SET revoked_at = $2, revoked_reason = $3
 		WHERE (subject = $1 OR client_id = $1) AND revoked_at IS NULL
 		RETURNING id`, subject, at, storage.RevokedSubject)
+	if err != nil {
+		return nil, s.wrap(err, op)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, s.wrap(err, op)
+	}
+	return ids, nil
+}
+
+// RevokeLoginSessionRefreshFamilies revokes every live family begun in
+// the login session and returns their ids.
+func (s *Store) RevokeLoginSessionRefreshFamilies(ctx context.Context, sessionID string, at time.Time) ([]string, error) {
+	if sessionID == "" {
+		return nil, nil
+	}
+	const op = "revoke login session refresh families"
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	rows, err := q.Query(ctx, `UPDATE refresh_families SET revoked_at = $2, revoked_reason = $3
+		WHERE login_session_id = $1 AND revoked_at IS NULL
+		RETURNING id`, sessionID, at, storage.RevokedLogout)
 	if err != nil {
 		return nil, s.wrap(err, op)
 	}

@@ -28,18 +28,19 @@ func digest(s string) []byte {
 func sampleFamily(id, subject string) storage.RefreshFamily {
 	t := now()
 	return storage.RefreshFamily{
-		ID:            id,
-		ClientID:      "client-1",
-		Subject:       subject,
-		Scopes:        []string{"read", "offline_access"},
-		Audiences:     []string{"api"},
-		CreatedAt:     t,
-		ExpiresAt:     t.Add(24 * time.Hour),
-		IdleExpiresAt: t.Add(time.Hour),
-		FamilyDigest:  digest("family-secret-" + id),
-		TokenDigest:   digest("token-1-" + id),
-		Generation:    1,
-		Session:       []byte(`{"username":"alice"}`),
+		ID:             id,
+		ClientID:       "client-1",
+		Subject:        subject,
+		Scopes:         []string{"read", "offline_access"},
+		Audiences:      []string{"api"},
+		CreatedAt:      t,
+		ExpiresAt:      t.Add(24 * time.Hour),
+		IdleExpiresAt:  t.Add(time.Hour),
+		FamilyDigest:   digest("family-secret-" + id),
+		TokenDigest:    digest("token-1-" + id),
+		Generation:     1,
+		Session:        []byte(`{"username":"alice"}`),
+		LoginSessionID: "sid-" + id,
 	}
 }
 
@@ -83,7 +84,8 @@ func testRefreshFamily(t *testing.T, s storage.Store) {
 		!slices.Equal(got.Scopes, f.Scopes) || !slices.Equal(got.Audiences, f.Audiences) ||
 		!got.CreatedAt.Equal(f.CreatedAt) || !got.ExpiresAt.Equal(f.ExpiresAt) || !got.IdleExpiresAt.Equal(f.ExpiresAt) ||
 		!bytes.Equal(got.FamilyDigest, f.FamilyDigest) || !bytes.Equal(got.TokenDigest, f.TokenDigest) ||
-		got.Generation != 1 || !got.RevokedAt.IsZero() || got.RevokedReason != "" || !bytes.Equal(got.Session, f.Session) {
+		got.Generation != 1 || !got.RevokedAt.IsZero() || got.RevokedReason != "" || !bytes.Equal(got.Session, f.Session) ||
+		got.LoginSessionID != f.LoginSessionID {
 		t.Fatalf("GetRefreshFamily = %+v; want %+v with idle expiry capped at the absolute one", got, f)
 	}
 

@@ -160,6 +160,38 @@ func testLoginSessionRace(t *testing.T, s storage.Store) {
 	}
 }
 
+// testRefreshRevokeLoginSession: logout with the option to end the
+// session's grants revokes the families the session's codes began, and no
+// other (another session's, the password grant's, which have none).
+func testRefreshRevokeLoginSession(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	for id, sid := range map[string]string{"fam-1": "sid-1", "fam-2": "sid-1", "fam-3": "sid-2", "fam-pw": ""} {
+		f := sampleFamily(id, "user-1")
+		f.LoginSessionID = sid
+		mustNil(t, "CreateRefreshFamily", s.CreateRefreshFamily(ctx, f))
+	}
+	mustNil(t, "RevokeRefreshFamily(fam-2)", s.RevokeRefreshFamily(ctx, "fam-2", storage.RevokedReuse, now()))
+	at := now()
+	ids, err := s.RevokeLoginSessionRefreshFamilies(ctx, "sid-1", at)
+	mustNil(t, "RevokeLoginSessionRefreshFamilies", err)
+	if !slices.Equal(ids, []string{"fam-1"}) {
+		t.Fatalf("RevokeLoginSessionRefreshFamilies(sid-1) = %v; want [fam-1] (fam-2 was revoked already)", ids)
+	}
+	for id, want := range map[string]string{"fam-1": storage.RevokedLogout, "fam-2": storage.RevokedReuse, "fam-3": "", "fam-pw": ""} {
+		f, _, err := s.GetRefreshFamily(ctx, id)
+		mustNil(t, "GetRefreshFamily", err)
+		if f.RevokedReason != want || f.RevokedAt.IsZero() != (want == "") {
+			t.Errorf("family %s: revoked %q at %v; want %q", id, f.RevokedReason, f.RevokedAt, want)
+		}
+	}
+	if ids, err := s.RevokeLoginSessionRefreshFamilies(ctx, "", at); err != nil || len(ids) != 0 {
+		t.Fatalf("RevokeLoginSessionRefreshFamilies(\"\") = %v, %v; want nothing revoked", ids, err)
+	}
+	if f, _, _ := s.GetRefreshFamily(ctx, "fam-pw"); !f.RevokedAt.IsZero() {
+		t.Fatal("an empty session id revoked a password-grant family")
+	}
+}
+
 // testLoginSessionDelete covers logout, the end of every session of a user
 // (disable, delete, password reset) and expiry.
 func testLoginSessionDelete(t *testing.T, s storage.Store) {

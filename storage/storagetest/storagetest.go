@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"LoginSessionRotation", testLoginSessionRotation},
 		{"LoginSessionRaceRotate", testLoginSessionRace},
 		{"LoginSessionDelete", testLoginSessionDelete},
+		{"RefreshRevokeLoginSession", testRefreshRevokeLoginSession},
 	}
 	for _, kt := range keyStoreTests() {
 		tests = append(tests, struct {

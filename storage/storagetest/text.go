@@ -39,6 +39,7 @@ func testValidText(t *testing.T, s storage.Store) {
 		c.Name = fmt.Sprintf("%d-%s", i, v)
 		c.Audiences = []string{v}
 		c.Claims = map[string]any{"v": v, "nested": map[string]any{"list": []any{v}}}
+		c.RedirectURIs, c.PostLogoutRedirectURIs, c.WebOrigins = []string{v}, []string{v, "x"}, []string{v}
 		mustNil(t, fmt.Sprintf("CreateClient(name %q)", c.Name), s.CreateClient(ctx, c))
 		got, err := s.GetClient(ctx, c.ID)
 		mustNil(t, "GetClient", err)
@@ -46,11 +47,20 @@ func testValidText(t *testing.T, s storage.Store) {
 			t.Errorf("GetClient(%q) = %+v; want %+v", c.ID, got, c)
 		}
 		u := sampleUser(fmt.Sprintf("text-user-%d", i), fmt.Sprintf("%d-%s", i, v))
+		u.Email, u.Name = v, v
 		mustNil(t, fmt.Sprintf("CreateUser(username %q)", u.Username), s.CreateUser(ctx, u))
 		gu, err := s.GetUserByUsername(ctx, u.Username)
 		mustNil(t, fmt.Sprintf("GetUserByUsername(%q)", u.Username), err)
-		if gu.ID != u.ID || gu.Username != u.Username {
-			t.Errorf("GetUserByUsername(%q) = %q %q; want %q %q", u.Username, gu.ID, gu.Username, u.ID, u.Username)
+		if !equalUser(gu, u) {
+			t.Errorf("GetUserByUsername(%q) = %+v; want %+v", u.Username, gu, u)
+		}
+		code := sampleCode(fmt.Sprint("text-", i))
+		code.RedirectURI, code.Nonce, code.CodeChallenge, code.GrantedScopes = v, v, v, []string{v}
+		mustNil(t, "CreateAuthorizationCode", s.CreateAuthorizationCode(ctx, code))
+		gc, err := s.GetAuthorizationCode(ctx, code.Digest)
+		mustNil(t, "GetAuthorizationCode", err)
+		if !equalCode(gc, code) {
+			t.Errorf("GetAuthorizationCode = %+v; want %+v", gc, code)
 		}
 		_, err = s.GetUser(ctx, v)
 		wantErr(t, fmt.Sprintf("GetUser(%q)", v), err, storage.ErrNotFound)

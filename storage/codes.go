@@ -27,10 +27,28 @@ var ErrInvalidatedCode = fosite.ErrInvalidatedAuthorizeCode
 // is written once, when the code is issued, so no request can see a code
 // without its challenge.
 //
+// How fosite's calls map onto it (package oauth's adapter):
+//   - CreateAuthorizeCodeSession(signature, request) creates the row, with
+//     the code_challenge, code_challenge_method and nonce of the request's
+//     form; CreatePKCERequestSession and CreateOpenIDConnectSession, which
+//     fosite calls next for the same request, then have nothing to add.
+//   - GetAuthorizeCodeSession and GetPKCERequestSession read the row by the
+//     digest of the signature; GetOpenIDConnectSession computes the
+//     signature of the raw code (the strategy's AuthorizeCodeSignature)
+//     and reads the same row, whether or not it is still active.
+//   - InvalidateAuthorizeCodeSession is InvalidateAuthorizationCode.
+//   - DeletePKCERequestSession and DeleteOpenIDConnectSession delete
+//     nothing: the challenge lives and dies with the code. fosite deletes
+//     the PKCE record before it checks the verifier, so a failed check
+//     leaves the code redeemable with the right verifier only; with
+//     EnforcePKCE set, a retry without one is refused (FOSITE-OIDC.md,
+//     "PKCE downgrade").
+//
 // Codes are never deleted when used: redeeming one invalidates it
 // (InvalidateAuthorizationCode), so that a second use is recognised and
 // revokes the tokens of the first; the janitor deletes codes some time
-// after they expire.
+// after they expire. Text fields come from the authorization request and
+// must pass ValidText at the caller's boundary.
 type AuthorizationCode struct {
 	// Digest is SHA-256 of the code's signature: the key. Stores never see
 	// a code.
@@ -63,6 +81,10 @@ type AuthorizationCode struct {
 	// ExpiresAt is when the code stops being redeemable (60 seconds after
 	// issue).
 	ExpiresAt time.Time
+	// LoginSessionID is the LoginSession.ID of the login the code was
+	// issued in, for the refresh family it begins
+	// (RefreshFamily.LoginSessionID); empty when there was none.
+	LoginSessionID string
 	// Session is the rest of the request (form values fosite needs, ID
 	// token claims), serialised and owned by package oauth; stores keep it
 	// opaque.
@@ -95,71 +117,4 @@ type AuthorizationCodeStore interface {
 	// DeleteExpiredAuthorizationCodes deletes up to limit codes, active or
 	// not, that expired before before, and returns how many it deleted.
 	DeleteExpiredAuthorizationCodes(ctx context.Context, before time.Time, limit int) (int, error)
-}
-
-// LoginSession is the hosted login page's session (design D13): the
-// browser holds a random session id in a cookie, the store holds only its
-// digest, so that every instance honours the session and a copy of the
-// table logs nobody in.
-type LoginSession struct {
-	// ID names the session and stays the same when the cookie's id is
-	// rotated; it is not secret (an ID token may carry it as "sid", OIDC
-	// Front-Channel Logout 1.0 section 3).
-	ID string
-	// Digest is SHA-256 of the secret session id the cookie carries; it
-	// changes at each rotation.
-	Digest []byte
-	// UserID is the id of the user who logged in.
-	UserID string
-	// AuthTime is when the user last authenticated (the ID token's
-	// auth_time, OIDC Core 1.0 section 2).
-	AuthTime time.Time
-	// AMR lists the authentication methods used (the ID token's amr,
-	// RFC 8176 values such as "pwd").
-	AMR       []string
-	CreatedAt time.Time
-	// ExpiresAt is when the session ends; it is not returned after.
-	ExpiresAt time.Time
-}
-
-// LoginSessionRotation gives a live session a new cookie id, for instance
-// after the user authenticated again (session fixation: OWASP ASVS V3.2.1,
-// a new session id at every authentication). It succeeds only when Digest
-// is the session's current digest and the session has not expired at Now.
-type LoginSessionRotation struct {
-	Digest     []byte
-	NextDigest []byte
-	// AuthTime, AMR and ExpiresAt replace the session's.
-	AuthTime  time.Time
-	AMR       []string
-	ExpiresAt time.Time
-	Now       time.Time
-}
-
-// LoginSessionStore keeps login sessions (design D13).
-type LoginSessionStore interface {
-	// CreateLoginSession stores a new session; an id or digest in use is
-	// ErrAlreadyExists.
-	CreateLoginSession(ctx context.Context, s LoginSession) error
-	// GetLoginSession returns the session whose current digest is digest
-	// and that has not expired at now; any other digest is ErrNotFound.
-	GetLoginSession(ctx context.Context, digest []byte, now time.Time) (LoginSession, error)
-	// RotateLoginSession replaces a live session's digest (and auth time,
-	// methods and expiry) in one atomic step, so the old cookie id stops
-	// working the moment the new one works. A digest that is not a live
-	// session's current one is ErrNotFound (of concurrent rotations of one
-	// digest exactly one succeeds); a NextDigest in use is
-	// ErrAlreadyExists.
-	RotateLoginSession(ctx context.Context, r LoginSessionRotation) error
-	// DeleteLoginSession ends the session whose current digest is digest
-	// (logout: OIDC RP-Initiated Logout 1.0 section 2); an unknown digest
-	// is ErrNotFound.
-	DeleteLoginSession(ctx context.Context, digest []byte) error
-	// DeleteUserLoginSessions ends every session of the user and returns
-	// how many there were; disabling or deleting a user and setting a
-	// password call it.
-	DeleteUserLoginSessions(ctx context.Context, userID string) (int, error)
-	// DeleteExpiredLoginSessions deletes up to limit sessions that expired
-	// before before, and returns how many it deleted.
-	DeleteExpiredLoginSessions(ctx context.Context, before time.Time, limit int) (int, error)
 }

@@ -65,6 +65,7 @@ func sampleCode(name string) storage.AuthorizationCode {
 		AuthTime:            t.Add(-time.Minute),
 		RequestedAt:         t.Add(-2 * time.Minute),
 		ExpiresAt:           t.Add(time.Minute),
+		LoginSessionID:      "sid-1",
 		Session:             []byte(`{"id_token_claims":{"sub":"user-1"}}`),
 		Active:              true,
 	}
@@ -77,7 +78,7 @@ func equalCode(a, b storage.AuthorizationCode) bool {
 		slices.Equal(a.GrantedAudiences, b.GrantedAudiences) && a.RedirectURI == b.RedirectURI &&
 		a.CodeChallenge == b.CodeChallenge && a.CodeChallengeMethod == b.CodeChallengeMethod && a.Nonce == b.Nonce &&
 		a.AuthTime.Equal(b.AuthTime) && a.RequestedAt.Equal(b.RequestedAt) && a.ExpiresAt.Equal(b.ExpiresAt) &&
-		bytes.Equal(a.Session, b.Session) && a.Active == b.Active
+		bytes.Equal(a.Session, b.Session) && a.Active == b.Active && a.LoginSessionID == b.LoginSessionID
 }
 
 // testAuthorizationCode checks create, get, invalidate and reuse: a
