@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,6 +18,7 @@ const (
 	IntrospectionPath       = "/oauth2/introspect"
 	RevocationPath          = "/oauth2/revoke"
 	UserInfoPath            = "/userinfo"
+	AuthorizationPath       = "/oauth2/authorize"
 )
 
 // Config is what the metadata is built from.
@@ -34,11 +36,12 @@ type Config struct {
 
 // Metadata is the authorization server metadata (RFC 8414 section 2) with
 // the OpenID Connect Discovery 1.0 fields (section 3) for what the server
-// does. It advertises nothing the server does not do: ID tokens come from
-// the password and refresh_token grants, signed with the keys of the JWKS;
-// there is no authorization endpoint yet, so no response type.
+// does: the authorization code flow with S256 PKCE only (the one response
+// type, "code"), the iss response parameter (RFC 9207), ID tokens signed
+// with the keys of the JWKS. It advertises nothing the server does not do.
 type Metadata struct {
 	Issuer                                    string   `json:"issuer"`
+	AuthorizationEndpoint                     string   `json:"authorization_endpoint"`
 	TokenEndpoint                             string   `json:"token_endpoint"`
 	JWKSURI                                   string   `json:"jwks_uri"`
 	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
@@ -46,6 +49,9 @@ type Metadata struct {
 	UserInfoEndpoint                          string   `json:"userinfo_endpoint"`
 	GrantTypesSupported                       []string `json:"grant_types_supported"`
 	ResponseTypesSupported                    []string `json:"response_types_supported"`
+	ResponseModesSupported                    []string `json:"response_modes_supported"`
+	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported"`
+	AuthorizationResponseIssParameter         bool     `json:"authorization_response_iss_parameter_supported"`
 	ScopesSupported                           []string `json:"scopes_supported"`
 	TokenEndpointAuthMethodsSupported         []string `json:"token_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
@@ -62,15 +68,20 @@ func Build(cfg Config) Metadata {
 	algs := cfg.Algorithms()
 	return Metadata{
 		Issuer:                            cfg.Issuer,
+		AuthorizationEndpoint:             base + AuthorizationPath,
 		TokenEndpoint:                     base + TokenPath,
 		JWKSURI:                           base + JWKSPath,
 		IntrospectionEndpoint:             base + IntrospectionPath,
 		RevocationEndpoint:                base + RevocationPath,
 		UserInfoEndpoint:                  base + UserInfoPath,
 		GrantTypesSupported:               cfg.GrantTypes,
-		ResponseTypesSupported:            []string{},
+		ResponseTypesSupported:            []string{"code"},
+		ResponseModesSupported:            []string{"query"},
+		CodeChallengeMethodsSupported:     []string{"S256"},
+		AuthorizationResponseIssParameter: true,
 		ScopesSupported:                   cfg.Scopes,
-		TokenEndpointAuthMethodsSupported: cfg.AuthMethods,
+		// Public clients (RFC 6749 section 2.1) authenticate with none.
+		TokenEndpointAuthMethodsSupported:         append(slices.Clone(cfg.AuthMethods), "none"),
 		IntrospectionEndpointAuthMethodsSupported: cfg.AuthMethods,
 		RevocationEndpointAuthMethodsSupported:    cfg.AuthMethods,
 		SubjectTypesSupported:                     []string{"public"},

@@ -49,13 +49,19 @@ func clientRecord(fc fosite.Client) (storage.Client, bool) {
 
 func (c *client) GetID() string                   { return c.c.ID }
 func (c *client) GetHashedSecret() []byte         { return c.hashed }
-func (c *client) GetRedirectURIs() []string       { return nil }
+func (c *client) GetRedirectURIs() []string       { return c.c.RedirectURIs }
 func (c *client) GetGrantTypes() fosite.Arguments { return c.c.GrantTypes }
+
+// GetResponseTypes is "code" for a client of the authorization code
+// grant; Gatehouse serves no other response type (RFC 9700 section 2.1.2).
 func (c *client) GetResponseTypes() fosite.Arguments {
+	if slices.Contains(c.c.GrantTypes, "authorization_code") {
+		return fosite.Arguments{"code"}
+	}
 	return nil
 }
 func (c *client) GetScopes() fosite.Arguments   { return c.c.Scopes }
-func (c *client) IsPublic() bool                { return false }
+func (c *client) IsPublic() bool                { return c.c.Public }
 func (c *client) GetAudience() fosite.Arguments { return c.audiences }
 
 // GetEffectiveLifespan applies the client's access-token lifetime.

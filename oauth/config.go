@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/discovery/verifier"
@@ -43,6 +44,17 @@ type Config struct {
 	// ForwardedHeader is the header trusted proxies set:
 	// HeaderXForwardedFor (default) or HeaderForwarded.
 	ForwardedHeader string
+	// ProductName and LogoURI brand the hosted login, consent and logout
+	// pages; LogoURI must be a data: URI (the pages load nothing from
+	// elsewhere). Default "Gatehouse", no logo.
+	ProductName string
+	LogoURI     string
+	// LoginSessionLifetime is how long a login on the hosted page lasts
+	// before the user signs in again. Default 8 hours.
+	LoginSessionLifetime time.Duration
+	// LogoutRevokesFamilies makes RP-initiated logout also revoke the
+	// refresh families issued in the ended login session.
+	LogoutRevokesFamilies bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives request failures; never secrets.
@@ -59,6 +71,7 @@ const (
 	DefaultRefreshFamilyLifetime = 30 * 24 * time.Hour
 	DefaultLeeway                = verifier.DefaultLeeway
 	DefaultMaxBodyBytes          = 64 << 10
+	DefaultLoginSessionLifetime  = 8 * time.Hour
 )
 
 // ScopeOfflineAccess asks for a refresh token with the password grant.
@@ -82,6 +95,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.ProductName == "" {
+		c.ProductName = "Gatehouse"
+	}
+	if c.LoginSessionLifetime == 0 {
+		c.LoginSessionLifetime = DefaultLoginSessionLifetime
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -110,6 +129,9 @@ func (c *Config) validate() error {
 	}
 	if c.RefreshFamilyLifetime < c.RefreshTokenLifetime {
 		errs = append(errs, fmt.Errorf("oauth: refresh family lifetime %v is shorter than refresh token lifetime %v", c.RefreshFamilyLifetime, c.RefreshTokenLifetime))
+	}
+	if c.LogoURI != "" && !strings.HasPrefix(c.LogoURI, "data:image/") {
+		errs = append(errs, errors.New("oauth: the logo must be a data:image/ URI"))
 	}
 	if err := c.Password.validate(); err != nil {
 		errs = append(errs, err)

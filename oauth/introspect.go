@@ -30,7 +30,7 @@ func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	formCredentialsToBasic(r)
-	st := &requestState{}
+	st := &requestState{secretPresented: presentsSecret(r)}
 	ctx := withState(r.Context(), st)
 	if err := s.preverify(ctx, st, r.PostForm.Get("token"), bearer(r)); err != nil {
 		s.writeError(w, r, err)

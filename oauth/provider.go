@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"html/template"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,8 @@ type Server struct {
 	hasher   *PasswordHasher
 	logger   *slog.Logger
 	obs      Observer
+	// pages are the hosted login, consent, logout and error pages.
+	pages *template.Template
 	// forwardedIgnored: the warning about a forwarding header without
 	// trusted proxies was logged (clientaddr.go).
 	forwardedIgnored atomic.Bool
@@ -46,7 +49,8 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 		refreshLifetime: cfg.RefreshTokenLifetime, familyLifetime: cfg.RefreshFamilyLifetime,
 		clients: newClientCache(cfg.ClientCacheTTL)}
 	adapter.throttle = &throttle{store: store, limits: cfg.Throttle, now: cfg.Now, logger: cfg.Logger, observer: cfg.Observer}
-	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, logger: cfg.Logger, obs: cfg.Observer}
+	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, logger: cfg.Logger, obs: cfg.Observer,
+		pages: pageTemplates()}
 	s.provider = newProvider(cfg, adapter, ring)
 	return s, nil
 }
@@ -60,7 +64,7 @@ func newProvider(cfg Config, store fositeStorage, ring *keys.Ring) fosite.OAuth2
 		AccessTokenLifespan:  cfg.AccessTokenLifetime,
 		RefreshTokenLifespan: cfg.RefreshTokenLifetime,
 		// Unused grants still get a lifespan so no getter writes lazily.
-		AuthorizeCodeLifespan: time.Minute,
+		AuthorizeCodeLifespan: codeLifetime,
 		IDTokenLifespan:       cfg.AccessTokenLifetime,
 		AccessTokenIssuer:     cfg.Issuer,
 		IDTokenIssuer:         cfg.Issuer,
@@ -74,6 +78,13 @@ func newProvider(cfg Config, store fositeStorage, ring *keys.Ring) fosite.OAuth2
 		RefreshTokenScopes:  []string{ScopeOfflineAccess},
 		TokenURL:            cfg.Issuer + "/oauth2/token",
 		MinParameterEntropy: fosite.MinParameterEntropy,
+		// PKCE with S256 for every client, public or confidential (RFC
+		// 9700 section 2.1.1); without it fosite lets a code be redeemed
+		// with no verifier after a wrong one (FOSITE-OIDC.md).
+		EnforcePKCE:                    true,
+		EnablePKCEPlainChallengeMethod: false,
+		// A code is stored with the parameters its redemption checks.
+		SanitationWhiteList: codeFormParameters(),
 	}
 	// Access tokens are JWTs signed by Gatehouse's signer; refresh tokens
 	// are Gatehouse's own (refresh.go). fosite's HMAC strategy is left
@@ -90,6 +101,11 @@ func newProvider(cfg Config, store fositeStorage, ring *keys.Ring) fosite.OAuth2
 	// Handlers run in this order: an ID token hashes the access token a
 	// grant handler before it made (at_hash).
 	return compose.Compose(fc, store, strategy,
+		// The code flow: fosite's order, PKCE after the code handler
+		// (FOSITE-OIDC.md "Composition").
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2PKCEFactory,
+		compose.OpenIDConnectExplicitFactory,
 		ownGrantOnly[*oauth2.ClientCredentialsGrantHandler](compose.OAuth2ClientCredentialsGrantFactory),
 		ownGrantOnly[*oauth2.ResourceOwnerPasswordCredentialsGrantHandler](compose.OAuth2ResourceOwnerPasswordCredentialsFactory),
 		func(fosite.Configurator, any, any) any {

@@ -227,6 +227,12 @@ func (s *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) 
 	}
 	now := s.now().UTC()
 	return s.write(ctx, func(ctx context.Context) error {
-		return s.store.RevokeRefreshFamily(ctx, requestID, reason, now)
+		err := s.store.RevokeRefreshFamily(ctx, requestID, reason, now)
+		if errors.Is(err, storage.ErrNotFound) {
+			// A request that issued no refresh token (a code redeemed
+			// without offline_access): nothing to revoke.
+			return nil
+		}
+		return err
 	})
 }

@@ -17,6 +17,7 @@ import (
 //
 //	field          written by                          read by
 //	allowDisabled  Token, before fosite                GetClient
+//	secretPresented Token, Introspect, Revoke           GetClient
 //	clientAddr     Token, password grant               Authenticate (throttle)
 //	user           Authenticate                        CreateRefreshTokenSession, Token (claims)
 //	verified       preverify (introspection, revoke)   GetAccessTokenSession, RevokeAccessToken, callerID
@@ -30,6 +31,10 @@ type requestState struct {
 	// allowDisabled lets a disabled client authenticate so that the token
 	// handler can refuse it with the grant's own error.
 	allowDisabled bool
+	// secretPresented says the request carries a client secret: a public
+	// client, which has none, is then refused (fosite would let it in
+	// whatever it presented).
+	secretPresented bool
 	// clientAddr is the client's address as the throttle counts it.
 	clientAddr string
 	// user is the user the password grant authenticated.

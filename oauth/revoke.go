@@ -24,7 +24,7 @@ func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	st := &requestState{revocation: true}
+	st := &requestState{revocation: true, secretPresented: presentsSecret(r)}
 	ctx := withState(r.Context(), st)
 	if err := s.preverify(ctx, st, r.PostForm.Get("token")); err != nil {
 		s.writeError(w, r, err)

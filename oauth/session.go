@@ -28,6 +28,9 @@ type Session struct {
 	// openid is granted (idtoken.go).
 	idClaims  *jwt.IDTokenClaims
 	idHeaders *jwt.Headers
+	// loginSessionID is the hosted login the request came from, if any:
+	// codes and refresh families record it, for logout.
+	loginSessionID string
 }
 
 func newSession() *Session {
@@ -112,6 +115,7 @@ func newFamily(r fosite.Requester, s *Session, t refreshSignature, subjectVersio
 		TokenDigest:    t.tokenDigest,
 		Generation:     t.generation,
 		Session:        b,
+		LoginSessionID: s.loginSessionID,
 	}, nil
 }
 

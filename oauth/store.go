@@ -9,6 +9,8 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
 	fositestorage "github.com/ory/fosite/storage"
 
 	"github.com/gatehouse/gatehouse/storage"
@@ -41,6 +43,8 @@ type fositeStorage interface {
 	oauth2.TokenRevocationStorage
 	oauth2.ResourceOwnerPasswordCredentialsGrantStorage
 	oauth2.ClientCredentialsGrantStorage
+	pkce.PKCERequestStorage
+	openid.OpenIDConnectRequestStorage
 	fositestorage.Transactional
 }
 
@@ -82,8 +86,12 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	if err != nil {
 		return nil, err
 	}
-	if c.Disabled && !stateFrom(ctx).allowDisabled {
+	st := stateFrom(ctx)
+	if c.Disabled && !st.allowDisabled {
 		return nil, fmt.Errorf("client %q is disabled: %w", id, fosite.ErrNotFound)
+	}
+	if c.Public && st.secretPresented {
+		return nil, fmt.Errorf("public client %q presented a secret: %w", id, fosite.ErrNotFound)
 	}
 	return newClient(c, s.now(), s.issuer), nil
 }
@@ -130,19 +138,4 @@ func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) e
 		return s.deny(ctx, jti, until)
 	}
 	return s.deny(ctx, requestID, s.now().Add(DenyTTL))
-}
-
-// Authorization codes are not served; the introspection handler's
-// storage assertion needs the methods.
-
-func (s *fositeStore) CreateAuthorizeCodeSession(context.Context, string, fosite.Requester) error {
-	return fosite.ErrNotFound
-}
-
-func (s *fositeStore) GetAuthorizeCodeSession(context.Context, string, fosite.Session) (fosite.Requester, error) {
-	return nil, fosite.ErrNotFound
-}
-
-func (s *fositeStore) InvalidateAuthorizeCodeSession(context.Context, string) error {
-	return fosite.ErrNotFound
 }

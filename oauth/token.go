@@ -13,8 +13,11 @@ import (
 )
 
 // GrantTypes are the grants Gatehouse serves, each in its own file:
-// grant_client_credentials.go, grant_password.go, grant_refresh.go.
-func GrantTypes() []string { return []string{"client_credentials", "password", "refresh_token"} }
+// grant_authorization_code.go, grant_client_credentials.go,
+// grant_password.go, grant_refresh.go.
+func GrantTypes() []string {
+	return []string{"authorization_code", "client_credentials", "password", "refresh_token"}
+}
 
 // AuthMethods are the client authentication methods of the token endpoint.
 func AuthMethods() []string { return []string{"client_secret_basic", "client_secret_post"} }
@@ -55,7 +58,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	st := &requestState{allowDisabled: true}
+	st := &requestState{allowDisabled: true, secretPresented: presentsSecret(r)}
 	if gt == "password" {
 		// The throttle counts attempts by client address (design D5).
 		st.clientAddr = s.clientAddr(r)
@@ -72,6 +75,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return fosite.ErrServerError.WithDebug("client of unexpected type")
 	}
+
 	if c.Disabled {
 		if gt == "refresh_token" {
 			return fosite.ErrInvalidGrant.WithHint("The client is disabled.")
@@ -90,6 +94,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		err = s.passwordClaims(ar, c, st.authenticatedUser(), sess, now)
 	case "refresh_token":
 		err = s.refreshClaims(r, ar, c, sess, now)
+	case "authorization_code":
+		err = s.codeClaims(ctx, ar, c, st, sess, now)
 	}
 	if err != nil {
 		return err
@@ -101,8 +107,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
-		if gt == "refresh_token" {
+		switch gt {
+		case "refresh_token":
 			return s.refreshResponseFailed(r, ar, err)
+		case "authorization_code":
+			return s.codeResponseFailed(r, ar, err)
 		}
 		return err
 	}
@@ -131,6 +140,13 @@ func (s *Server) accessRequestFailed(ctx context.Context, gt string, err error) 
 		return s.refreshRequestFailed(ctx, err)
 	}
 	return err
+}
+
+// presentsSecret reports whether the request carries client credentials
+// with a secret (Basic, or client_secret in the body).
+func presentsSecret(r *http.Request) bool {
+	_, _, basic := r.BasicAuth()
+	return basic || r.PostForm.Has("client_secret")
 }
 
 // checkClientAuthMethods refuses a request without client authentication

@@ -463,6 +463,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		"introspection_endpoint": ts.issuer + "/oauth2/introspect",
 		"revocation_endpoint":    ts.issuer + "/oauth2/revoke",
 		"userinfo_endpoint":      ts.issuer + "/userinfo",
+		"authorization_endpoint": ts.issuer + "/oauth2/authorize",
 	}
 	for k, v := range want {
 		if oidcDoc[k] != v {
@@ -470,8 +471,10 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		}
 	}
 	for k, v := range map[string][]string{
-		"grant_types_supported":                     {"client_credentials", "password", "refresh_token"},
-		"token_endpoint_auth_methods_supported":     {"client_secret_basic", "client_secret_post"},
+		"grant_types_supported":                     {"authorization_code", "client_credentials", "password", "refresh_token"},
+		"token_endpoint_auth_methods_supported":     {"client_secret_basic", "client_secret_post", "none"},
+		"response_types_supported":                  {"code"},
+		"code_challenge_methods_supported":          {"S256"},
 		"scopes_supported":                          {"read", "write", "offline_access"},
 		"access_token_signing_alg_values_supported": {"ES256"},
 		"id_token_signing_alg_values_supported":     {"ES256"},

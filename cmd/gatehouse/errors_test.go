@@ -110,7 +110,7 @@ func TestTokenErrors(t *testing.T) {
 		{name: "no client authentication", row: rowClient, rfc: "RFC 6749 5.2", body: cc, wantStatus: 401, wantError: "invalid_client"},
 		{name: "grant not allowed for client", row: rowUnauthz, rfc: "RFC 6749 5.2", body: form("grant_type", "password", "username", "erin", "password", "pw-erin-123"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "unauthorized_client"},
 		{name: "unknown grant", row: rowGrantType, rfc: "RFC 6749 5.2", body: form("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "unsupported_grant_type"},
-		{name: "authorization_code not served", row: rowGrantType, rfc: "RFC 6749 5.2", body: form("grant_type", "authorization_code", "code", "x"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "unsupported_grant_type"},
+		{name: "authorization_code not allowed for client", row: rowUnauthz, rfc: "RFC 6749 5.2", body: form("grant_type", "authorization_code", "code", "x"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "unauthorized_client"},
 		{name: "missing grant_type", row: rowRequest, rfc: "RFC 6749 5.2", body: form("scope", "read"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_request"},
 		{name: "scope not allowed", row: rowScope, rfc: "RFC 6749 5.2", body: form("grant_type", "client_credentials", "scope", "admin"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "invalid_scope"},
 		{name: "wider scope on refresh", row: rowScope, rfc: "RFC 6749 6", body: form("grant_type", "refresh_token", "refresh_token", login("app", pwSecret, "erin", "pw-erin-123"), "scope", "read write"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_scope"},

@@ -25,6 +25,7 @@ func routes(o *oauth.Server, d discovery.Config, jwks func() []byte, ready *read
 	r.HandleFunc(discovery.IntrospectionPath, o.Introspect)
 	r.HandleFunc(discovery.RevocationPath, o.Revoke)
 	r.HandleFunc(discovery.UserInfoPath, o.UserInfo)
+	r.HandleFunc(discovery.AuthorizationPath, o.Authorize)
 	r.HandleFunc(livezPath, livez).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(readyzPath, ready).Methods(http.MethodGet, http.MethodHead)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

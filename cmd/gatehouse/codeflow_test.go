@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/storage/postgres/pgtest"
+)
+
+// browser is a cookie-keeping HTTP client that stops at the relying
+// party's redirect URI instead of following it.
+type browser struct {
+	*http.Client
+	t *testing.T
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, Client: &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if strings.HasSuffix(req.URL.Path, "/callback") {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}}
+}
+
+// page fetches u and returns the response and its body.
+func (b *browser) do(req *http.Request) (*http.Response, string) {
+	b.t.Helper()
+	resp, err := b.Client.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func (b *browser) get(u string) (*http.Response, string) {
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	return b.do(req)
+}
+
+func (b *browser) post(u string, form url.Values) (*http.Response, string) {
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var hiddenField = regexp.MustCompile(`name="([a-z_]+)" value="([^"]*)"`)
+
+// formFields returns the hidden fields of the page's form.
+func formFields(page string) url.Values {
+	v := url.Values{}
+	for _, m := range hiddenField.FindAllStringSubmatch(page, -1) {
+		v.Set(m[1], html.UnescapeString(m[2]))
+	}
+	return v
+}
+
+// relyingParty is a client application built on x/oauth2 and go-oidc.
+type relyingParty struct {
+	conf     *oauth2.Config
+	verifier *oidc.IDTokenVerifier
+	ts       *testServer
+}
+
+func newRP(t *testing.T, ts *testServer, clientID, secret string) *relyingParty {
+	t.Helper()
+	provider, err := oidc.NewProvider(context.Background(), ts.issuer)
+	if err != nil {
+		t.Fatalf("go-oidc: %v", err)
+	}
+	return &relyingParty{ts: ts, verifier: provider.Verifier(&oidc.Config{ClientID: clientID}), conf: &oauth2.Config{
+		ClientID: clientID, ClientSecret: secret, Endpoint: provider.Endpoint(),
+		RedirectURL: "http://127.0.0.1:45678/callback", Scopes: []string{"openid", "profile", "offline_access"},
+	}}
+}
+
+// start returns the authorization URL and the state, nonce and verifier.
+func (rp *relyingParty) start(extra ...oauth2.AuthCodeOption) (authURL, state, nonce, verifier string) {
+	state, nonce, verifier = oauth2.GenerateVerifier()[:20], oauth2.GenerateVerifier()[:20], oauth2.GenerateVerifier()
+	opts := append([]oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}, extra...)
+	return rp.conf.AuthCodeURL(state, opts...), state, nonce, verifier
+}
+
+// loginPage drives the login page and returns the redirect to the client.
+func loginPage(t *testing.T, b *browser, authURL, username, password string) *url.URL {
+	t.Helper()
+	resp, page := b.get(authURL)
+	if resp.StatusCode != 200 || !strings.Contains(page, `name="password"`) {
+		t.Fatalf("authorization request: %d, no login form:\n%s", resp.StatusCode, page)
+	}
+	form := formFields(page)
+	form.Set("username", username)
+	form.Set("password", password)
+	resp, page = b.post(b.base(authURL), form)
+	loc, err := resp.Location()
+	if err != nil {
+		t.Fatalf("login: %d, no redirect:\n%s", resp.StatusCode, page)
+	}
+	return loc
+}
+
+func (b *browser) base(authURL string) string {
+	u, _ := url.Parse(authURL)
+	return u.Scheme + "://" + u.Host + u.Path
+}
+
+// TestAuthorizationCodeFlow logs a user in through the hosted login page
+// with a relying party built on x/oauth2 and go-oidc (RFC 6749 section 4.1,
+// RFC 7636, OIDC Core 1.0 section 3.1), on PostgreSQL, and checks each
+// refusal the flow must make.
+func TestAuthorizationCodeFlow(t *testing.T) {
+	ts := startServer(t, withPostgres(pgtest.URL(t)))
+	secret := ts.addClient(t, storage.Client{ID: "webapp", Name: "Web App", GrantTypes: []string{"authorization_code", "refresh_token"},
+		Scopes: []string{"openid", "profile", "offline_access", "read"}, RedirectURIs: []string{"http://127.0.0.1/callback"}})
+	ts.addUser(t, "u-9", "heidi", "pw-heidi-123", "user")
+	rp := newRP(t, ts, "webapp", secret)
+	ctx := context.Background()
+
+	// Log in, exchange the code, verify the ID token.
+	b := newBrowser(t)
+	authURL, state, nonce, verifier := rp.start()
+	loc := loginPage(t, b, authURL, "heidi", "pw-heidi-123")
+	q := loc.Query()
+	if loc.Host != "127.0.0.1:45678" || q.Get("state") != state || q.Get("iss") != ts.issuer || q.Get("code") == "" {
+		t.Fatalf("redirect %s; want the registered URI (any loopback port) with code, state and iss", loc)
+	}
+	code := q.Get("code")
+	tok, err := rp.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("code exchange: %v", err)
+	}
+	idt, err := rp.verifier.Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatalf("go-oidc rejects the ID token: %v", err)
+	}
+	if idt.Subject != "u-9" || idt.Nonce != nonce || idt.VerifyAccessToken(tok.AccessToken) != nil || tok.RefreshToken == "" {
+		t.Errorf("ID token sub %q nonce %q (want u-9, %q), at_hash ok %v, refresh token %v", idt.Subject, idt.Nonce, nonce,
+			idt.VerifyAccessToken(tok.AccessToken) == nil, tok.RefreshToken != "")
+	}
+
+	// The code is single use; a second use revokes what the first issued.
+	if _, err := rp.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
+		t.Errorf("second use of a code: %v; want invalid_grant", err)
+	}
+	if _, ib := ts.post(t, "/oauth2/introspect", url.Values{"token": {tok.AccessToken}}, "webapp", secret); ib["active"] != false {
+		t.Errorf("access token after its code was reused: %v; want inactive", ib)
+	}
+	if resp, _ := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, "webapp", secret); resp.StatusCode != 400 {
+		t.Errorf("refresh token after its code was reused: %d; want 400", resp.StatusCode)
+	}
+
+	// With the login session, a new authorization needs no login (SSO);
+	// a wrong verifier is refused.
+	authURL, _, _, _ = rp.start()
+	resp, page := b.get(authURL)
+	loc, err = resp.Location()
+	if err != nil || loc.Query().Get("code") == "" {
+		t.Fatalf("second authorization with a login session: %d %s; want a redirect with a code", resp.StatusCode, page)
+	}
+	if _, err := rp.conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier())); !isOAuthError(err, "invalid_grant") {
+		t.Errorf("wrong PKCE verifier: %v; want invalid_grant", err)
+	}
+
+	// A wrong password shows an error on the page and issues nothing.
+	b2 := newBrowser(t)
+	authURL, _, _, _ = rp.start()
+	_, page = b2.get(authURL)
+	form := formFields(page)
+	form.Set("username", "heidi")
+	form.Set("password", "wrong")
+	resp, page = b2.post(b2.base(authURL), form)
+	if resp.StatusCode != 200 || resp.Header.Get("Location") != "" || !strings.Contains(page, "wrong") || !strings.Contains(page, `role="alert"`) {
+		t.Errorf("wrong password: %d, Location %q; want the login page with an error", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// A form without the CSRF token is refused.
+	form.Set("password", "pw-heidi-123")
+	form.Del("csrf_token")
+	if resp, _ := b2.post(b2.base(authURL), form); resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" {
+		t.Errorf("login without the CSRF token: %d; want 403", resp.StatusCode)
+	}
+	// Pages are not framable and load nothing from elsewhere.
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("Content-Security-Policy = %q", csp)
+	}
+
+	// Requests that must never redirect: an unregistered redirect URI (an
+	// open-redirect attempt) and an unknown client.
+	for name, u := range map[string]string{
+		"unregistered redirect_uri": strings.Replace(authURL, url.QueryEscape("http://127.0.0.1:45678/callback"), url.QueryEscape("https://evil.example/callback"), 1),
+		"unknown client":            strings.Replace(authURL, "client_id=webapp", "client_id=nobody", 1),
+	} {
+		resp, _ := newBrowser(t).get(u)
+		if resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+			t.Errorf("%s: %d, Location %q; want an error page, no redirect", name, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	// Without PKCE, or with plain, the client hears invalid_request.
+	noPKCE := rp.conf.AuthCodeURL("state-1234567890", oidc.Nonce("nonce-1234567890"))
+	plain := noPKCE + "&code_challenge=abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq&code_challenge_method=plain"
+	for name, u := range map[string]string{"no PKCE": noPKCE, "plain PKCE": plain} {
+		resp, _ := b.get(u)
+		loc, err := resp.Location()
+		if err != nil || loc.Query().Get("error") != "invalid_request" || loc.Query().Get("iss") != ts.issuer {
+			t.Errorf("%s: %d %v; want a redirect with error=invalid_request and iss", name, resp.StatusCode, loc)
+		}
+	}
+	// prompt=none without a login session: login_required.
+	authURL, _, _, _ = rp.start(oauth2.SetAuthURLParam("prompt", "none"))
+	resp, _ = newBrowser(t).get(authURL)
+	if loc, err := resp.Location(); err != nil || loc.Query().Get("error") != "login_required" {
+		t.Errorf("prompt=none without a session: %d %v; want error=login_required", resp.StatusCode, loc)
+	}
+}
+
+// TestCodeRedeemedConcurrently: N token requests with one code at once,
+// on PostgreSQL: exactly one gets tokens (RFC 6749 section 4.1.2).
+func TestCodeRedeemedConcurrently(t *testing.T) {
+	ts := startServer(t, withPostgres(pgtest.URL(t)))
+	secret := ts.addClient(t, storage.Client{ID: "webapp", Name: "Web App", GrantTypes: []string{"authorization_code", "refresh_token"},
+		Scopes: []string{"openid", "offline_access"}, RedirectURIs: []string{"http://127.0.0.1/callback"}})
+	ts.addUser(t, "u-9", "heidi", "pw-heidi-123", "user")
+	rp := newRP(t, ts, "webapp", secret)
+	rp.conf.Scopes = []string{"openid", "offline_access"}
+	b := newBrowser(t)
+	for round := range 5 {
+		authURL, _, _, verifier := rp.start()
+		var loc *url.URL
+		if round == 0 {
+			loc = loginPage(t, b, authURL, "heidi", "pw-heidi-123")
+		} else {
+			resp, _ := b.get(authURL)
+			loc, _ = resp.Location()
+		}
+		code := loc.Query().Get("code")
+		const n = 10
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		codes := map[int]int{}
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, _ := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+					"redirect_uri": {rp.conf.RedirectURL}, "code_verifier": {verifier}}, "webapp", secret)
+				mu.Lock()
+				codes[resp.StatusCode]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if codes[200] != 1 || codes[400] != n-1 {
+			t.Fatalf("round %d: %d concurrent redemptions of one code: %v; want one 200 and %d 400", round, n, codes, n-1)
+		}
+	}
+}
+
+// TestPublicAndThirdPartyClients: a public client (no secret) must use
+// PKCE and redeems its code with only its client_id; a third-party client
+// gets the consent page, and a denial goes back as access_denied.
+func TestPublicAndThirdPartyClients(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.addClient(t, storage.Client{ID: "spa", Name: "SPA", Public: true, GrantTypes: []string{"authorization_code"},
+		Scopes: []string{"openid"}, RedirectURIs: []string{"http://127.0.0.1/callback"}})
+	thirdSecret := ts.addClient(t, storage.Client{ID: "other", Name: "Other Corp", ThirdParty: true, GrantTypes: []string{"authorization_code"},
+		Scopes: []string{"openid", "profile"}, RedirectURIs: []string{"http://127.0.0.1/callback"}})
+	ts.addUser(t, "u-9", "heidi", "pw-heidi-123", "user")
+	ctx := context.Background()
+
+	spa := newRP(t, ts, "spa", "")
+	spa.conf.Scopes = []string{"openid"}
+	spa.conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	b := newBrowser(t)
+	authURL, _, _, verifier := spa.start()
+	loc := loginPage(t, b, authURL, "heidi", "pw-heidi-123")
+	tok, err := spa.conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("public client exchange: %v", err)
+	}
+	if _, err := spa.verifier.Verify(ctx, tok.Extra("id_token").(string)); err != nil {
+		t.Errorf("public client's ID token: %v", err)
+	}
+
+	other := newRP(t, ts, "other", thirdSecret)
+	other.conf.Scopes = []string{"openid", "profile"}
+	for _, decision := range []string{"allow", "deny"} {
+		authURL, _, _, verifier := other.start()
+		resp, page := b.get(authURL) // logged in already: the consent page
+		if resp.StatusCode != 200 || !strings.Contains(page, "Other Corp") || !strings.Contains(page, `value="allow"`) {
+			t.Fatalf("third-party client: %d; want the consent page:\n%s", resp.StatusCode, page)
+		}
+		form := formFields(page)
+		form.Set("consent", decision)
+		resp, _ = b.post(b.base(authURL), form)
+		loc, err := resp.Location()
+		if err != nil {
+			t.Fatalf("consent %s: %d, no redirect", decision, resp.StatusCode)
+		}
+		switch decision {
+		case "allow":
+			if _, err := other.conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+				t.Errorf("code after consent: %v", err)
+			}
+		case "deny":
+			if loc.Query().Get("error") != "access_denied" {
+				t.Errorf("denied consent: %v; want error=access_denied", loc)
+			}
+		}
+	}
+}
+
+func isOAuthError(err error, code string) bool {
+	var re *oauth2.RetrieveError
+	return errors.As(err, &re) && re.ErrorCode == code
+}
