@@ -19,6 +19,7 @@ const (
 	RevocationPath          = "/oauth2/revoke"
 	UserInfoPath            = "/userinfo"
 	AuthorizationPath       = "/oauth2/authorize"
+	EndSessionPath          = "/oauth2/logout"
 )
 
 // Config is what the metadata is built from.
@@ -47,6 +48,7 @@ type Metadata struct {
 	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
 	RevocationEndpoint                        string   `json:"revocation_endpoint"`
 	UserInfoEndpoint                          string   `json:"userinfo_endpoint"`
+	EndSessionEndpoint                        string   `json:"end_session_endpoint"`
 	GrantTypesSupported                       []string `json:"grant_types_supported"`
 	ResponseTypesSupported                    []string `json:"response_types_supported"`
 	ResponseModesSupported                    []string `json:"response_modes_supported"`
@@ -74,6 +76,7 @@ func Build(cfg Config) Metadata {
 		IntrospectionEndpoint:             base + IntrospectionPath,
 		RevocationEndpoint:                base + RevocationPath,
 		UserInfoEndpoint:                  base + UserInfoPath,
+		EndSessionEndpoint:                base + EndSessionPath,
 		GrantTypesSupported:               cfg.GrantTypes,
 		ResponseTypesSupported:            []string{"code"},
 		ResponseModesSupported:            []string{"query"},
@@ -88,7 +91,7 @@ func Build(cfg Config) Metadata {
 		AccessTokenSigningAlgValuesSupported:      algs,
 		IDTokenSigningAlgValuesSupported:          algs,
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "roles",
-			"auth_time", "azp", "at_hash", "preferred_username"},
+			"auth_time", "azp", "at_hash", "nonce", "amr", "preferred_username", "name", "email", "email_verified"},
 	}
 }
 

@@ -132,8 +132,9 @@ func (s *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, signature 
 // client. A used code comes back with its request and
 // fosite.ErrInvalidatedAuthorizeCode, so that fosite revokes what its first
 // redemption issued (RFC 6749 section 4.1.2).
-// fosite passes the token request's session to be filled with the stored
-// one (it checks the code's expiry on the token request), so it is.
+// fosite checks the code's expiry on the token request's session, which it
+// passes here: the code's expiry is copied into it, and nothing else (in
+// the response phase that session already holds the token's claims).
 func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, signature string, into fosite.Session) (fosite.Requester, error) {
 	if signature == "" {
 		return nil, fmt.Errorf("authorization code is malformed: %w", fosite.ErrNotFound)
@@ -151,8 +152,8 @@ func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, signature str
 	if err != nil {
 		return nil, err
 	}
-	if dst, ok := into.(*Session); ok && dst != nil {
-		*dst = *r.Session.(*Session)
+	if dst, ok := into.(*Session); ok && dst != nil && dst.JWTSession != nil {
+		dst.SetExpiresAt(fosite.AuthorizeCode, code.ExpiresAt)
 	}
 	if used {
 		return r, fmt.Errorf("authorization code of request %s: %w", code.RequestID, fosite.ErrInvalidatedAuthorizeCode)

@@ -30,6 +30,8 @@ type Server struct {
 	obs      Observer
 	// pages are the hosted login, consent, logout and error pages.
 	pages *template.Template
+	// origins are the clients' web origins, for CORS.
+	origins *originSet
 	// forwardedIgnored: the warning about a forwarding header without
 	// trusted proxies was logged (clientaddr.go).
 	forwardedIgnored atomic.Bool
@@ -51,6 +53,7 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 	adapter.throttle = &throttle{store: store, limits: cfg.Throttle, now: cfg.Now, logger: cfg.Logger, observer: cfg.Observer}
 	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, logger: cfg.Logger, obs: cfg.Observer,
 		pages: pageTemplates()}
+	s.origins = &originSet{list: s.webOrigins, ttl: cfg.ClientCacheTTL, now: cfg.Now}
 	s.provider = newProvider(cfg, adapter, ring)
 	return s, nil
 }

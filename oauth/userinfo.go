@@ -12,8 +12,9 @@ import (
 
 // UserInfo serves the OpenID Connect userinfo endpoint (OIDC Core 1.0
 // section 5.3): for an access token that was granted openid, the claims of
-// its user as they are now, by scope (section 5.4): sub and roles always,
-// preferred_username with profile. The token comes in the Authorization
+// its user as they are now, by scope (section 5.4): sub and roles always;
+// preferred_username and name with profile; email and email_verified with
+// email. The token comes in the Authorization
 // header (RFC 6750 section 2.1) or, with POST, in the form (section 2.2);
 // errors are RFC 6750 section 3 challenges.
 func (s *Server) UserInfo(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +69,13 @@ func (s *Server) UserInfo(w http.ResponseWriter, r *http.Request) {
 	claims := map[string]any{"sub": u.ID, "roles": nonNil(u.Roles)}
 	if slices.Contains(at.Scope, "profile") {
 		claims["preferred_username"] = u.Username
+		if u.Name != "" {
+			claims["name"] = u.Name
+		}
+	}
+	if slices.Contains(at.Scope, "email") && u.Email != "" {
+		claims["email"] = u.Email
+		claims["email_verified"] = u.EmailVerified
 	}
 	h.Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(claims)

@@ -9,9 +9,11 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -30,7 +32,7 @@ type browser struct {
 func newBrowser(t *testing.T) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, Client: &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if strings.HasSuffix(req.URL.Path, "/callback") {
+		if req.URL.Host == "127.0.0.1:45678" || strings.HasSuffix(req.URL.Path, "/callback") {
 			return http.ErrUseLastResponse
 		}
 		return nil
@@ -154,7 +156,17 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 			idt.VerifyAccessToken(tok.AccessToken) == nil, tok.RefreshToken != "")
 	}
 
-	// The code is single use; a second use revokes what the first issued.
+	// The access token is an RFC 9068 token of the user, live until ...
+	header, atClaims := jwtParts(t, tok.AccessToken)
+	checkRegistered(t, ts, header, atClaims, 10*time.Minute)
+	if atClaims["sub"] != "u-9" || atClaims["client_id"] != "webapp" || !slices.Equal(strs(atClaims["roles"]), []string{"user"}) {
+		t.Errorf("access token claims %v; want sub u-9, client_id webapp, roles [user]", atClaims)
+	}
+	if _, ib := ts.post(t, "/oauth2/introspect", url.Values{"token": {tok.AccessToken}}, "webapp", secret); ib["active"] != true {
+		t.Fatalf("access token from the code: %v; want active", ib)
+	}
+	// ... the code is used again: single use, and a second use revokes
+	// what the first issued.
 	if _, err := rp.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
 		t.Errorf("second use of a code: %v; want invalid_grant", err)
 	}
@@ -327,4 +339,92 @@ func TestPublicAndThirdPartyClients(t *testing.T) {
 func isOAuthError(err error, code string) bool {
 	var re *oauth2.RetrieveError
 	return errors.As(err, &re) && re.ErrorCode == code
+}
+
+// TestLogoutAndCORS: RP-initiated logout ends the login session and, when
+// configured, the refresh families issued in it; CORS answers only the
+// registered web origins.
+func TestLogoutAndCORS(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.LogoutRevokesFamilies = true })
+	secret := ts.addClient(t, storage.Client{ID: "webapp", Name: "Web App", GrantTypes: []string{"authorization_code", "refresh_token"},
+		Scopes: []string{"openid", "profile", "email", "offline_access"}, RedirectURIs: []string{"http://127.0.0.1/callback"},
+		PostLogoutRedirectURIs: []string{"http://127.0.0.1:45678/bye"}, WebOrigins: []string{"http://127.0.0.1:45678"}})
+	ts.addUser(t, "u-9", "heidi", "pw-heidi-123", "user")
+	if err := ts.app.store.UpdateUser(context.Background(), "u-9", func(u storage.User) (storage.User, error) {
+		u.Email, u.EmailVerified, u.Name = "heidi@example.com", true, "Heidi H."
+		return u, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rp := newRP(t, ts, "webapp", secret)
+	rp.conf.Scopes = []string{"openid", "profile", "email", "offline_access"}
+	ctx := context.Background()
+	b := newBrowser(t)
+	authURL, _, _, verifier := rp.start()
+	loc := loginPage(t, b, authURL, "heidi", "pw-heidi-123")
+	tok, err := rp.conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider, _ := oidc.NewProvider(ctx, ts.issuer)
+	info, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var profile struct {
+		Name string `json:"name"`
+	}
+	info.Claims(&profile)
+	if info.Email != "heidi@example.com" || !info.EmailVerified || profile.Name != "Heidi H." {
+		t.Errorf("userinfo with profile and email: %+v %+v", info, profile)
+	}
+
+	// CORS: the registered origin, and nobody else.
+	for origin, want := range map[string]string{"http://127.0.0.1:45678": "http://127.0.0.1:45678", "https://evil.example": ""} {
+		req, _ := http.NewRequest(http.MethodOptions, ts.URL+"/oauth2/token", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, _ := b.do(req)
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != want {
+			t.Errorf("preflight from %s: Access-Control-Allow-Origin %q; want %q", origin, got, want)
+		}
+		req, _ = http.NewRequest(http.MethodGet, ts.URL+"/userinfo", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, _ = b.do(req)
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != want || resp.StatusCode != 200 {
+			t.Errorf("userinfo from %s: %d, Access-Control-Allow-Origin %q; want 200, %q", origin, resp.StatusCode, got, want)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/oauth2/introspect", strings.NewReader("token=x"))
+	req.Header.Set("Origin", "http://127.0.0.1:45678")
+	if resp, _ := b.do(req); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Error("CORS headers on introspection, which browsers have no business calling")
+	}
+
+	// Logout with an unregistered post-logout URI is refused.
+	logout := ts.URL + "/oauth2/logout?" + url.Values{"id_token_hint": {tok.Extra("id_token").(string)},
+		"post_logout_redirect_uri": {"https://evil.example/"}, "state": {"s-123"}}.Encode()
+	if resp, _ := b.get(logout); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+		t.Errorf("logout to an unregistered URI: %d %q; want 400, no redirect", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	logout = ts.URL + "/oauth2/logout?" + url.Values{"id_token_hint": {tok.Extra("id_token").(string)},
+		"post_logout_redirect_uri": {"http://127.0.0.1:45678/bye"}, "state": {"s-123"}}.Encode()
+	resp, _ := b.get(logout)
+	if loc, err := resp.Location(); err != nil || loc.Path != "/bye" || loc.Query().Get("state") != "s-123" {
+		t.Fatalf("logout: %d %v; want a redirect to the registered URI with state", resp.StatusCode, loc)
+	}
+	// The login session is over, and so is the family issued in it.
+	authURL, _, _, _ = rp.start()
+	if resp, page := b.get(authURL); resp.StatusCode != 200 || !strings.Contains(page, `name="password"`) {
+		t.Errorf("authorization after logout: %d; want the login page", resp.StatusCode)
+	}
+	if resp, _ := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, "webapp", secret); resp.StatusCode != 400 {
+		t.Errorf("refresh after logout: %d; want 400", resp.StatusCode)
+	}
+	// Without a hint, the user confirms on a page first.
+	resp, page := newBrowser(t).get(ts.URL + "/oauth2/logout")
+	if resp.StatusCode != 200 || !strings.Contains(page, "Sign out") || !strings.Contains(page, "csrf_token") {
+		t.Errorf("logout without a hint: %d; want a confirmation page", resp.StatusCode)
+	}
 }

@@ -57,6 +57,10 @@ type Config struct {
 	AdminAudience      string
 	// InsecureHTTPIssuer allows an http:// issuer outside dev mode.
 	InsecureHTTPIssuer bool
+	// The hosted login pages (issue 14).
+	ProductName           string
+	LoginSessionLifetime  time.Duration
+	LogoutRevokesFamilies bool
 	// TLSCert and TLSKey serve the public listener over TLS; AdminTLSCert
 	// and AdminTLSKey the admin listener (default: the public pair).
 	TLSCert            string
@@ -140,7 +144,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func(se
 	dur(&c.RefreshTokenLifetime, "refresh-token-lifetime", "GATEHOUSE_REFRESH_TOKEN_LIFETIME", 24*time.Hour, "idle lifetime of a refresh token")
 	dur(&c.RefreshFamilyLifetime, "refresh-family-lifetime", "GATEHOUSE_REFRESH_FAMILY_LIFETIME", 30*24*time.Hour, "absolute lifetime of a refresh-token family")
 	dur(&c.JWKSMaxAge, "jwks-max-age", "GATEHOUSE_JWKS_MAX_AGE", 5*time.Minute, "Cache-Control max-age of the JWKS and discovery documents")
-	scopes := fs.String("scopes", env("GATEHOUSE_SCOPES", "read write offline_access"), "scopes the server knows, space- or comma-separated (env GATEHOUSE_SCOPES)")
+	scopes := fs.String("scopes", env("GATEHOUSE_SCOPES", "openid profile email read write offline_access"), "scopes the server knows, space- or comma-separated (env GATEHOUSE_SCOPES)")
 	uintv(&c.Argon2MemoryKiB, "argon2-memory-kib", "GATEHOUSE_ARGON2_MEMORY_KIB", 12*1024, "argon2id memory per password hash, KiB (OWASP: 12 MiB with 3 passes, or 19 MiB with 2)")
 	uintv(&c.Argon2Iterations, "argon2-iterations", "GATEHOUSE_ARGON2_ITERATIONS", 3, "argon2id passes")
 	uintv(&c.Argon2Parallelism, "argon2-parallelism", "GATEHOUSE_ARGON2_PARALLELISM", 1, "argon2id lanes")
@@ -172,6 +176,9 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func(se
 	uintv(&c.PasswordHashQueue, "password-hash-queue", "GATEHOUSE_PASSWORD_HASH_QUEUE", 0, "password hashes that may wait for a slot; past it 503; 0 means 32 per slot, at least 64")
 	trustedProxies := fs.String("trusted-proxies", getenv("GATEHOUSE_TRUSTED_PROXIES"), "comma-separated CIDRs (or addresses) of proxies whose forwarding header names the client address; empty: the peer address is the client's (env GATEHOUSE_TRUSTED_PROXIES)")
 	fs.StringVar(&c.ForwardedHeader, "forwarded-header", env("GATEHOUSE_FORWARDED_HEADER", oauth.HeaderXForwardedFor), "header the trusted proxies set: X-Forwarded-For or Forwarded (env GATEHOUSE_FORWARDED_HEADER)")
+	fs.StringVar(&c.ProductName, "product-name", env("GATEHOUSE_PRODUCT_NAME", "Gatehouse"), "name shown on the hosted login, consent and logout pages (env GATEHOUSE_PRODUCT_NAME)")
+	dur(&c.LoginSessionLifetime, "login-session-lifetime", "GATEHOUSE_LOGIN_SESSION_LIFETIME", oauth.DefaultLoginSessionLifetime, "how long a sign-in on the hosted login page lasts")
+	boolv(&c.LogoutRevokesFamilies, "logout-revokes-families", "GATEHOUSE_LOGOUT_REVOKES_FAMILIES", "RP-initiated logout also revokes the refresh tokens issued in the ended login session")
 	boolv(&c.InsecureHTTPIssuer, "insecure-http-issuer", "GATEHOUSE_INSECURE_HTTP_ISSUER", "allow an http:// issuer outside dev mode: tokens, secrets and passwords then cross the network in clear unless a proxy in front adds TLS")
 	fs.StringVar(&c.TLSCert, "tls-cert", getenv("GATEHOUSE_TLS_CERT"), "PEM certificate chain: serve HTTPS (TLS 1.2 or later) on --addr; reread when the file changes (env GATEHOUSE_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", getenv("GATEHOUSE_TLS_KEY"), "PEM private key of --tls-cert (env GATEHOUSE_TLS_KEY)")

@@ -475,7 +475,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		"token_endpoint_auth_methods_supported":     {"client_secret_basic", "client_secret_post", "none"},
 		"response_types_supported":                  {"code"},
 		"code_challenge_methods_supported":          {"S256"},
-		"scopes_supported":                          {"read", "write", "offline_access"},
+		"scopes_supported":                          {"openid", "profile", "email", "read", "write", "offline_access"},
 		"access_token_signing_alg_values_supported": {"ES256"},
 		"id_token_signing_alg_values_supported":     {"ES256"},
 	} {

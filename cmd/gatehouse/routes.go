@@ -21,11 +21,12 @@ func routes(o *oauth.Server, d discovery.Config, jwks func() []byte, ready *read
 	r.Handle(discovery.JWKSPath, discovery.JWKSHandler(jwks, d.MaxAge))
 	// The OAuth endpoints take every method and answer 405 themselves, in
 	// RFC 6749's JSON error format.
-	r.HandleFunc(discovery.TokenPath, o.Token)
+	r.HandleFunc(discovery.TokenPath, o.CORS("POST", o.Token))
 	r.HandleFunc(discovery.IntrospectionPath, o.Introspect)
-	r.HandleFunc(discovery.RevocationPath, o.Revoke)
-	r.HandleFunc(discovery.UserInfoPath, o.UserInfo)
+	r.HandleFunc(discovery.RevocationPath, o.CORS("POST", o.Revoke))
+	r.HandleFunc(discovery.UserInfoPath, o.CORS("GET, POST", o.UserInfo))
 	r.HandleFunc(discovery.AuthorizationPath, o.Authorize)
+	r.HandleFunc(discovery.EndSessionPath, o.Logout)
 	r.HandleFunc(livezPath, livez).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(readyzPath, ready).Methods(http.MethodGet, http.MethodHead)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
