@@ -66,16 +66,19 @@ button:focus,input:focus{outline:3px solid #f2a900;outline-offset:2px}
 // page is what a hosted page shows.
 type page struct {
 	Kind, Title, Error, Message string
-	Product, Logo               string
-	Nonce, CSRF                 string
-	Action, Authorization       string
-	Username, Client            string
-	Scopes                      []string
+	Product                     string
+	// Logo is the operator's data: URI (Config.LogoURI, checked to be a
+	// data:image/ URI), trusted as such by html/template.
+	Logo                  template.URL
+	Nonce, CSRF           string
+	Action, Authorization string
+	Username, Client      string
+	Scopes                []string
 }
 
 // renderPage writes p with status and the hosted pages' headers.
 func (s *Server) renderPage(w http.ResponseWriter, status int, p page) {
-	p.Product, p.Logo = s.cfg.ProductName, s.cfg.LogoURI
+	p.Product, p.Logo = s.cfg.ProductName, template.URL(s.cfg.LogoURI)
 	p.Nonce = randomToken()
 	h := w.Header()
 	img := ""

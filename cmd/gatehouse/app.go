@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +91,11 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 	}
 	a.metrics.registerKeys(a.ring, now)
 	a.background = append(a.background, mgr.Run)
+	logo, err := logoDataURI(cfg.LogoFile)
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	o, err := oauth.New(oauth.Config{
 		Issuer:                cfg.Issuer,
 		AccessTokenLifetime:   cfg.AccessTokenLifetime,
@@ -98,6 +106,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Now:                   cfg.Now,
 		ClientCacheTTL:        cfg.ClientCacheTTL,
 		ProductName:           cfg.ProductName,
+		LogoURI:               logo,
 		LoginSessionLifetime:  cfg.LoginSessionLifetime,
 		LogoutRevokesFamilies: cfg.LogoutRevokesFamilies,
 		Observer:              a.metrics.observer(),
@@ -181,4 +190,29 @@ func (a *app) start(ctx context.Context) (stop func()) {
 		cancel()
 		wg.Wait()
 	}
+}
+
+// logoDataURI reads the hosted pages' logo and returns it as a data: URI,
+// so the pages load nothing from elsewhere; no file, no logo.
+func logoDataURI(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--logo-file: %w", err)
+	}
+	if len(b) > 256<<10 {
+		return "", fmt.Errorf("--logo-file: %d bytes; at most 256 KiB", len(b))
+	}
+	typ := http.DetectContentType(b)
+	if strings.HasSuffix(strings.ToLower(path), ".svg") {
+		typ = "image/svg+xml"
+	}
+	switch typ {
+	case "image/png", "image/jpeg", "image/svg+xml":
+	default:
+		return "", fmt.Errorf("--logo-file: %s is not a PNG, JPEG or SVG image", typ)
+	}
+	return "data:" + typ + ";base64," + base64.StdEncoding.EncodeToString(b), nil
 }

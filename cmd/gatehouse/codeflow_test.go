@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -426,5 +428,67 @@ func TestLogoutAndCORS(t *testing.T) {
 	resp, page := newBrowser(t).get(ts.URL + "/oauth2/logout")
 	if resp.StatusCode != 200 || !strings.Contains(page, "Sign out") || !strings.Contains(page, "csrf_token") {
 		t.Errorf("logout without a hint: %d; want a confirmation page", resp.StatusCode)
+	}
+}
+
+// TestDevModeDemoClients: dev mode prints a public client for the code
+// flow beside the demo client, with its loopback redirect URI, and the
+// printed user can sign in with it from any port (RFC 8252 section 7.3).
+func TestDevModeDemoClients(t *testing.T) {
+	ts := startServer(t, nil)
+	var out strings.Builder
+	if err := seedDemo(context.Background(), ts.app, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]string{}
+	for _, l := range strings.Split(out.String(), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && !strings.HasPrefix(l, "#") {
+			lines[k] = v
+		}
+	}
+	for _, k := range []string{"client_id", "client_secret", "username", "password", "public_client_id", "redirect_uri"} {
+		if lines[k] == "" {
+			t.Fatalf("dev mode printed no %s=:\n%s", k, out.String())
+		}
+	}
+	if lines["redirect_uri"] != "http://127.0.0.1/callback" {
+		t.Errorf("redirect_uri=%s; want http://127.0.0.1/callback", lines["redirect_uri"])
+	}
+	rp := newRP(t, ts, lines["public_client_id"], "")
+	rp.conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	authURL, _, _, verifier := rp.start()
+	loc := loginPage(t, newBrowser(t), authURL, lines["username"], lines["password"])
+	tok, err := rp.conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil || tok.Extra("id_token") == nil || tok.RefreshToken == "" {
+		t.Fatalf("code flow with the printed public client: %v; want tokens with an ID token and a refresh token", err)
+	}
+}
+
+// TestHostedPagesBranding: the product name and logo are configurable; the
+// logo is embedded as a data: URI, the only image source the CSP allows.
+func TestHostedPagesBranding(t *testing.T) {
+	logo := filepath.Join(t.TempDir(), "logo.png")
+	if err := os.WriteFile(logo, []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, func(c *Config) { c.ProductName, c.LogoFile = "Acme ID", logo })
+	ts.addClient(t, storage.Client{ID: "spa", Name: "SPA", Public: true, GrantTypes: []string{"authorization_code"},
+		Scopes: []string{"openid"}, RedirectURIs: []string{"http://127.0.0.1/callback"}})
+	rp := newRP(t, ts, "spa", "")
+	rp.conf.Scopes = []string{"openid"}
+	authURL, _, _, _ := rp.start()
+	resp, page := newBrowser(t).get(authURL)
+	if !strings.Contains(page, "Acme ID") || !strings.Contains(page, `src="data:image/png;base64,`) {
+		t.Errorf("login page lacks the product name or the logo:\n%s", page)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src data:") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("Content-Security-Policy = %q; want img-src data: and no unsafe-inline", csp)
+	}
+	bad := filepath.Join(t.TempDir(), "logo.txt")
+	os.WriteFile(bad, []byte("not an image"), 0o600)
+	cfg := testConfig(t)
+	cfg.LogoFile = bad
+	if _, err := newApp(context.Background(), cfg, slogDiscard()); err == nil || !strings.Contains(err.Error(), "--logo-file") {
+		t.Errorf("newApp with a logo that is no image = %v; want an error naming --logo-file", err)
 	}
 }

@@ -59,6 +59,7 @@ type Config struct {
 	InsecureHTTPIssuer bool
 	// The hosted login pages (issue 14).
 	ProductName           string
+	LogoFile              string
 	LoginSessionLifetime  time.Duration
 	LogoutRevokesFamilies bool
 	// TLSCert and TLSKey serve the public listener over TLS; AdminTLSCert
@@ -177,6 +178,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func(se
 	trustedProxies := fs.String("trusted-proxies", getenv("GATEHOUSE_TRUSTED_PROXIES"), "comma-separated CIDRs (or addresses) of proxies whose forwarding header names the client address; empty: the peer address is the client's (env GATEHOUSE_TRUSTED_PROXIES)")
 	fs.StringVar(&c.ForwardedHeader, "forwarded-header", env("GATEHOUSE_FORWARDED_HEADER", oauth.HeaderXForwardedFor), "header the trusted proxies set: X-Forwarded-For or Forwarded (env GATEHOUSE_FORWARDED_HEADER)")
 	fs.StringVar(&c.ProductName, "product-name", env("GATEHOUSE_PRODUCT_NAME", "Gatehouse"), "name shown on the hosted login, consent and logout pages (env GATEHOUSE_PRODUCT_NAME)")
+	fs.StringVar(&c.LogoFile, "logo-file", getenv("GATEHOUSE_LOGO_FILE"), "PNG, JPEG or SVG logo for the hosted pages, embedded in them as a data: URI (env GATEHOUSE_LOGO_FILE)")
 	dur(&c.LoginSessionLifetime, "login-session-lifetime", "GATEHOUSE_LOGIN_SESSION_LIFETIME", oauth.DefaultLoginSessionLifetime, "how long a sign-in on the hosted login page lasts")
 	boolv(&c.LogoutRevokesFamilies, "logout-revokes-families", "GATEHOUSE_LOGOUT_REVOKES_FAMILIES", "RP-initiated logout also revokes the refresh tokens issued in the ended login session")
 	boolv(&c.InsecureHTTPIssuer, "insecure-http-issuer", "GATEHOUSE_INSECURE_HTTP_ISSUER", "allow an http:// issuer outside dev mode: tokens, secrets and passwords then cross the network in clear unless a proxy in front adds TLS")

@@ -142,6 +142,10 @@ func serveHTTP(ctx context.Context, ln net.Listener, tlsCfg *tls.Config, h http.
 	return err
 }
 
+// demoRedirectURI is the dev-mode public client's redirect URI; being a
+// loopback URI, it matches any port (RFC 8252 section 7.3).
+const demoRedirectURI = "http://127.0.0.1/callback"
+
 // seedDemo creates the dev-mode demo client and user and prints their
 // credentials as key=value lines.
 func seedDemo(ctx context.Context, a *app, out io.Writer) error {
@@ -154,7 +158,7 @@ func seedDemo(ctx context.Context, a *app, out io.Writer) error {
 		ID:         "demo-client",
 		Name:       "demo",
 		SecretHash: digest,
-		GrantTypes: oauth.GrantTypes(),
+		GrantTypes: []string{"client_credentials", "password", "refresh_token"},
 		Scopes:     a.cfg.Scopes,
 		Audiences:  []string{"api", "example-api"},
 		Roles:      []string{"service"},
@@ -184,7 +188,21 @@ func seedDemo(ctx context.Context, a *app, out io.Writer) error {
 	if err := a.store.CreateUser(ctx, u); err != nil {
 		return fmt.Errorf("create demo user: %w", err)
 	}
-	fmt.Fprintf(out, "# Gatehouse dev mode: in-memory store, nothing persists across restarts.\nissuer=%s\nclient_id=%s\nclient_secret=%s\nusername=%s\npassword=%s\n",
-		a.cfg.Issuer, c.ID, secret, u.Username, password)
+	// A public client for browser and native apps (authorization code with
+	// PKCE): any loopback port, and cmd/example-webapp's default address.
+	pc := storage.Client{
+		ID: "demo-webapp", Name: "demo web app", Public: true,
+		GrantTypes:             []string{"authorization_code", "refresh_token"},
+		Scopes:                 []string{"openid", "profile", "email", "offline_access"},
+		RedirectURIs:           []string{demoRedirectURI},
+		PostLogoutRedirectURIs: []string{"http://127.0.0.1:9090/"},
+		WebOrigins:             []string{"http://127.0.0.1:9090"},
+		CreatedAt:              now, UpdatedAt: now,
+	}
+	if err := a.store.CreateClient(ctx, pc); err != nil {
+		return fmt.Errorf("create demo public client: %w", err)
+	}
+	fmt.Fprintf(out, "# Gatehouse dev mode: in-memory store, nothing persists across restarts.\nissuer=%s\nclient_id=%s\nclient_secret=%s\nusername=%s\npassword=%s\npublic_client_id=%s\nredirect_uri=%s\n",
+		a.cfg.Issuer, c.ID, secret, u.Username, password, pc.ID, demoRedirectURI)
 	return nil
 }
