@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"io"
 	"strings"
 	"testing"
@@ -13,13 +12,16 @@ import (
 // serveConfig finishes a serve configuration from env and args without
 // starting anything.
 func serveConfig(env map[string]string, args ...string) (*Config, error) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfg, finish := configFlags(fs, func(k string) string { return env[k] })
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	return parseConfig(func(k string) string { return env[k] }, args, true)
+}
+
+// checkEnv is checkEnviron with the variables of run's command tree.
+func checkEnv(environ []string) error {
+	p, err := newParser(&cli{}, func(string) string { return "" }, new([]error), io.Discard, io.Discard)
+	if err != nil {
+		panic(err)
 	}
-	return cfg, finish(true)
+	return checkEnviron(environ, knownEnv(p.Model))
 }
 
 // TestDevModeOnlyWhereHarmless: dev mode starts by default only with no
@@ -111,7 +113,7 @@ func TestUnknownEnvironmentVariable(t *testing.T) {
 		{"GATEHOUSE_INSECURE_ISSUER=true", "did you mean GATEHOUSE_INSECURE_HTTP_ISSUER?"},
 		{"GATEHOUSE_BOOTSTRAP_ADMIN=false", "gatehouse bootstrap"},
 	} {
-		err := checkEnviron([]string{tc.env})
+		err := checkEnv([]string{tc.env})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("checkEnviron(%q) = %v; want an error saying %q", tc.env, err, tc.want)
 		}
@@ -121,7 +123,7 @@ func TestUnknownEnvironmentVariable(t *testing.T) {
 	ok := []string{"GATEHOUSE_DATABASE_URL=x", "GATEHOUSE_SECRETS=x", "GATEHOUSE_SECRETS_FILE=x", "GATEHOUSE_MIGRATE=true",
 		"GATEHOUSE_TLS_CERT=x", "GATEHOUSE_TLS_KEY=x", "GATEHOUSE_ADMIN_TLS_CERT=x", "GATEHOUSE_ADMIN_TLS_KEY=x",
 		"GATEHOUSE_INSECURE_HTTP_ISSUER=true", "GATEHOUSE_BENCH_URL=x", "GATEHOUSE_TEST_DATABASE_URL=x", "HOME=/root"}
-	if err := checkEnviron(ok); err != nil {
+	if err := checkEnv(ok); err != nil {
 		t.Errorf("checkEnviron(known variables) = %v", err)
 	}
 }

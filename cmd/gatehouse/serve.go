@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
 )
@@ -27,18 +27,22 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	return slog.New(requestIDHandler{slog.NewTextHandler(w, opts)})
 }
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg, finish := configFlags(fs, getenv)
-	fs.Usage = usage(fs, stderr, "gatehouse serve [flags]", "gatehouse serve --addr 127.0.0.1:8080")
-	err := fs.Parse(args)
-	if err != nil {
-		return err
-	}
-	if err := finish(true); err != nil {
+// serveCmd is `gatehouse serve`: its flags are the table of settings.
+type serveCmd struct {
+	serveFlags
+}
+
+func (c *serveCmd) Run(ctx context.Context, e *cliEnv) error {
+	c.Secrets = e.getenv(keys.EnvSecrets)
+	if err := c.finish(e.envErrs, true); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
+	return serve(ctx, c.config(), e.stdout, e.stderr)
+}
+
+// serve runs the server configured by cfg until ctx ends.
+func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
+	var err error
 	logger := newLogger(cfg, stderr)
 	var publicTLS, adminTLS *tls.Config
 	if cfg.TLSCert != "" {
