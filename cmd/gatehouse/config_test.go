@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // serveConfig finishes a serve configuration from env and args without
@@ -125,5 +130,52 @@ func TestUnknownEnvironmentVariable(t *testing.T) {
 		"GATEHOUSE_INSECURE_HTTP_ISSUER=true", "GATEHOUSE_BENCH_URL=x", "GATEHOUSE_TEST_DATABASE_URL=x", "HOME=/root"}
 	if err := checkEnv(ok); err != nil {
 		t.Errorf("checkEnviron(known variables) = %v", err)
+	}
+}
+
+// TestEnvironmentPassedIn: run reads the environment it is given, never
+// the process's (kong's own env tag would read os.Getenv).
+func TestEnvironmentPassedIn(t *testing.T) {
+	t.Setenv("GATEHOUSE_ADDR", "0.0.0.0:9999")
+	t.Setenv("GATEHOUSE_DATABASE_URL", "postgres://gatehouse:process-password@db.internal/gatehouse")
+	cfg, err := serveConfig(nil)
+	if err != nil {
+		t.Fatalf("serve config: %v", err)
+	}
+	if cfg.Addr != "127.0.0.1:8080" || cfg.DatabaseURL != "" || !cfg.Dev {
+		t.Errorf("with GATEHOUSE_* only in the process environment: addr %q, database %q, dev %v; want the defaults", cfg.Addr, cfg.DatabaseURL, cfg.Dev)
+	}
+}
+
+// TestSettingsDefaults: the server's table agrees with the fallbacks the
+// libraries keep for their own users.
+func TestSettingsDefaults(t *testing.T) {
+	cfg, err := serveConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.throttleLimits(), (oauth.ThrottleLimits{Window: oauth.DefaultThrottleWindow, PerUserAddress: oauth.DefaultThrottlePerUserAddress,
+		PerUser: oauth.DefaultThrottlePerUser, PerAddress: oauth.DefaultThrottlePerAddress, SlowInterval: oauth.DefaultThrottleSlowInterval}); got != want {
+		t.Errorf("throttle defaults = %+v; want oauth's %+v", got, want)
+	}
+	if cfg.SigningAlg != keys.ES256 || cfg.ForwardedHeader != oauth.HeaderXForwardedFor {
+		t.Errorf("signing alg %q, forwarded header %q", cfg.SigningAlg, cfg.ForwardedHeader)
+	}
+}
+
+// TestHelpHidesDatabaseURL: --help names the database variable, never its
+// value, wherever the URL comes from.
+func TestHelpHidesDatabaseURL(t *testing.T) {
+	const url = "postgres://gatehouse:help-password@db.internal/gatehouse"
+	t.Setenv("GATEHOUSE_DATABASE_URL", url)
+	for _, args := range [][]string{{"serve", "--help"}, {"clients", "list", "--help"}, {"migrate", "status", "--help"}, {"--help"}} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, []string{"GATEHOUSE_DATABASE_URL=" + url}, nil, &out, &errOut)
+		if !errors.Is(err, flag.ErrHelp) || strings.Contains(out.String()+errOut.String(), "help-password") {
+			t.Errorf("gatehouse %v: %v; printed the database password:\n%s", args, err, out.String())
+		}
+		if args[0] != "--help" && !strings.Contains(out.String(), "$GATEHOUSE_DATABASE_URL") {
+			t.Errorf("gatehouse %v does not name $GATEHOUSE_DATABASE_URL:\n%s", args, out.String())
+		}
 	}
 }
