@@ -56,6 +56,16 @@ func (c *storeCmd) open(ctx context.Context, e *cliEnv) (context.Context, *admin
 	return admin.WithActor(ctx, actor), svc, func() { store.Close() }, nil
 }
 
+// withService runs fn with the service open.
+func (c *storeCmd) withService(ctx context.Context, e *cliEnv, fn func(context.Context, *admin.Service) error) error {
+	ctx, svc, done, err := c.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(ctx, svc)
+}
+
 // cliError names the flag behind a refused field.
 func cliError(err error) error {
 	var fe *admin.FieldError

@@ -19,30 +19,27 @@ type bootstrapCmd struct {
 }
 
 func (c *bootstrapCmd) Run(ctx context.Context, e *cliEnv) error {
-	ctx, svc, done, err := c.open(ctx, e)
-	if err != nil {
-		return err
-	}
-	defer done()
-	var text bytes.Buffer
-	created, err := admin.Bootstrap(ctx, svc, &text)
-	if err != nil {
-		return err
-	}
-	if !created {
-		fmt.Fprintln(e.stderr, "a client with the admin role exists already; nothing created (`gatehouse clients list` shows it, `gatehouse clients rotate-secret NAME` gives it a new secret)")
-	}
-	if !c.JSON {
-		_, err := e.stdout.Write(text.Bytes())
-		return err
-	}
-	// admin.Bootstrap prints admin_client_id=... lines; --json names them
-	// as every other command does.
-	out := map[string]any{"created": created}
-	for _, line := range strings.Split(text.String(), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
-			out[strings.TrimPrefix(k, "admin_")] = v
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		var text bytes.Buffer
+		created, err := admin.Bootstrap(ctx, svc, &text)
+		if err != nil {
+			return err
 		}
-	}
-	return c.print(e.stdout, out, func(io.Writer) {})
+		if !created {
+			fmt.Fprintln(e.stderr, "a client with the admin role exists already; nothing created (`gatehouse clients list` shows it, `gatehouse clients rotate-secret NAME` gives it a new secret)")
+		}
+		if !c.JSON {
+			_, err := e.stdout.Write(text.Bytes())
+			return err
+		}
+		// admin.Bootstrap prints admin_client_id=... lines; --json names them
+		// as every other command does.
+		out := map[string]any{"created": created}
+		for _, line := range strings.Split(text.String(), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+				out[strings.TrimPrefix(k, "admin_")] = v
+			}
+		}
+		return c.print(e.stdout, out, func(io.Writer) {})
+	})
 }

@@ -46,18 +46,15 @@ func (r clientRef) find(ctx context.Context, svc *admin.Service) (admin.Client, 
 	return admin.Client{}, err
 }
 
-// openClient opens the service and finds the client named by ref.
-func (c *storeCmd) openClient(ctx context.Context, e *cliEnv, ref clientRef) (context.Context, *admin.Service, admin.Client, func(), error) {
-	ctx, svc, done, err := c.open(ctx, e)
-	if err != nil {
-		return nil, nil, admin.Client{}, nil, err
-	}
-	cl, err := ref.find(ctx, svc)
-	if err != nil {
-		done()
-		return nil, nil, admin.Client{}, nil, err
-	}
-	return ctx, svc, cl, done, nil
+// withClient runs fn with the service and the client ref names.
+func (c *storeCmd) withClient(ctx context.Context, e *cliEnv, ref clientRef, fn func(context.Context, *admin.Service, admin.Client) error) error {
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		cl, err := ref.find(ctx, svc)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, svc, cl)
+	})
 }
 
 type clientsCreateCmd struct {
@@ -71,21 +68,18 @@ func (c *clientsCreateCmd) Run(ctx context.Context, e *cliEnv) error {
 	if err != nil {
 		return err
 	}
-	ctx, svc, done, err := c.open(ctx, e)
-	if err != nil {
-		return err
-	}
-	defer done()
-	cl, err := svc.CreateClient(ctx, admin.ClientParams{
-		ID: c.ID, Name: deref(p.Name), GrantTypes: deref(p.GrantTypes), Scopes: deref(p.Scopes),
-		Audiences: deref(p.Audiences), Roles: deref(p.Roles), Claims: deref(p.Claims),
-		TokenLifetimeSeconds: deref(p.TokenLifetimeSeconds),
-	})
-	if err != nil {
-		return cliError(err)
-	}
-	return c.print(e.stdout, renameID(cl, "client_id"), func(w io.Writer) {
-		fmt.Fprintf(w, "# The secret is shown once: only its digest is stored.\nclient_id=%s\nclient_secret=%s\n", cl.ID, cl.ClientSecret)
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		cl, err := svc.CreateClient(ctx, admin.ClientParams{
+			ID: c.ID, Name: deref(p.Name), GrantTypes: deref(p.GrantTypes), Scopes: deref(p.Scopes),
+			Audiences: deref(p.Audiences), Roles: deref(p.Roles), Claims: deref(p.Claims),
+			TokenLifetimeSeconds: deref(p.TokenLifetimeSeconds),
+		})
+		if err != nil {
+			return cliError(err)
+		}
+		return c.print(e.stdout, renameID(cl, "client_id"), func(w io.Writer) {
+			fmt.Fprintf(w, "# The secret is shown once: only its digest is stored.\nclient_id=%s\nclient_secret=%s\n", cl.ID, cl.ClientSecret)
+		})
 	})
 }
 
@@ -94,21 +88,18 @@ type clientsListCmd struct {
 }
 
 func (c *clientsListCmd) Run(ctx context.Context, e *cliEnv) error {
-	ctx, svc, done, err := c.open(ctx, e)
-	if err != nil {
-		return err
-	}
-	defer done()
-	cs, err := svc.ListClients(ctx)
-	if err != nil {
-		return err
-	}
-	return c.print(e.stdout, renameID(cs, "client_id"), func(w io.Writer) {
-		fmt.Fprintln(w, "ID\tNAME\tGRANT TYPES\tSCOPES\tAUDIENCES\tROLES\tSTATUS")
-		for _, cl := range cs {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Name, joinOr(cl.GrantTypes), joinOr(cl.Scopes),
-				joinOr(cl.Audiences), joinOr(cl.Roles), status(cl.Disabled))
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		cs, err := svc.ListClients(ctx)
+		if err != nil {
+			return err
 		}
+		return c.print(e.stdout, renameID(cs, "client_id"), func(w io.Writer) {
+			fmt.Fprintln(w, "ID\tNAME\tGRANT TYPES\tSCOPES\tAUDIENCES\tROLES\tSTATUS")
+			for _, cl := range cs {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Name, joinOr(cl.GrantTypes), joinOr(cl.Scopes),
+					joinOr(cl.Audiences), joinOr(cl.Roles), status(cl.Disabled))
+			}
+		})
 	})
 }
 
@@ -118,12 +109,9 @@ type clientsShowCmd struct {
 }
 
 func (c *clientsShowCmd) Run(ctx context.Context, e *cliEnv) error {
-	_, _, cl, done, err := c.openClient(ctx, e, c.clientRef)
-	if err != nil {
-		return err
-	}
-	defer done()
-	return c.print(e.stdout, renameID(cl, "client_id"), func(w io.Writer) { printClient(w, cl) })
+	return c.withClient(ctx, e, c.clientRef, func(_ context.Context, _ *admin.Service, cl admin.Client) error {
+		return c.print(e.stdout, renameID(cl, "client_id"), func(w io.Writer) { printClient(w, cl) })
+	})
 }
 
 type clientsUpdateCmd struct {
@@ -146,15 +134,12 @@ func (c *clientsUpdateCmd) Run(ctx context.Context, e *cliEnv) error {
 		p.Claims = &map[string]any{}
 	}
 	p.Disabled = c.Disabled
-	ctx, svc, cl, done, err := c.openClient(ctx, e, c.clientRef)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if cl, err = svc.UpdateClient(ctx, cl.ID, p); err != nil {
-		return cliError(err)
-	}
-	return c.print(e.stdout, renameID(cl, "client_id"), func(w io.Writer) { printClient(w, cl) })
+	return c.withClient(ctx, e, c.clientRef, func(ctx context.Context, svc *admin.Service, cl admin.Client) error {
+		if cl, err = svc.UpdateClient(ctx, cl.ID, p); err != nil {
+			return cliError(err)
+		}
+		return c.print(e.stdout, renameID(cl, "client_id"), func(w io.Writer) { printClient(w, cl) })
+	})
 }
 
 type clientsDeleteCmd struct {
@@ -163,16 +148,13 @@ type clientsDeleteCmd struct {
 }
 
 func (c *clientsDeleteCmd) Run(ctx context.Context, e *cliEnv) error {
-	ctx, svc, cl, done, err := c.openClient(ctx, e, c.clientRef)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := svc.DeleteClient(ctx, cl.ID); err != nil {
-		return err
-	}
-	return c.print(e.stdout, map[string]any{"client_id": cl.ID, "name": cl.Name, "deleted": true}, func(w io.Writer) {
-		fmt.Fprintf(w, "deleted client %s (%s); its tokens are revoked\n", cl.Name, cl.ID)
+	return c.withClient(ctx, e, c.clientRef, func(ctx context.Context, svc *admin.Service, cl admin.Client) error {
+		if err := svc.DeleteClient(ctx, cl.ID); err != nil {
+			return err
+		}
+		return c.print(e.stdout, map[string]any{"client_id": cl.ID, "name": cl.Name, "deleted": true}, func(w io.Writer) {
+			fmt.Fprintf(w, "deleted client %s (%s); its tokens are revoked\n", cl.Name, cl.ID)
+		})
 	})
 }
 
@@ -187,21 +169,18 @@ func (c *clientsRotateCmd) Run(ctx context.Context, e *cliEnv) error {
 	if err != nil {
 		return err
 	}
-	ctx, svc, cl, done, err := c.openClient(ctx, e, c.clientRef)
-	if err != nil {
-		return err
-	}
-	defer done()
-	s, err := svc.RotateClientSecret(ctx, cl.ID, admin.RotateParams{GraceSeconds: secs})
-	if err != nil {
-		return cliError(err)
-	}
-	return c.print(e.stdout, s, func(w io.Writer) {
-		fmt.Fprintf(w, "# The secret is shown once: only its digest is stored.\nclient_id=%s\nclient_secret=%s\n", s.ClientID, s.ClientSecret)
-		if s.PreviousSecretExpiresAt != nil {
-			fmt.Fprintf(w, "previous_secret_expires_at=%s\n", s.PreviousSecretExpiresAt.Format(time.RFC3339))
-		} else {
-			fmt.Fprintln(w, "# The previous secret no longer works.")
+	return c.withClient(ctx, e, c.clientRef, func(ctx context.Context, svc *admin.Service, cl admin.Client) error {
+		s, err := svc.RotateClientSecret(ctx, cl.ID, admin.RotateParams{GraceSeconds: secs})
+		if err != nil {
+			return cliError(err)
 		}
+		return c.print(e.stdout, s, func(w io.Writer) {
+			fmt.Fprintf(w, "# The secret is shown once: only its digest is stored.\nclient_id=%s\nclient_secret=%s\n", s.ClientID, s.ClientSecret)
+			if s.PreviousSecretExpiresAt != nil {
+				fmt.Fprintf(w, "previous_secret_expires_at=%s\n", s.PreviousSecretExpiresAt.Format(time.RFC3339))
+			} else {
+				fmt.Fprintln(w, "# The previous secret no longer works.")
+			}
+		})
 	})
 }

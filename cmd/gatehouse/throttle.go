@@ -50,16 +50,13 @@ func (c *storeCmd) printCounters(w io.Writer, cs []admin.ThrottleCounter) error 
 type throttleListCmd struct{ storeCmd }
 
 func (c *throttleListCmd) Run(ctx context.Context, e *cliEnv) error {
-	ctx, svc, done, err := c.open(ctx, e)
-	if err != nil {
-		return err
-	}
-	defer done()
-	cs, err := svc.ListThrottleBlocks(ctx)
-	if err != nil {
-		return cliError(err)
-	}
-	return c.printCounters(e.stdout, cs)
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		cs, err := svc.ListThrottleBlocks(ctx)
+		if err != nil {
+			return cliError(err)
+		}
+		return c.printCounters(e.stdout, cs)
+	})
 }
 
 type throttleShowCmd struct {
@@ -68,16 +65,13 @@ type throttleShowCmd struct {
 }
 
 func (c *throttleShowCmd) Run(ctx context.Context, e *cliEnv) error {
-	ctx, svc, done, err := c.open(ctx, e)
-	if err != nil {
-		return err
-	}
-	defer done()
-	cs, err := svc.ThrottleStatus(ctx, c.params())
-	if err != nil {
-		return cliError(err)
-	}
-	return c.printCounters(e.stdout, cs)
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		cs, err := svc.ThrottleStatus(ctx, c.params())
+		if err != nil {
+			return cliError(err)
+		}
+		return c.printCounters(e.stdout, cs)
+	})
 }
 
 type throttleClearCmd struct {
@@ -86,14 +80,11 @@ type throttleClearCmd struct {
 }
 
 func (c *throttleClearCmd) Run(ctx context.Context, e *cliEnv) error {
-	ctx, svc, done, err := c.open(ctx, e)
-	if err != nil {
-		return err
-	}
-	defer done()
-	n, err := svc.ClearThrottle(ctx, c.params())
-	if err != nil {
-		return cliError(err)
-	}
-	return c.print(e.stdout, map[string]int{"cleared": n}, func(w io.Writer) { fmt.Fprintf(w, "cleared=%d\n", n) })
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		n, err := svc.ClearThrottle(ctx, c.params())
+		if err != nil {
+			return cliError(err)
+		}
+		return c.print(e.stdout, map[string]int{"cleared": n}, func(w io.Writer) { fmt.Fprintf(w, "cleared=%d\n", n) })
+	})
 }

@@ -97,20 +97,17 @@ func (c *usersCreateCmd) Run(ctx context.Context, e *cliEnv) error {
 	if err != nil {
 		return err
 	}
-	ctx, svc, done, err := c.open(ctx, e)
-	if err != nil {
-		return err
-	}
-	defer done()
-	u, err := svc.CreateUser(ctx, admin.UserParams{Username: c.Username, Password: password, Roles: c.Roles})
-	if err != nil {
-		return cliError(err)
-	}
-	return c.print(e.stdout, renameID(u, "user_id"), func(w io.Writer) {
-		fmt.Fprintf(w, "user_id=%s\nusername=%s\n", u.ID, u.Username)
-		if u.Password != "" {
-			fmt.Fprintf(w, "# The generated password is shown once.\npassword=%s\n", u.Password)
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		u, err := svc.CreateUser(ctx, admin.UserParams{Username: c.Username, Password: password, Roles: c.Roles})
+		if err != nil {
+			return cliError(err)
 		}
+		return c.print(e.stdout, renameID(u, "user_id"), func(w io.Writer) {
+			fmt.Fprintf(w, "user_id=%s\nusername=%s\n", u.ID, u.Username)
+			if u.Password != "" {
+				fmt.Fprintf(w, "# The generated password is shown once.\npassword=%s\n", u.Password)
+			}
+		})
 	})
 }
 
@@ -119,35 +116,30 @@ type usersListCmd struct {
 }
 
 func (c *usersListCmd) Run(ctx context.Context, e *cliEnv) error {
-	ctx, svc, done, err := c.open(ctx, e)
-	if err != nil {
-		return err
-	}
-	defer done()
-	us, err := svc.ListUsers(ctx)
-	if err != nil {
-		return err
-	}
-	return c.print(e.stdout, renameID(us, "user_id"), func(w io.Writer) {
-		fmt.Fprintln(w, "ID\tUSERNAME\tROLES\tSTATUS")
-		for _, u := range us {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.ID, u.Username, joinOr(u.Roles), status(u.Disabled))
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		us, err := svc.ListUsers(ctx)
+		if err != nil {
+			return err
 		}
+		return c.print(e.stdout, renameID(us, "user_id"), func(w io.Writer) {
+			fmt.Fprintln(w, "ID\tUSERNAME\tROLES\tSTATUS")
+			for _, u := range us {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.ID, u.Username, joinOr(u.Roles), status(u.Disabled))
+			}
+		})
 	})
 }
 
-// openUser opens the service and finds the user named by id or username.
-func (c *storeCmd) openUser(ctx context.Context, e *cliEnv, ref userRef) (context.Context, *admin.Service, admin.User, func(), error) {
-	ctx, svc, done, err := c.open(ctx, e)
-	if err != nil {
-		return nil, nil, admin.User{}, nil, err
-	}
-	u, err := svc.FindUser(ctx, ref.User)
-	if err != nil {
-		done()
-		return nil, nil, admin.User{}, nil, err
-	}
-	return ctx, svc, u, done, nil
+// withUser runs fn with the service and the user ref names (by id or
+// username).
+func (c *storeCmd) withUser(ctx context.Context, e *cliEnv, ref userRef, fn func(context.Context, *admin.Service, admin.User) error) error {
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		u, err := svc.FindUser(ctx, ref.User)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, svc, u)
+	})
 }
 
 // userCmd is a command on one user that prints the user it leaves.
@@ -158,17 +150,15 @@ type userCmd struct {
 
 // change runs fn on the user and prints the result.
 func (c *userCmd) change(ctx context.Context, e *cliEnv, fn func(ctx context.Context, svc *admin.Service, u admin.User) (admin.User, error)) error {
-	ctx, svc, u, done, err := c.openUser(ctx, e, c.userRef)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if fn != nil {
-		if u, err = fn(ctx, svc, u); err != nil {
-			return cliError(err)
+	return c.withUser(ctx, e, c.userRef, func(ctx context.Context, svc *admin.Service, u admin.User) error {
+		if fn != nil {
+			var err error
+			if u, err = fn(ctx, svc, u); err != nil {
+				return cliError(err)
+			}
 		}
-	}
-	return c.print(e.stdout, renameID(u, "user_id"), func(w io.Writer) { printUser(w, u) })
+		return c.print(e.stdout, renameID(u, "user_id"), func(w io.Writer) { printUser(w, u) })
+	})
 }
 
 type usersShowCmd struct{ userCmd }
@@ -223,40 +213,34 @@ func (c *usersSetPasswordCmd) Run(ctx context.Context, e *cliEnv) error {
 	if err != nil {
 		return err
 	}
-	ctx, svc, u, done, err := c.openUser(ctx, e, c.userRef)
-	if err != nil {
-		return err
-	}
-	defer done()
-	generated, err := svc.SetPassword(ctx, u.ID, admin.PasswordParams{Password: password})
-	if err != nil {
-		return cliError(err)
-	}
-	out := map[string]any{"user_id": u.ID, "username": u.Username}
-	if generated != "" {
-		out["password"] = generated
-	}
-	return c.print(e.stdout, out, func(w io.Writer) {
-		fmt.Fprintf(w, "password of %s set; its tokens are revoked\n", u.Username)
-		if generated != "" {
-			fmt.Fprintf(w, "# The generated password is shown once.\npassword=%s\n", generated)
+	return c.withUser(ctx, e, c.userRef, func(ctx context.Context, svc *admin.Service, u admin.User) error {
+		generated, err := svc.SetPassword(ctx, u.ID, admin.PasswordParams{Password: password})
+		if err != nil {
+			return cliError(err)
 		}
+		out := map[string]any{"user_id": u.ID, "username": u.Username}
+		if generated != "" {
+			out["password"] = generated
+		}
+		return c.print(e.stdout, out, func(w io.Writer) {
+			fmt.Fprintf(w, "password of %s set; its tokens are revoked\n", u.Username)
+			if generated != "" {
+				fmt.Fprintf(w, "# The generated password is shown once.\npassword=%s\n", generated)
+			}
+		})
 	})
 }
 
 type usersDeleteCmd struct{ userCmd }
 
 func (c *usersDeleteCmd) Run(ctx context.Context, e *cliEnv) error {
-	ctx, svc, u, done, err := c.openUser(ctx, e, c.userRef)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := svc.DeleteUser(ctx, u.ID); err != nil {
-		return err
-	}
-	return c.print(e.stdout, map[string]any{"user_id": u.ID, "username": u.Username, "deleted": true}, func(w io.Writer) {
-		fmt.Fprintf(w, "deleted user %s (%s); its tokens are revoked\n", u.Username, u.ID)
+	return c.withUser(ctx, e, c.userRef, func(ctx context.Context, svc *admin.Service, u admin.User) error {
+		if err := svc.DeleteUser(ctx, u.ID); err != nil {
+			return err
+		}
+		return c.print(e.stdout, map[string]any{"user_id": u.ID, "username": u.Username, "deleted": true}, func(w io.Writer) {
+			fmt.Fprintf(w, "deleted user %s (%s); its tokens are revoked\n", u.Username, u.ID)
+		})
 	})
 }
 
@@ -265,23 +249,20 @@ type usersRenormalizeCmd struct {
 }
 
 func (c *usersRenormalizeCmd) Run(ctx context.Context, e *cliEnv) error {
-	ctx, svc, done, err := c.open(ctx, e)
-	if err != nil {
-		return err
-	}
-	defer done()
-	rs, err := svc.RenormalizeUsernames(ctx)
-	if err != nil {
-		return err
-	}
-	return c.print(e.stdout, renameID(rs, "user_id"), func(w io.Writer) {
-		fmt.Fprintln(w, "ID\tFROM\tTO\tRESULT")
-		for _, r := range rs {
-			result := "renamed"
-			if r.Conflict {
-				result = "conflict: another user holds the new form; kept"
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.ID, r.From, r.To, result)
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		rs, err := svc.RenormalizeUsernames(ctx)
+		if err != nil {
+			return err
 		}
+		return c.print(e.stdout, renameID(rs, "user_id"), func(w io.Writer) {
+			fmt.Fprintln(w, "ID\tFROM\tTO\tRESULT")
+			for _, r := range rs {
+				result := "renamed"
+				if r.Conflict {
+					result = "conflict: another user holds the new form; kept"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.ID, r.From, r.To, result)
+			}
+		})
 	})
 }
