@@ -179,3 +179,15 @@ func TestHelpHidesDatabaseURL(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryProblemAtOnce: variables that do not parse are reported with
+// the settings Validate refuses, in one error.
+func TestEveryProblemAtOnce(t *testing.T) {
+	_, err := serveConfig(map[string]string{"GATEHOUSE_ACCESS_TOKEN_LIFETIME": "ten minutes", "GATEHOUSE_MIGRATE": "yes",
+		"GATEHOUSE_TRUSTED_PROXIES": "not-a-cidr"}, "--log-level", "loud", "--jwks-max-age", "48h")
+	for _, want := range []string{"GATEHOUSE_ACCESS_TOKEN_LIFETIME", `GATEHOUSE_MIGRATE="yes"`, "GATEHOUSE_TRUSTED_PROXIES", "--log-level", "--jwks-max-age"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("serve config = %v; want it to name %s", err, want)
+		}
+	}
+}

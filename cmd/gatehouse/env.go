@@ -51,20 +51,14 @@ func (r envResolver) Resolve(_ *kong.Context, _ *kong.Path, f *kong.Flag) (any, 
 	return v, nil
 }
 
-// helpValue is a flag's help with its variable and default, which kong's
-// own formatter would take from the env tag.
+// helpValue is a flag's help with its variable, as kong's own formatter
+// shows an env tag (kong shows the default as the flag's placeholder).
 func helpValue(v *kong.Value) string {
-	var extra []string
-	if name := v.Tag.Get("envvar"); name != "" {
-		extra = append(extra, "$"+name)
-	}
-	if v.HasDefault && v.Default != "" && !v.IsBool() {
-		extra = append(extra, "default "+v.Default)
-	}
-	if len(extra) == 0 {
+	name := v.Tag.Get("envvar")
+	if name == "" {
 		return v.Help
 	}
-	return strings.TrimSuffix(v.Help, ".") + " (" + strings.Join(extra, ", ") + ")."
+	return strings.TrimSuffix(v.Help, ".") + " ($" + name + ")."
 }
 
 // knownEnv lists the GATEHOUSE_* variables of every flag of the model,
