@@ -6,15 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/keys"
 )
@@ -59,11 +63,10 @@ func helpPages(t *testing.T) map[string][]string {
 	return pages
 }
 
-// TestHelpExamples runs every example every --help prints, each against a
-// fresh migrated PostgreSQL database holding what the examples name (the
-// clients billing and -legacy, the user alice, signing keys sealed under
-// the old secret of the reencrypt example); serve and healthcheck run a
-// dev server on a free port. Each example must succeed.
+// TestHelpExamples runs every example every --help prints, each against its
+// own copy of a PostgreSQL database holding what the examples name
+// (exampleFixture); serve and healthcheck run a dev server on a free port.
+// Each example must succeed, and print JSON where it says --json.
 func TestHelpExamples(t *testing.T) {
 	pages := helpPages(t)
 	if len(pages) < 30 {
@@ -84,6 +87,7 @@ func TestHelpExamples(t *testing.T) {
 		replacer = append(replacer, name, local)
 	}
 	paths := strings.NewReplacer(replacer...)
+	fixture := newExampleFixture(t)
 
 	for page, exs := range pages {
 		for _, ex := range exs {
@@ -109,11 +113,10 @@ func TestHelpExamples(t *testing.T) {
 					}
 					runExample(t, devEnviron(), args)
 				default:
-					environ, kid := exampleStore(t, assign)
 					if args[0] == "keys" && args[1] == "revoke" {
-						args[len(args)-1] = kid // the example's kid stands for the active key's
+						args[len(args)-1] = fixture.kid // the example's kid stands for the active key's
 					}
-					runExample(t, environ, args)
+					runExample(t, fixture.store(t, assign), args)
 				}
 			})
 		}
@@ -159,18 +162,23 @@ func runExample(t *testing.T, environ, args []string) {
 	}
 }
 
-// exampleStore makes a fresh database with what the examples name and
-// returns the environment of an example with the assignments it makes
-// (an example that sets one of the master-secret variables replaces both)
-// and the id of the active signing key.
-func exampleStore(t *testing.T, assign map[string]string) ([]string, string) {
+// exampleFixture is a migrated database holding what the examples name
+// (the clients billing and -legacy, the user alice, signing keys sealed
+// under exampleOldSecret), copied for each example.
+type exampleFixture struct {
+	url string // the fixture database; never used but as a template
+	kid string // the active signing key
+	// copies numbers the copies.
+	copies *atomic.Int64
+}
+
+func newExampleFixture(t *testing.T) exampleFixture {
 	t.Helper()
 	env := map[string]string{
 		"GATEHOUSE_DATABASE_URL":      adminDB(t),
 		"GATEHOUSE_SECRETS":           exampleOldSecret,
 		"GATEHOUSE_ARGON2_MEMORY_KIB": "8192",
 		"GATEHOUSE_ARGON2_ITERATIONS": "1",
-		"GATEHOUSE_LOG_FORMAT":        "json",
 		"USER":                        "tester",
 	}
 	getenv := func(k string) string { return env[k] }
@@ -178,11 +186,50 @@ func exampleStore(t *testing.T, assign map[string]string) ([]string, string) {
 	cliOK(t, getenv, "", "clients", "create", "--name=-legacy", "--grant-types", "client_credentials")
 	cliOK(t, getenv, "alice-first-password\n", "users", "create", "--username", "alice", "--roles", "user,editor", "--password-stdin")
 	cliOK(t, getenv, "", "keys", "rotate")
-	var kid string
+	f := exampleFixture{url: env["GATEHOUSE_DATABASE_URL"], copies: new(atomic.Int64)}
 	for _, k := range listJSON(t, env) {
 		if k.State == "active" {
-			kid = k.ID
+			f.kid = k.ID
 		}
+	}
+	return f
+}
+
+// store copies the fixture into a fresh database (CREATE DATABASE ...
+// TEMPLATE, much cheaper than migrating and filling one) and returns the
+// environment of an example with the assignments it makes; an example
+// that sets one of the master-secret variables replaces both.
+func (f exampleFixture) store(t *testing.T, assign map[string]string) []string {
+	t.Helper()
+	u, err := url.Parse(f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	template := strings.TrimPrefix(u.Path, "/")
+	name := fmt.Sprintf("%s_%d", template, f.copies.Add(1))
+	u.Path = "/postgres"
+	exec := func(sql string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, u.String())
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	if err := exec("CREATE DATABASE " + name + " TEMPLATE " + template); err != nil {
+		t.Fatalf("copy the fixture database: %v", err)
+	}
+	t.Cleanup(func() { exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
+	u.Path = "/" + name
+	env := map[string]string{
+		"GATEHOUSE_DATABASE_URL":      u.String(),
+		"GATEHOUSE_SECRETS":           exampleOldSecret,
+		"GATEHOUSE_ARGON2_MEMORY_KIB": "8192",
+		"GATEHOUSE_ARGON2_ITERATIONS": "1",
+		"GATEHOUSE_LOG_FORMAT":        "json",
 	}
 	for k, v := range assign {
 		if strings.HasPrefix(k, keys.EnvSecrets) {
@@ -195,5 +242,5 @@ func exampleStore(t *testing.T, assign map[string]string) ([]string, string) {
 	for k, v := range env {
 		environ = append(environ, k+"="+v)
 	}
-	return environ, kid
+	return environ
 }
