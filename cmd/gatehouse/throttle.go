@@ -34,28 +34,30 @@ func (t throttleTarget) params() admin.ThrottleParams {
 	return admin.ThrottleParams{Username: t.Username, Address: t.Address, Key: t.Key}
 }
 
-// printCounters prints throttle counters.
-func (c *storeCmd) printCounters(w io.Writer, cs []admin.ThrottleCounter) error {
-	if cs == nil {
-		cs = []admin.ThrottleCounter{}
-	}
-	return c.print(w, cs, func(w io.Writer) {
-		fmt.Fprintln(w, "KEY\tKIND\tCOUNT\tLIMIT\tBLOCKED\tUNTIL")
-		for _, x := range cs {
-			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%v\t%s\n", x.Key, x.Kind, x.Count, x.Limit, x.Blocked, x.Until.Format(time.RFC3339))
+// showCounters prints the throttle counters fn returns.
+func (c *storeCmd) showCounters(ctx context.Context, e *cliEnv, fn func(context.Context, *admin.Service) ([]admin.ThrottleCounter, error)) error {
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		cs, err := fn(ctx, svc)
+		if err != nil {
+			return cliError(err)
 		}
+		if cs == nil {
+			cs = []admin.ThrottleCounter{}
+		}
+		return c.print(e.stdout, cs, func(w io.Writer) {
+			fmt.Fprintln(w, "KEY\tKIND\tCOUNT\tLIMIT\tBLOCKED\tUNTIL")
+			for _, x := range cs {
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%v\t%s\n", x.Key, x.Kind, x.Count, x.Limit, x.Blocked, x.Until.Format(time.RFC3339))
+			}
+		})
 	})
 }
 
 type throttleListCmd struct{ storeCmd }
 
 func (c *throttleListCmd) Run(ctx context.Context, e *cliEnv) error {
-	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
-		cs, err := svc.ListThrottleBlocks(ctx)
-		if err != nil {
-			return cliError(err)
-		}
-		return c.printCounters(e.stdout, cs)
+	return c.showCounters(ctx, e, func(ctx context.Context, svc *admin.Service) ([]admin.ThrottleCounter, error) {
+		return svc.ListThrottleBlocks(ctx)
 	})
 }
 
@@ -65,12 +67,8 @@ type throttleShowCmd struct {
 }
 
 func (c *throttleShowCmd) Run(ctx context.Context, e *cliEnv) error {
-	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
-		cs, err := svc.ThrottleStatus(ctx, c.params())
-		if err != nil {
-			return cliError(err)
-		}
-		return c.printCounters(e.stdout, cs)
+	return c.showCounters(ctx, e, func(ctx context.Context, svc *admin.Service) ([]admin.ThrottleCounter, error) {
+		return svc.ThrottleStatus(ctx, c.params())
 	})
 }
 
