@@ -53,6 +53,9 @@ func helpPages(t *testing.T) map[string][]string {
 				pages[name] = append(pages[name], line)
 			}
 		}
+		if ok && len(pages[name]) == 0 {
+			t.Errorf("%s --help prints an empty example section", name)
+		}
 		for _, c := range n.Children {
 			if c.Type == kong.CommandNode {
 				walk(c, append(append([]string{}, path...), c.Name))
