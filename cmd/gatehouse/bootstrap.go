@@ -28,18 +28,23 @@ func (c *bootstrapCmd) Run(ctx context.Context, e *cliEnv) error {
 		if !created {
 			fmt.Fprintln(e.stderr, "a client with the admin role exists already; nothing created (`gatehouse clients list` shows it, `gatehouse clients rotate-secret NAME` gives it a new secret)")
 		}
-		if !c.JSON {
-			_, err := e.stdout.Write(text.Bytes())
-			return err
-		}
-		// admin.Bootstrap prints admin_client_id=... lines; --json names them
-		// as every other command does.
 		out := map[string]any{"created": created}
-		for _, line := range strings.Split(text.String(), "\n") {
-			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
-				out[strings.TrimPrefix(k, "admin_")] = v
-			}
+		for k, v := range keyValues(text.String()) {
+			out[k] = v
 		}
-		return c.print(e.stdout, out, func(io.Writer) {})
+		return c.print(e.stdout, out, func(w io.Writer) { w.Write(text.Bytes()) })
 	})
+}
+
+// keyValues is the key=value lines of text ("#" lines are comments), as
+// admin.Bootstrap and dev mode print credentials, for --json; the names
+// stay as printed (admin_client_id, client_id, ...).
+func keyValues(text string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -17,7 +17,7 @@ import (
 // cli is the command tree. Each command's help carries examples (the
 // example tag), which TestHelpExamples runs against a real server.
 type cli struct {
-	Serve       serveCmd       `cmd:"" help:"Run the authorization server." example:"gatehouse serve" example:"gatehouse serve --dev --addr 127.0.0.1:8080 --admin-addr 127.0.0.1:8081"`
+	Serve       serveCmd       `cmd:"" help:"Run the authorization server." example:"gatehouse serve" example:"gatehouse serve --dev --addr 127.0.0.1:8080 --admin-addr 127.0.0.1:8081 --json"`
 	Migrate     migrateCmd     `cmd:"" help:"Apply database migrations; 'migrate status' lists them." example:"gatehouse migrate" example:"gatehouse migrate status --json"`
 	Clients     clientsCmd     `cmd:"" help:"Create, list, show, update, delete clients; rotate secrets." example:"gatehouse clients list"`
 	Users       usersCmd       `cmd:"" help:"Create, list, show users; set passwords; disable, enable, delete; roles." example:"gatehouse users list --json"`

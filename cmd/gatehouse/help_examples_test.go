@@ -150,6 +150,9 @@ func runServeExample(t *testing.T, args []string, assign map[string]string) {
 	if err := rs.stop(); err != nil {
 		t.Fatalf("gatehouse %s: %v\n%s", strings.Join(args, " "), err, rs.stderr.String())
 	}
+	if out := rs.stdout.String(); slices.Contains(args, "--json") && (!json.Valid([]byte(out)) || !strings.Contains(out, `"client_id"`)) {
+		t.Errorf("gatehouse %s printed %q; want the dev credentials as JSON", strings.Join(args, " "), out)
+	}
 }
 
 func runExample(t *testing.T, environ, args []string) {
