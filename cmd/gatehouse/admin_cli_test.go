@@ -187,6 +187,16 @@ func TestClientsCLI(t *testing.T) {
 	if shown.Name != "billing" || strings.Contains(cliOK(t, env, "", "clients", "show", created.ID, "--json").stdout, "hash") {
 		t.Errorf("clients show --json = %+v", shown)
 	}
+	// A client is named by name as well as by id (issue 13); an id wins
+	// over another client's name.
+	if byName := decodeCLIJSON[admin.Client](t, cliOK(t, env, "", "clients", "show", "billing", "--json").stdout); byName.ID != created.ID {
+		t.Errorf("clients show billing = %+v; want client %s", byName, created.ID)
+	}
+	cliOK(t, env, "", "clients", "create", "--id", "billing-2", "--name", created.ID, "--grant-types", "client_credentials")
+	if byID := decodeCLIJSON[admin.Client](t, cliOK(t, env, "", "clients", "show", created.ID, "--json").stdout); byID.Name != "billing" {
+		t.Errorf("clients show %s = %+v; want the client with that id, not the one with that name", created.ID, byID)
+	}
+	cliOK(t, env, "", "clients", "delete", "billing-2")
 
 	// update changes only the flags given.
 	updated := decodeCLIJSON[admin.Client](t, cliOK(t, env, "", "clients", "update", created.ID, "--roles", "service", "--clear-claims", "--json").stdout)
