@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -90,11 +91,24 @@ func run(ctx context.Context, args []string, environ []string, stdin io.Reader, 
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	kctx, err := parse(p, args)
+	var pe *kong.ParseError
+	if errors.As(err, &pe) && pe.Context != nil {
+		return fmt.Errorf("%w (see '%s --help')", err, commandPath(pe.Context.Selected()))
+	}
 	if err != nil {
 		return err
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	return kctx.Run(e)
+}
+
+// commandPath is "gatehouse" and the names of the commands down to n.
+func commandPath(n *kong.Node) string {
+	var names []string
+	for ; n != nil && n.Parent != nil; n = n.Parent {
+		names = append([]string{n.Name}, names...)
+	}
+	return strings.Join(append([]string{"gatehouse"}, names...), " ")
 }
 
 // examples are the examples of a command's help.
