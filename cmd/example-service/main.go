@@ -34,10 +34,28 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) { // -help was printed
+			return
+		}
 		fmt.Fprintln(os.Stderr, "example-service:", err)
 		os.Exit(1)
 	}
 }
+
+const usage = `Usage: example-service [flags]
+
+A small API protected by Gatehouse access tokens through discovery/verifier:
+/public needs nothing, /me any valid token, /admin the "admin" role, /reports
+the "reports:read" scope. Tokens must carry --audience; keys come from the
+issuer's JWKS. Other issuers' tokens work too (--roles-claim, --role-map,
+--scope-claims, --types).
+
+Example:
+  example-service --issuer http://127.0.0.1:8080 --audience example-api --addr 127.0.0.1:9000
+  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:9000/me
+
+Flags:
+`
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg, addr, err := parseFlags(args, stderr)
@@ -82,6 +100,10 @@ func parseFlags(args []string, stderr io.Writer) (verifier.Config, string, error
 	fs.StringVar(&cfg.Issuer, "issuer", "http://127.0.0.1:8080", "issuer URL of the authorization server")
 	fs.StringVar(&cfg.Audience, "audience", "example-api", "audience this service accepts tokens for")
 	addr := fs.String("addr", "127.0.0.1:9000", "listen address")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
 	fs.Func("roles-claim", `claim path of the roles: roles (default), realm_access.roles, groups, "https://example.com/roles"`, func(s string) error {
 		p, err := verifier.ParseClaimPath(s)
 		cfg.RolesClaim = p

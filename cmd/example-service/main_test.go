@@ -6,9 +6,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
+	"flag"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,3 +135,13 @@ func TestParseFlags(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestHelp: -help says what the service is and shows an example.
+func TestHelp(t *testing.T) {
+	var out strings.Builder
+	err := run(context.Background(), []string{"--help"}, &out)
+	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "Example:\n  example-service --issuer") ||
+		!strings.Contains(out.String(), "protected by Gatehouse") {
+		t.Errorf("example-service --help = %v, %q; want a sentence, an example and the flags", err, out.String())
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,6 +49,22 @@ func adminEnv(dbURL string) func(string) string {
 	return func(k string) string { return env[k] }
 }
 
+// environOf is the environment getenv describes, over the variables the
+// command tree knows and USER.
+func environOf(getenv func(string) string) []string {
+	p, err := newParser(&cli{}, getenv, new([]error), io.Discard, io.Discard)
+	if err != nil {
+		panic(err)
+	}
+	var environ []string
+	for _, name := range append(knownEnv(p.Model), "USER") {
+		if v := getenv(name); v != "" {
+			environ = append(environ, name+"="+v)
+		}
+	}
+	return environ
+}
+
 type cliResult struct {
 	stdout, stderr string
 	err            error
@@ -57,13 +74,9 @@ type cliResult struct {
 func runCLI(t *testing.T, getenv func(string) string, stdin string, args ...string) cliResult {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	fn := runClients
-	if args[0] == "users" {
-		fn = runUsers
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	err := fn(ctx, args[1:], getenv, strings.NewReader(stdin), &out, &errOut)
+	err := run(ctx, args, environOf(getenv), strings.NewReader(stdin), &out, &errOut)
 	return cliResult{out.String(), errOut.String(), err}
 }
 
@@ -90,11 +103,37 @@ func cliFails(t *testing.T, getenv func(string) string, want string, args ...str
 	}
 }
 
+// decodeCLIJSON decodes the CLI's JSON into an admin type. The CLI names
+// a client's id client_id and a user's user_id, never id (issue 13): it
+// fails on an "id" member, and fills the admin types' ID from the name.
 func decodeCLIJSON[T any](t *testing.T, s string) T {
 	t.Helper()
-	var v T
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
+	var raw any
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
 		t.Fatalf("output %q is not JSON: %v", s, err)
+	}
+	objects, ok := raw.([]any)
+	if !ok {
+		objects = []any{raw}
+	}
+	for _, o := range objects {
+		m, ok := o.(map[string]any)
+		if !ok {
+			continue
+		}
+		if _, ok := m["id"]; ok {
+			t.Errorf("output %q names an id \"id\"; want client_id or user_id", s)
+		}
+		for _, name := range []string{"client_id", "user_id"} {
+			if id, ok := m[name]; ok {
+				m["id"] = id
+			}
+		}
+	}
+	b, _ := json.Marshal(raw)
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("output %q does not decode: %v", s, err)
 	}
 	return v
 }
@@ -148,6 +187,16 @@ func TestClientsCLI(t *testing.T) {
 	if shown.Name != "billing" || strings.Contains(cliOK(t, env, "", "clients", "show", created.ID, "--json").stdout, "hash") {
 		t.Errorf("clients show --json = %+v", shown)
 	}
+	// A client is named by name as well as by id (issue 13); an id wins
+	// over another client's name.
+	if byName := decodeCLIJSON[admin.Client](t, cliOK(t, env, "", "clients", "show", "billing", "--json").stdout); byName.ID != created.ID {
+		t.Errorf("clients show billing = %+v; want client %s", byName, created.ID)
+	}
+	cliOK(t, env, "", "clients", "create", "--id", "billing-2", "--name", created.ID, "--grant-types", "client_credentials")
+	if byID := decodeCLIJSON[admin.Client](t, cliOK(t, env, "", "clients", "show", created.ID, "--json").stdout); byID.Name != "billing" {
+		t.Errorf("clients show %s = %+v; want the client with that id, not the one with that name", created.ID, byID)
+	}
+	cliOK(t, env, "", "clients", "delete", "billing-2")
 
 	// update changes only the flags given.
 	updated := decodeCLIJSON[admin.Client](t, cliOK(t, env, "", "clients", "update", created.ID, "--roles", "service", "--clear-claims", "--json").stdout)
@@ -186,9 +235,9 @@ func TestClientsCLI(t *testing.T) {
 	cliFails(t, env, "--grace", "clients", "rotate-secret", created.ID, "--grace", "1000h")
 	cliFails(t, env, "exists", "clients", "create", "--name", "billing", "--grant-types", "client_credentials")
 	cliFails(t, env, "not found", "clients", "show", "nope")
-	cliFails(t, env, "missing argument", "clients", "show")
-	cliFails(t, env, "unknown command", "clients", "frobnicate")
-	cliFails(t, env, "flag provided but not defined", "clients", "create", "--secret", "x")
+	cliFails(t, env, `expected "<client>"`, "clients", "show")
+	cliFails(t, env, "unexpected argument frobnicate", "clients", "frobnicate")
+	cliFails(t, env, "unknown flag --secret", "clients", "create", "--secret", "x")
 
 	// delete
 	r = cliOK(t, env, "", "clients", "delete", "svc-2", "--json")
@@ -309,8 +358,8 @@ func TestUsersCLI(t *testing.T) {
 		t.Errorf("roles remove = %v", u.Roles)
 	}
 	cliFails(t, env, "roles", "users", "roles", "add", "alice", "bad role")
-	cliFails(t, env, "missing argument", "users", "roles", "add", "alice")
-	cliFails(t, env, "add or remove", "users", "roles", "list")
+	cliFails(t, env, `expected "<roles> ..."`, "users", "roles", "add", "alice")
+	cliFails(t, env, "unexpected argument list", "users", "roles", "list")
 
 	// delete
 	cliOK(t, env, "", "users", "delete", "bob")
@@ -336,17 +385,17 @@ func TestAdminCLIHelp(t *testing.T) {
 		{"users", "enable"}, {"users", "delete"}, {"users", "roles", "add"}, {"users", "roles", "remove"},
 	} {
 		r := runCLI(t, noDB, "", append(args, "--help")...)
-		if !errors.Is(r.err, flag.ErrHelp) || !strings.Contains(r.stderr, "Example:\n  gatehouse ") && !strings.Contains(r.stderr, "Example:\n  printf") {
-			t.Errorf("gatehouse %s --help: %v, %q; want flag.ErrHelp and an example", strings.Join(args, " "), r.err, r.stderr)
+		if !errors.Is(r.err, flag.ErrHelp) || !strings.Contains(r.stdout, "Example:\n  gatehouse ") && !strings.Contains(r.stdout, "Example:\n  printf") {
+			t.Errorf("gatehouse %s --help: %v, %q; want flag.ErrHelp and an example", strings.Join(args, " "), r.err, r.stdout)
 		}
-		if strings.Contains(r.stderr, "-password ") && !strings.Contains(r.stderr, "-password-") {
+		if strings.Contains(r.stdout, "-password ") && !strings.Contains(r.stdout, "-password-") {
 			t.Errorf("gatehouse %s has a --password flag", strings.Join(args, " "))
 		}
 	}
 	// The group usage lists the commands.
 	for _, group := range []string{"clients", "users"} {
-		r := runCLI(t, noDB, "", group, "help")
-		if r.err != nil || !strings.Contains(r.stdout, "create") {
+		r := runCLI(t, noDB, "", group, "--help")
+		if !errors.Is(r.err, flag.ErrHelp) || !strings.Contains(r.stdout, "create") {
 			t.Errorf("gatehouse %s help = %v, %q", group, r.err, r.stdout)
 		}
 	}

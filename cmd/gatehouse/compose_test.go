@@ -159,7 +159,7 @@ func TestComposeFile(t *testing.T) {
 		return env, environ
 	}
 	env, environ := serveEnv(map[string]string{"GATEHOUSE_ISSUER": "https://id.example.com", "POSTGRES_PASSWORD": "pw"})
-	if err := checkEnviron(environ); err != nil {
+	if err := checkEnv(environ); err != nil {
 		t.Errorf("compose.yaml sets variables gatehouse does not know: %v", err)
 	}
 	if cfg, err := serveConfig(env); err != nil || cfg.Dev {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,200 +16,55 @@ import (
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
-// Config is the server's one typed configuration (design D11). Every field
-// has a flag and a GATEHOUSE_* environment variable; a flag wins over the
-// environment, the environment over the default.
-type Config struct {
-	Addr        string
-	Issuer      string
-	DatabaseURL string
-	// Dev is the embedded dev mode, decided by chooseMode: in-memory
-	// store and keys, printed demo credentials, loopback only.
-	Dev                   bool
-	SigningAlg            string
-	AccessTokenLifetime   time.Duration
-	RefreshTokenLifetime  time.Duration
-	RefreshFamilyLifetime time.Duration
-	JWKSMaxAge            time.Duration
-	Scopes                []string
-	Argon2MemoryKiB       uint
-	Argon2Iterations      uint
-	Argon2Parallelism     uint
-	LogLevel              string
-	LogFormat             string
-	Pprof                 bool // net/http/pprof on the admin listener, behind admin authentication
-	Migrate               bool
-	// Secrets are the master secrets (GATEHOUSE_SECRETS, never a flag, so
-	// they stay out of shell history) or a file of them.
-	Secrets            string
-	SecretsFile        string
-	DBMaxConns         uint
-	DBConnectTimeout   time.Duration
-	DBStatementTimeout time.Duration
-	RequestTimeout     time.Duration
-	JanitorInterval    time.Duration
-	ClientCacheTTL     time.Duration
-	AdminAddr          string
-	AdminRole          string
-	AdminScope         string
-	AdminAudience      string
-	// InsecureHTTPIssuer allows an http:// issuer outside dev mode.
-	InsecureHTTPIssuer bool
-	// The hosted login pages (issue 14).
-	ProductName           string
-	LogoFile              string
-	LoginSessionLifetime  time.Duration
-	LogoutRevokesFamilies bool
-	// TLSCert and TLSKey serve the public listener over TLS; AdminTLSCert
-	// and AdminTLSKey the admin listener (default: the public pair).
-	TLSCert            string
-	TLSKey             string
-	AdminTLSCert       string
-	AdminTLSKey        string
-	KeyPublishLead     time.Duration
-	KeyRotationPeriod  time.Duration
-	KeyRefreshInterval time.Duration
-	// Password-guessing limits and hashing bounds (design D5).
-	ThrottleWindow          time.Duration
-	ThrottlePerUserAddress  uint
-	ThrottlePerUser         uint
-	ThrottlePerAddress      uint
-	ThrottleSlowInterval    time.Duration
-	PasswordHashConcurrency uint
-	PasswordHashQueue       uint
-	// TrustedProxies are the proxies whose ForwardedHeader names the
-	// client address.
-	TrustedProxies  []netip.Prefix
-	ForwardedHeader string
-	// Now is the clock; tests set it, nil means time.Now.
-	Now func() time.Time
+// serveFlags are serve's flags: the table of settings and --dev.
+type serveFlags struct {
+	configTable
+	DevMode bool `name:"dev" help:"Embedded dev mode: in-memory store and keys, demo client and user, loopback only (the default without a database URL when --addr and --issuer are loopback)."`
 }
 
-// configFlags registers the serve flags on fs, with defaults taken from
-// the environment, and returns a function that finishes the Config after
-// fs.Parse and validates it; serving adds the checks of the listeners,
-// the issuer and dev mode, which only serve needs.
-//
-// Every GATEHOUSE_* variable the server reads is read here, so knownEnv
-// can list them. No flag shows the database URL as its default: its
-// password would reach --help and every usage message.
-func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func(serving bool) error) {
-	c := &Config{}
-	var errs []error
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	dur := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
-		d := def
-		if v := getenv(envName); v != "" {
-			var err error
-			if d, err = time.ParseDuration(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %v", envName, err))
-				d = def
-			}
-		}
-		fs.DurationVar(p, name, d, usage+" (env "+envName+")")
-	}
-	uintv := func(p *uint, name, envName string, def uint, usage string) {
-		d := def
-		if v := getenv(envName); v != "" {
-			n, err := strconv.ParseUint(v, 10, 32)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %v", envName, err))
-			} else {
-				d = uint(n)
-			}
-		}
-		fs.UintVar(p, name, d, usage+" (env "+envName+")")
-	}
-	boolv := func(p *bool, name, envName string, usage string) {
-		d := false
-		if v := getenv(envName); v != "" {
-			var err error
-			if d, err = strconv.ParseBool(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: want true or false", envName, v))
-			}
-		}
-		fs.BoolVar(p, name, d, usage+" (env "+envName+"=true)")
-	}
-	fs.StringVar(&c.Addr, "addr", env("GATEHOUSE_ADDR", "127.0.0.1:8080"), "listen address (env GATEHOUSE_ADDR)")
-	fs.StringVar(&c.Issuer, "issuer", getenv("GATEHOUSE_ISSUER"), "issuer URL, exactly as tokens carry it; required outside dev mode, where it defaults to http:// plus --addr (env GATEHOUSE_ISSUER)")
-	databaseURL := databaseURLFlag(fs, getenv)
-	fs.StringVar(&c.SigningAlg, "signing-alg", env("GATEHOUSE_SIGNING_ALG", keys.ES256), "access-token signing algorithm: ES256, RS256 or EdDSA (env GATEHOUSE_SIGNING_ALG)")
-	dur(&c.AccessTokenLifetime, "access-token-lifetime", "GATEHOUSE_ACCESS_TOKEN_LIFETIME", 10*time.Minute, "default access-token lifetime")
-	dur(&c.RefreshTokenLifetime, "refresh-token-lifetime", "GATEHOUSE_REFRESH_TOKEN_LIFETIME", 24*time.Hour, "idle lifetime of a refresh token")
-	dur(&c.RefreshFamilyLifetime, "refresh-family-lifetime", "GATEHOUSE_REFRESH_FAMILY_LIFETIME", 30*24*time.Hour, "absolute lifetime of a refresh-token family")
-	dur(&c.JWKSMaxAge, "jwks-max-age", "GATEHOUSE_JWKS_MAX_AGE", 5*time.Minute, "Cache-Control max-age of the JWKS and discovery documents")
-	scopes := fs.String("scopes", env("GATEHOUSE_SCOPES", "openid profile email read write offline_access"), "scopes the server knows, space- or comma-separated (env GATEHOUSE_SCOPES)")
-	uintv(&c.Argon2MemoryKiB, "argon2-memory-kib", "GATEHOUSE_ARGON2_MEMORY_KIB", 12*1024, "argon2id memory per password hash, KiB (OWASP: 12 MiB with 3 passes, or 19 MiB with 2)")
-	uintv(&c.Argon2Iterations, "argon2-iterations", "GATEHOUSE_ARGON2_ITERATIONS", 3, "argon2id passes")
-	uintv(&c.Argon2Parallelism, "argon2-parallelism", "GATEHOUSE_ARGON2_PARALLELISM", 1, "argon2id lanes")
-	fs.StringVar(&c.LogLevel, "log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
-	fs.StringVar(&c.LogFormat, "log-format", env("GATEHOUSE_LOG_FORMAT", "text"), "text or json (env GATEHOUSE_LOG_FORMAT)")
-	boolv(&c.Pprof, "pprof", "GATEHOUSE_PPROF", "serve Go profiles at "+PprofPrefix+" on the admin listener, behind admin authentication")
-	c.Secrets = getenv(keys.EnvSecrets)
-	fs.StringVar(&c.SecretsFile, "secrets-file", getenv(keys.EnvSecretsFile), "file of master secrets, one per line, the first encrypts (env GATEHOUSE_SECRETS_FILE; or set GATEHOUSE_SECRETS)")
-	boolv(&c.Migrate, "migrate", "GATEHOUSE_MIGRATE", "apply pending database migrations before serving")
-	uintv(&c.DBMaxConns, "database-max-conns", "GATEHOUSE_DATABASE_MAX_CONNS", 0, "PostgreSQL pool size; 0 means pgx's default (max of 4 and the CPU count)")
-	dur(&c.DBConnectTimeout, "database-connect-timeout", "GATEHOUSE_DATABASE_CONNECT_TIMEOUT", 2*time.Second, "timeout for opening one database connection")
-	dur(&c.DBStatementTimeout, "database-statement-timeout", "GATEHOUSE_DATABASE_STATEMENT_TIMEOUT", 2*time.Second, "PostgreSQL statement_timeout")
-	dur(&c.RequestTimeout, "request-timeout", "GATEHOUSE_REQUEST_TIMEOUT", 5*time.Second, "deadline of one request's work; past it the answer is 503")
-	dur(&c.JanitorInterval, "janitor-interval", "GATEHOUSE_JANITOR_INTERVAL", time.Minute, "how often expired refresh tokens and deny-list entries are deleted")
-	fs.StringVar(&c.AdminAddr, "admin-addr", env("GATEHOUSE_ADMIN_ADDR", "127.0.0.1:8081"), "listen address of the admin API; empty disables it (env GATEHOUSE_ADMIN_ADDR)")
-	fs.StringVar(&c.AdminRole, "admin-role", env("GATEHOUSE_ADMIN_ROLE", "gatehouse-admin"), "role that grants the admin API (env GATEHOUSE_ADMIN_ROLE)")
-	fs.StringVar(&c.AdminScope, "admin-scope", env("GATEHOUSE_ADMIN_SCOPE", "gatehouse:admin"), "scope that grants the admin API (env GATEHOUSE_ADMIN_SCOPE)")
-	fs.StringVar(&c.AdminAudience, "admin-audience", getenv("GATEHOUSE_ADMIN_AUDIENCE"), "audience admin tokens must carry; default the issuer (env GATEHOUSE_ADMIN_AUDIENCE)")
-	dur(&c.ClientCacheTTL, "client-cache-ttl", "GATEHOUSE_CLIENT_CACHE_TTL", time.Second, "how long a client record is reused without a database read; bounds how long a change made on another instance takes to apply (0 disables)")
-	dur(&c.KeyPublishLead, "key-publish-lead", "GATEHOUSE_KEY_PUBLISH_LEAD", 0, "how long a new key is published before it signs; 0 means JWKS max-age + refresh interval + 1m")
-	dur(&c.KeyRotationPeriod, "key-rotation-period", "GATEHOUSE_KEY_ROTATION_PERIOD", 24*time.Hour, "how long a signing key signs before the next one takes over")
-	dur(&c.KeyRefreshInterval, "key-refresh-interval", "GATEHOUSE_KEY_REFRESH_INTERVAL", 10*time.Second, "how often each instance rereads the signing keys from the store")
-	dur(&c.ThrottleWindow, "throttle-window", "GATEHOUSE_THROTTLE_WINDOW", oauth.DefaultThrottleWindow, "password-guessing window: each counter lasts this long from its first attempt")
-	uintv(&c.ThrottlePerUserAddress, "throttle-per-user-address", "GATEHOUSE_THROTTLE_PER_USER_ADDRESS", oauth.DefaultThrottlePerUserAddress, "password attempts per username from one client address per window")
-	uintv(&c.ThrottlePerUser, "throttle-per-user", "GATEHOUSE_THROTTLE_PER_USER", oauth.DefaultThrottlePerUser, "password attempts per username from all addresses per window, before its slow lane")
-	uintv(&c.ThrottlePerAddress, "throttle-per-address", "GATEHOUSE_THROTTLE_PER_ADDRESS", oauth.DefaultThrottlePerAddress, "password attempts per client address against all usernames per window")
-	dur(&c.ThrottleSlowInterval, "throttle-slow-interval", "GATEHOUSE_THROTTLE_SLOW_INTERVAL", oauth.DefaultThrottleSlowInterval, "past --throttle-per-user, one attempt per this interval per username, from addresses that made none in the window")
-	uintv(&c.PasswordHashConcurrency, "password-hash-concurrency", "GATEHOUSE_PASSWORD_HASH_CONCURRENCY", 0, "argon2id hashes run at once; 0 means the number of CPUs")
-	uintv(&c.PasswordHashQueue, "password-hash-queue", "GATEHOUSE_PASSWORD_HASH_QUEUE", 0, "password hashes that may wait for a slot; past it 503; 0 means 32 per slot, at least 64")
-	trustedProxies := fs.String("trusted-proxies", getenv("GATEHOUSE_TRUSTED_PROXIES"), "comma-separated CIDRs (or addresses) of proxies whose forwarding header names the client address; empty: the peer address is the client's (env GATEHOUSE_TRUSTED_PROXIES)")
-	fs.StringVar(&c.ForwardedHeader, "forwarded-header", env("GATEHOUSE_FORWARDED_HEADER", oauth.HeaderXForwardedFor), "header the trusted proxies set: X-Forwarded-For or Forwarded (env GATEHOUSE_FORWARDED_HEADER)")
-	fs.StringVar(&c.ProductName, "product-name", env("GATEHOUSE_PRODUCT_NAME", "Gatehouse"), "name shown on the hosted login, consent and logout pages (env GATEHOUSE_PRODUCT_NAME)")
-	fs.StringVar(&c.LogoFile, "logo-file", getenv("GATEHOUSE_LOGO_FILE"), "PNG, JPEG or SVG logo for the hosted pages, embedded in them as a data: URI (env GATEHOUSE_LOGO_FILE)")
-	dur(&c.LoginSessionLifetime, "login-session-lifetime", "GATEHOUSE_LOGIN_SESSION_LIFETIME", oauth.DefaultLoginSessionLifetime, "how long a sign-in on the hosted login page lasts")
-	boolv(&c.LogoutRevokesFamilies, "logout-revokes-families", "GATEHOUSE_LOGOUT_REVOKES_FAMILIES", "RP-initiated logout also revokes the refresh tokens issued in the ended login session")
-	boolv(&c.InsecureHTTPIssuer, "insecure-http-issuer", "GATEHOUSE_INSECURE_HTTP_ISSUER", "allow an http:// issuer outside dev mode: tokens, secrets and passwords then cross the network in clear unless a proxy in front adds TLS")
-	fs.StringVar(&c.TLSCert, "tls-cert", getenv("GATEHOUSE_TLS_CERT"), "PEM certificate chain: serve HTTPS (TLS 1.2 or later) on --addr; reread when the file changes (env GATEHOUSE_TLS_CERT)")
-	fs.StringVar(&c.TLSKey, "tls-key", getenv("GATEHOUSE_TLS_KEY"), "PEM private key of --tls-cert (env GATEHOUSE_TLS_KEY)")
-	fs.StringVar(&c.AdminTLSCert, "admin-tls-cert", getenv("GATEHOUSE_ADMIN_TLS_CERT"), "PEM certificate chain of the admin listener; default --tls-cert (env GATEHOUSE_ADMIN_TLS_CERT)")
-	fs.StringVar(&c.AdminTLSKey, "admin-tls-key", getenv("GATEHOUSE_ADMIN_TLS_KEY"), "PEM private key of --admin-tls-cert; default --tls-key (env GATEHOUSE_ADMIN_TLS_KEY)")
-	dev := fs.Bool("dev", false, "embedded dev mode: in-memory store and keys, demo client and user, loopback only (the default without a database URL when --addr and --issuer are loopback)")
+// configTable is Config without its methods: kong calls a Validate
+// method while parsing, before finish has completed the settings.
+type configTable Config
 
-	finish := func(serving bool) error {
-		c.Scopes = strings.FieldsFunc(*scopes, func(r rune) bool { return r == ' ' || r == ',' })
-		c.DatabaseURL = databaseURL()
-		if c.AdminTLSCert == "" && c.AdminTLSKey == "" {
-			c.AdminTLSCert, c.AdminTLSKey = c.TLSCert, c.TLSKey
-		}
-		proxies, err := parsePrefixes(*trustedProxies)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--trusted-proxies: %v", err))
-		}
-		c.TrustedProxies = proxies
-		issuerGiven := c.Issuer != ""
-		if !issuerGiven {
-			c.Issuer = "http://" + c.Addr
-		}
-		all := append(errs, c.Validate())
-		if serving {
-			all = append(all, c.chooseMode(*dev, issuerGiven))
-		} else {
-			c.Dev = c.DatabaseURL == ""
-		}
-		return errors.Join(all...)
+func (f *serveFlags) config() *Config { return (*Config)(&f.configTable) }
+
+// parseConfig reads the settings from args (serve's flags) over the
+// environment, and finishes them (finish).
+func parseConfig(getenv func(string) string, args []string, serving bool) (*Config, error) {
+	var f serveFlags
+	var envErrs []error
+	p, err := newParser(&f, getenv, &envErrs, io.Discard, io.Discard)
+	if err != nil {
+		return nil, err
 	}
-	return c, finish
+	if _, err := parse(p, args); err != nil {
+		return nil, err
+	}
+	f.Secrets = getenv(keys.EnvSecrets)
+	return f.config(), f.finish(envErrs, serving)
+}
+
+// finish completes the settings after parsing and reports every problem
+// at once: the variables that did not parse (envErrs), Validate and, when
+// serving, the choice of mode (chooseMode), which only serve needs. The
+// other commands work on the shared store: dev mode for them means no
+// database.
+func (f *serveFlags) finish(envErrs []error, serving bool) error {
+	c := f.config()
+	if c.AdminTLSCert == "" && c.AdminTLSKey == "" {
+		c.AdminTLSCert, c.AdminTLSKey = c.TLSCert, c.TLSKey
+	}
+	issuerGiven := c.Issuer != ""
+	if !issuerGiven {
+		c.Issuer = "http://" + c.Addr
+	}
+	all := append(envErrs, c.Validate())
+	if serving {
+		all = append(all, c.chooseMode(f.DevMode, issuerGiven))
+	} else {
+		c.Dev = c.DatabaseURL == ""
+	}
+	return errors.Join(all...)
 }
 
 // chooseMode decides between dev mode and production (design D11): dev
@@ -369,26 +222,12 @@ func (c *Config) throttleLimits() oauth.ThrottleLimits {
 	}
 }
 
-// usage prints a subcommand's help with an example.
-func usage(fs *flag.FlagSet, w io.Writer, synopsis, example string) func() {
-	return func() {
-		fmt.Fprintf(w, "Usage: %s\n\nExample:\n  %s\n\nFlags:\n", synopsis, example)
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-	}
-}
-
 // envConfig is the server's configuration from the environment alone, for
 // the commands that work on the same store as serve, so that they apply
 // the same settings (scopes, argon2id parameters, key schedule).
 func envConfig(getenv func(string) string) (*Config, error) {
-	fs := flag.NewFlagSet("config", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfg, finish := configFlags(fs, getenv)
-	if err := fs.Parse(nil); err != nil {
-		return nil, err
-	}
-	if err := finish(false); err != nil {
+	cfg, err := parseConfig(getenv, nil, false)
+	if err != nil {
 		return nil, fmt.Errorf("configuration:\n%w", err)
 	}
 	return cfg, nil
@@ -420,109 +259,5 @@ func (c *Config) keyOptions(secrets *keys.Secrets, logger *slog.Logger) keys.Opt
 		PublishLead:      c.KeyPublishLead,
 		MaxTokenLifetime: oauth.MaxTokenLifetime,
 		Logger:           logger,
-	}
-}
-
-// knownEnv lists the GATEHOUSE_* variables configFlags reads.
-func knownEnv() []string {
-	var names []string
-	fs := flag.NewFlagSet("known", flag.ContinueOnError)
-	configFlags(fs, func(name string) string {
-		names = append(names, name)
-		return ""
-	})
-	return names
-}
-
-// retiredEnv says what replaced a variable earlier versions read, or "".
-func retiredEnv(name string) string {
-	switch name {
-	case "GATEHOUSE_BOOTSTRAP_ADMIN":
-		return "serve no longer creates or prints an admin client; create one with `gatehouse bootstrap`"
-	}
-	return ""
-}
-
-// checkEnviron refuses GATEHOUSE_* variables that nothing reads (design
-// D11): a misspelt GATEHOUSE_DATABASE_URL must not start a server in dev
-// mode. The names are compared case-insensitively so that a lower-case
-// spelling is caught too. Variables of this repository's other programs
-// (GATEHOUSE_BENCH_*, GATEHOUSE_TEST_*) are theirs.
-func checkEnviron(environ []string) error {
-	known := knownEnv()
-	var errs []error
-	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
-		upper := strings.ToUpper(name)
-		if !strings.HasPrefix(upper, "GATEHOUSE_") || slices.Contains(known, name) ||
-			strings.HasPrefix(upper, "GATEHOUSE_BENCH_") || strings.HasPrefix(upper, "GATEHOUSE_TEST_") {
-			continue
-		}
-		if why := retiredEnv(name); why != "" {
-			errs = append(errs, fmt.Errorf("environment variable %s is no longer read: %s", name, why))
-			continue
-		}
-		errs = append(errs, fmt.Errorf("unknown environment variable %s: did you mean %s?", name, closest(upper, known)))
-	}
-	return errors.Join(errs...)
-}
-
-// closest returns the candidate with the smallest edit distance to s.
-func closest(s string, candidates []string) string {
-	best, bestDist := "", -1
-	for _, c := range candidates {
-		if d := editDistance(s, c); bestDist < 0 || d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
-// lookupEnv returns a getenv over environ ("NAME=value" entries); the first
-// entry of a name wins, as with os.Getenv.
-func lookupEnv(environ []string) func(string) string {
-	m := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		name, value, _ := strings.Cut(kv, "=")
-		if _, dup := m[name]; !dup {
-			m[name] = value
-		}
-	}
-	return func(name string) string { return m[name] }
-}
-
-// databaseURLFlag registers --database-url for the commands that open the
-// store. The flag shows no default: the environment's URL carries the
-// database password, and a default is printed by --help and every usage
-// message. The returned function gives the flag, else the environment.
-func databaseURLFlag(fs *flag.FlagSet, getenv func(string) string) func() string {
-	fromEnv := getenv("GATEHOUSE_DATABASE_URL")
-	v := fs.String("database-url", "", "PostgreSQL URL; prefer the environment, which keeps the password out of the process list (env GATEHOUSE_DATABASE_URL)")
-	return func() string {
-		if *v != "" {
-			return *v
-		}
-		return fromEnv
 	}
 }

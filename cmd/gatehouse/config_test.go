@@ -3,23 +3,30 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // serveConfig finishes a serve configuration from env and args without
 // starting anything.
 func serveConfig(env map[string]string, args ...string) (*Config, error) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfg, finish := configFlags(fs, func(k string) string { return env[k] })
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	return parseConfig(func(k string) string { return env[k] }, args, true)
+}
+
+// checkEnv is checkEnviron with the variables of run's command tree.
+func checkEnv(environ []string) error {
+	p, err := newParser(&cli{}, func(string) string { return "" }, new([]error), io.Discard, io.Discard)
+	if err != nil {
+		panic(err)
 	}
-	return cfg, finish(true)
+	return checkEnviron(environ, knownEnv(p.Model))
 }
 
 // TestDevModeOnlyWhereHarmless: dev mode starts by default only with no
@@ -111,7 +118,7 @@ func TestUnknownEnvironmentVariable(t *testing.T) {
 		{"GATEHOUSE_INSECURE_ISSUER=true", "did you mean GATEHOUSE_INSECURE_HTTP_ISSUER?"},
 		{"GATEHOUSE_BOOTSTRAP_ADMIN=false", "gatehouse bootstrap"},
 	} {
-		err := checkEnviron([]string{tc.env})
+		err := checkEnv([]string{tc.env})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("checkEnviron(%q) = %v; want an error saying %q", tc.env, err, tc.want)
 		}
@@ -121,7 +128,71 @@ func TestUnknownEnvironmentVariable(t *testing.T) {
 	ok := []string{"GATEHOUSE_DATABASE_URL=x", "GATEHOUSE_SECRETS=x", "GATEHOUSE_SECRETS_FILE=x", "GATEHOUSE_MIGRATE=true",
 		"GATEHOUSE_TLS_CERT=x", "GATEHOUSE_TLS_KEY=x", "GATEHOUSE_ADMIN_TLS_CERT=x", "GATEHOUSE_ADMIN_TLS_KEY=x",
 		"GATEHOUSE_INSECURE_HTTP_ISSUER=true", "GATEHOUSE_BENCH_URL=x", "GATEHOUSE_TEST_DATABASE_URL=x", "HOME=/root"}
-	if err := checkEnviron(ok); err != nil {
+	if err := checkEnv(ok); err != nil {
 		t.Errorf("checkEnviron(known variables) = %v", err)
+	}
+}
+
+// TestEnvironmentPassedIn: run reads the environment it is given, never
+// the process's (kong's own env tag would read os.Getenv).
+func TestEnvironmentPassedIn(t *testing.T) {
+	t.Setenv("GATEHOUSE_ADDR", "0.0.0.0:9999")
+	t.Setenv("GATEHOUSE_DATABASE_URL", "postgres://gatehouse:process-password@db.internal/gatehouse")
+	cfg, err := serveConfig(nil)
+	if err != nil {
+		t.Fatalf("serve config: %v", err)
+	}
+	if cfg.Addr != "127.0.0.1:8080" || cfg.DatabaseURL != "" || !cfg.Dev {
+		t.Errorf("with GATEHOUSE_* only in the process environment: addr %q, database %q, dev %v; want the defaults", cfg.Addr, cfg.DatabaseURL, cfg.Dev)
+	}
+}
+
+// TestSettingsDefaults: the server's table agrees with the fallbacks the
+// libraries keep for their own users.
+func TestSettingsDefaults(t *testing.T) {
+	cfg, err := serveConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.throttleLimits(), (oauth.ThrottleLimits{Window: oauth.DefaultThrottleWindow, PerUserAddress: oauth.DefaultThrottlePerUserAddress,
+		PerUser: oauth.DefaultThrottlePerUser, PerAddress: oauth.DefaultThrottlePerAddress, SlowInterval: oauth.DefaultThrottleSlowInterval}); got != want {
+		t.Errorf("throttle defaults = %+v; want oauth's %+v", got, want)
+	}
+	if cfg.SigningAlg != keys.ES256 || cfg.ForwardedHeader != oauth.HeaderXForwardedFor {
+		t.Errorf("signing alg %q, forwarded header %q", cfg.SigningAlg, cfg.ForwardedHeader)
+	}
+	if cfg.LoginSessionLifetime != oauth.DefaultLoginSessionLifetime || cfg.AccessTokenLifetime != oauth.DefaultAccessTokenLifetime ||
+		cfg.RefreshTokenLifetime != oauth.DefaultRefreshTokenLifetime || cfg.RefreshFamilyLifetime != oauth.DefaultRefreshFamilyLifetime {
+		t.Errorf("lifetimes: login session %v, access %v, refresh %v, family %v; want oauth's defaults", cfg.LoginSessionLifetime,
+			cfg.AccessTokenLifetime, cfg.RefreshTokenLifetime, cfg.RefreshFamilyLifetime)
+	}
+}
+
+// TestHelpHidesDatabaseURL: --help names the database variable, never its
+// value, wherever the URL comes from.
+func TestHelpHidesDatabaseURL(t *testing.T) {
+	const url = "postgres://gatehouse:help-password@db.internal/gatehouse"
+	t.Setenv("GATEHOUSE_DATABASE_URL", url)
+	for _, args := range [][]string{{"serve", "--help"}, {"clients", "list", "--help"}, {"migrate", "status", "--help"}, {"--help"}} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, []string{"GATEHOUSE_DATABASE_URL=" + url}, nil, &out, &errOut)
+		if !errors.Is(err, flag.ErrHelp) || strings.Contains(out.String()+errOut.String(), "help-password") {
+			t.Errorf("gatehouse %v: %v; printed the database password:\n%s", args, err, out.String())
+		}
+		if args[0] != "--help" && !strings.Contains(out.String(), "$GATEHOUSE_DATABASE_URL") {
+			t.Errorf("gatehouse %v does not name $GATEHOUSE_DATABASE_URL:\n%s", args, out.String())
+		}
+	}
+}
+
+// TestEveryProblemAtOnce: variables that do not parse are reported with
+// the settings Validate refuses, in one error.
+func TestEveryProblemAtOnce(t *testing.T) {
+	_, err := serveConfig(map[string]string{"GATEHOUSE_ACCESS_TOKEN_LIFETIME": "ten minutes", "GATEHOUSE_MIGRATE": "yes",
+		"GATEHOUSE_TRUSTED_PROXIES": "not-a-cidr"}, "--log-level", "loud", "--jwks-max-age", "48h")
+	for _, want := range []string{"GATEHOUSE_ACCESS_TOKEN_LIFETIME", `GATEHOUSE_MIGRATE="yes"`, "GATEHOUSE_TRUSTED_PROXIES", "--log-level", "--jwks-max-age"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("serve config = %v; want it to name %s", err, want)
+		}
 	}
 }

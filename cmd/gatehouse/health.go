@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -85,29 +84,22 @@ func writeHealth(w http.ResponseWriter, status int, body any) {
 	w.Write(b)
 }
 
-const healthcheckExample = `gatehouse healthcheck          # exit 0 when /readyz answers 200
-  Dockerfile: HEALTHCHECK CMD ["/usr/local/bin/gatehouse", "healthcheck"]`
+// healthcheckCmd probes a running server, for images without a shell or
+// curl (distroless): exit status 0 when the probe answers 200. The
+// Dockerfile runs it as HEALTHCHECK CMD ["/usr/local/bin/gatehouse", "healthcheck"].
+type healthcheckCmd struct {
+	Live    bool          `name:"live" help:"Probe /livez (the process answers) instead of /readyz (store, keys, schema)."`
+	URL     string        `name:"url" help:"Base URL of the server; default http(s)://GATEHOUSE_ADDR, https when GATEHOUSE_TLS_CERT is set, an unspecified host (0.0.0.0, ::) probed on loopback."`
+	Timeout time.Duration `name:"timeout" default:"3s" help:"Give up after this long."`
+	output
+}
 
-// runHealthcheck probes a running server, for images without a shell or
-// curl (distroless): exit status 0 when the probe answers 200.
-func runHealthcheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	live := fs.Bool("live", false, "probe "+livezPath+" (the process answers) instead of "+readyzPath+" (store, keys, schema)")
-	base := fs.String("url", "", "base URL of the server; default http(s)://GATEHOUSE_ADDR, https when GATEHOUSE_TLS_CERT is set, an unspecified host (0.0.0.0, ::) probed on loopback")
-	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
-	fs.Usage = usage(fs, stderr, "gatehouse healthcheck [--live] [--url URL]", healthcheckExample)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("healthcheck: unexpected arguments %q", fs.Args())
-	}
-	cfg, err := envConfig(getenv)
+func (c *healthcheckCmd) Run(ctx context.Context, e *cliEnv) error {
+	cfg, err := envConfig(e.getenv)
 	if err != nil {
 		return err
 	}
-	target := *base
+	target := c.URL
 	if target == "" {
 		host, port, err := net.SplitHostPort(cfg.Addr)
 		if err != nil {
@@ -123,7 +115,7 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 		target = scheme + "://" + net.JoinHostPort(host, port)
 	}
 	path := readyzPath
-	if *live {
+	if c.Live {
 		path = livezPath
 	}
 	target = strings.TrimSuffix(target, "/") + path
@@ -135,7 +127,7 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 			return err
 		}
 	}
-	client := &http.Client{Transport: transport, Timeout: *timeout}
+	client := &http.Client{Transport: transport, Timeout: c.Timeout}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
@@ -149,8 +141,8 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("healthcheck: GET %s: %s %s", target, resp.Status, bytes.TrimSpace(body))
 	}
-	fmt.Fprintf(stdout, "ok: GET %s: %s\n", target, bytes.TrimSpace(body))
-	return nil
+	out := map[string]any{"url": target, "status": resp.StatusCode, "body": string(bytes.TrimSpace(body))}
+	return c.print(e.stdout, out, func(w io.Writer) { fmt.Fprintf(w, "ok: GET %s: %s\n", target, bytes.TrimSpace(body)) })
 }
 
 // pinnedTLS trusts exactly the certificate in certFile: the probe runs

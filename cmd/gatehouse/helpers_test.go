@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"io"
 	"log/slog"
 	"net/http"
@@ -45,12 +44,8 @@ func (s *testServer) now() time.Time {
 // testConfig is the dev-mode configuration with cheap password hashing.
 func testConfig(t testing.TB) *Config {
 	t.Helper()
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	cfg, finish := configFlags(fs, func(string) string { return "" })
-	if err := fs.Parse([]string{"--argon2-memory-kib", "8192", "--argon2-iterations", "1"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := finish(true); err != nil {
+	cfg, err := parseConfig(func(string) string { return "" }, []string{"--argon2-memory-kib", "8192", "--argon2-iterations", "1"}, true)
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Tests change clients in the store directly and expect the next

@@ -23,7 +23,11 @@ const (
 func keysCLI(t *testing.T, env map[string]string, args ...string) (string, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	err := runKeys(t.Context(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	var environ []string
+	for k, v := range env {
+		environ = append(environ, k+"="+v)
+	}
+	err := run(t.Context(), append([]string{"keys"}, args...), environ, nil, &stdout, &stderr)
 	out := stdout.String() + stderr.String()
 	for _, secret := range []string{cliSecretOld, cliSecretNew} {
 		if strings.Contains(out, secret) || err != nil && strings.Contains(err.Error(), secret) {
@@ -131,9 +135,9 @@ func TestKeysCommand(t *testing.T) {
 		{map[string]string{"GATEHOUSE_DATABASE_URL": url}, []string{"rotate"}, "no master secret"},
 		{map[string]string{"GATEHOUSE_DATABASE_URL": url, "GATEHOUSE_SECRETS": "short"}, []string{"reencrypt"}, "too short"},
 		{map[string]string{"GATEHOUSE_SECRETS": cliSecretOld}, []string{"list"}, "no database configured"},
-		{env, []string{"revoke"}, "want 1 argument"},
-		{env, []string{"frobnicate"}, "unknown command"},
-		{env, nil, "no command"},
+		{env, []string{"revoke"}, `expected "<kid>"`},
+		{env, []string{"frobnicate"}, "unexpected argument frobnicate"},
+		{env, nil, `expected one of "list"`},
 	} {
 		if _, _, err := keysCLI(t, tt.env, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) ||
 			strings.Contains(err.Error(), "\n") {
@@ -144,14 +148,14 @@ func TestKeysCommand(t *testing.T) {
 
 func TestKeysHelp(t *testing.T) {
 	for _, cmd := range []string{"list", "rotate", "revoke", "reencrypt"} {
-		_, stderr, err := keysCLI(t, nil, cmd, "--help")
-		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr, "Example:\n  gatehouse keys "+cmd) &&
-			!strings.Contains(stderr, "gatehouse keys "+cmd) {
-			t.Errorf("keys %s --help = %v, %q; want usage with an example", cmd, err, stderr)
+		stdout, _, err := keysCLI(t, nil, cmd, "--help")
+		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(stdout, "Example:\n  gatehouse keys "+cmd) &&
+			!strings.Contains(stdout, "gatehouse keys "+cmd) {
+			t.Errorf("keys %s --help = %v, %q; want usage with an example", cmd, err, stdout)
 		}
 	}
-	out, _, err := keysCLI(t, nil, "help")
-	if err != nil || !strings.Contains(out, "GATEHOUSE_SECRETS") {
+	out, _, err := keysCLI(t, nil, "--help")
+	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out, "GATEHOUSE_SECRETS") {
 		t.Errorf("keys help = %q, %v", out, err)
 	}
 }

@@ -113,7 +113,9 @@ func TestNoSecretInOutput(t *testing.T) {
 	// Every command, succeeding.
 	mustRun("", "migrate")
 	mustRun("", "migrate", "status")
-	var created struct{ ID string }
+	var created struct {
+		ID string `json:"client_id"`
+	}
 	if err := json.Unmarshal([]byte(mustRun("", "clients", "create", "--name", "svc", "--grant-types", "client_credentials,password", "--scopes", "read", "--json")), &created); err != nil || created.ID == "" {
 		t.Fatalf("clients create --json: %v", err)
 	}

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
 )
@@ -27,18 +28,24 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	return slog.New(requestIDHandler{slog.NewTextHandler(w, opts)})
 }
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg, finish := configFlags(fs, getenv)
-	fs.Usage = usage(fs, stderr, "gatehouse serve [flags]", "gatehouse serve --addr 127.0.0.1:8080")
-	err := fs.Parse(args)
-	if err != nil {
-		return err
-	}
-	if err := finish(true); err != nil {
+// serveCmd is `gatehouse serve`: its flags are the table of settings.
+type serveCmd struct {
+	serveFlags
+	JSON bool `name:"json" help:"In dev mode, print the demo credentials as one JSON object instead of key=value lines."`
+}
+
+func (c *serveCmd) Run(ctx context.Context, e *cliEnv) error {
+	c.Secrets = e.getenv(keys.EnvSecrets)
+	if err := c.finish(e.envErrs, true); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
+	return serve(ctx, c.config(), c.JSON, e.stdout, e.stderr)
+}
+
+// serve runs the server configured by cfg until ctx ends; asJSON prints
+// dev mode's credentials as JSON.
+func serve(ctx context.Context, cfg *Config, asJSON bool, stdout, stderr io.Writer) error {
+	var err error
 	logger := newLogger(cfg, stderr)
 	var publicTLS, adminTLS *tls.Config
 	if cfg.TLSCert != "" {
@@ -72,13 +79,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// Dev mode's credentials are throwaway: the store lives in this
 		// process, which listens on loopback only. The one place a secret
 		// is printed by serve.
-		if err := seedDemo(ctx, a, stdout); err != nil {
+		var creds bytes.Buffer
+		if err := seedDemo(ctx, a, &creds); err != nil {
 			ln.Close()
 			return err
 		}
-		if _, err := admin.Bootstrap(ctx, a.admin, stdout); err != nil {
+		if _, err := admin.Bootstrap(ctx, a.admin, &creds); err != nil {
 			ln.Close()
 			return fmt.Errorf("dev admin client: %w", err)
+		}
+		if err := (output{JSON: asJSON}).print(stdout, keyValues(creds.String()), func(w io.Writer) { w.Write(creds.Bytes()) }); err != nil {
+			ln.Close()
+			return err
 		}
 		logger.Warn("DEV MODE: in-memory store and signing keys; NOTHING PERSISTS across restarts. Set GATEHOUSE_DATABASE_URL for production.")
 	} else if has, err := a.admin.HasAdminClient(ctx); err == nil && !has {

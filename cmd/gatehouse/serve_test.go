@@ -79,14 +79,3 @@ func startServe(t *testing.T, environ []string, listeners int, args ...string) *
 	}
 	return rs
 }
-
-// keyValues reads the key=value lines of dev mode's or bootstrap's output.
-func keyValues(s string) map[string]string {
-	m := map[string]string{}
-	for _, line := range strings.Split(s, "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
-			m[k] = v
-		}
-	}
-	return m
-}

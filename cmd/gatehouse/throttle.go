@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -10,79 +9,80 @@ import (
 	"github.com/gatehouse/gatehouse/admin"
 )
 
-const throttleUsage = `Usage: gatehouse throttle COMMAND [flags]
-
-Commands:
-  list     list login-throttle counters that are blocking (their next attempt gets 429)
-  show     show the counters of a username and/or client address
-  clear    clear the counters of a username and/or address, or one counter by key
-
-Counters are named by a digest of what they count, never by the username or
-address itself: look one up with show --username/--address. Clearing is an
-audit event (action throttle.clear).
-
-Run 'gatehouse throttle COMMAND --help' for a command's flags and an example.
-`
-
-func runThrottle(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, throttleUsage)
-		return errors.New("throttle: no command given")
-	}
-	cmd, args := args[0], args[1:]
-	switch cmd {
-	case "list", "show", "clear":
-		return throttleRun(ctx, cmd, args, getenv, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, throttleUsage)
-		return nil
-	default:
-		fmt.Fprint(stderr, throttleUsage)
-		return fmt.Errorf("throttle: unknown command %q", cmd)
-	}
+// throttleCmd is `gatehouse throttle`.
+type throttleCmd struct {
+	List  throttleListCmd  `cmd:"" help:"List login-throttle counters that are blocking (their next attempt gets 429)." example:"gatehouse throttle list --json"`
+	Show  throttleShowCmd  `cmd:"" help:"Show the counters of a username and/or client address." example:"gatehouse throttle show --username alice --address 203.0.113.7"`
+	Clear throttleClearCmd `cmd:"" help:"Clear the counters of a username and/or address, or one counter by key." example:"gatehouse throttle clear --username alice --json"`
 }
 
-func throttleRun(ctx context.Context, cmd string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	help := map[string][2]string{
-		"list":  {"gatehouse throttle list [--json]", "gatehouse throttle list"},
-		"show":  {"gatehouse throttle show [--username U] [--address A] [--key K] [--json]", "gatehouse throttle show --username alice --address 203.0.113.7"},
-		"clear": {"gatehouse throttle clear [--username U] [--address A] [--key K] [--json]", "gatehouse throttle clear --username alice"},
-	}[cmd]
-	c := newAdminCmd("throttle "+cmd, getenv, stdout, stderr, help[0], help[1])
-	var p admin.ThrottleParams
-	if cmd != "list" {
-		c.fs.StringVar(&p.Username, "username", "", "a username, in any spelling")
-		c.fs.StringVar(&p.Address, "address", "", "a client address (IPv6 counts per /64)")
-		c.fs.StringVar(&p.Key, "key", "", "one counter's key, as listed")
-	}
-	if _, err := c.parse(args, 0, 0); err != nil {
-		return err
-	}
-	ctx, svc, done, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	var cs []admin.ThrottleCounter
-	switch cmd {
-	case "list":
-		cs, err = svc.ListThrottleBlocks(ctx)
-	case "show":
-		cs, err = svc.ThrottleStatus(ctx, p)
-	case "clear":
-		n, err := svc.ClearThrottle(ctx, p)
+// Help is the detail of `gatehouse throttle --help`.
+func (throttleCmd) Help() string {
+	return `Counters are named by a digest of what they count, never by the username or
+address itself: look one up with show --username/--address. Clearing is an
+audit event (action throttle.clear).`
+}
+
+// throttleTarget names the counters show and clear work on.
+type throttleTarget struct {
+	Username string `name:"username" help:"A username, in any spelling."`
+	Address  string `name:"address" help:"A client address (IPv6 counts per /64)."`
+	Key      string `name:"key" help:"One counter's key, as listed."`
+}
+
+func (t throttleTarget) params() admin.ThrottleParams {
+	return admin.ThrottleParams{Username: t.Username, Address: t.Address, Key: t.Key}
+}
+
+// showCounters prints the throttle counters fn returns.
+func (c *storeCmd) showCounters(ctx context.Context, e *cliEnv, fn func(context.Context, *admin.Service) ([]admin.ThrottleCounter, error)) error {
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		cs, err := fn(ctx, svc)
 		if err != nil {
 			return cliError(err)
 		}
-		return c.print(map[string]int{"cleared": n}, func(w io.Writer) { fmt.Fprintf(w, "cleared=%d\n", n) })
-	}
-	if err != nil {
-		return cliError(err)
-	}
-	return c.print(cs, func(w io.Writer) {
-		fmt.Fprintln(w, "KEY\tKIND\tCOUNT\tLIMIT\tBLOCKED\tUNTIL")
-		for _, x := range cs {
-			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%v\t%s\n", x.Key, x.Kind, x.Count, x.Limit, x.Blocked, x.Until.Format(time.RFC3339))
+		if cs == nil {
+			cs = []admin.ThrottleCounter{}
 		}
+		return c.print(e.stdout, cs, func(w io.Writer) {
+			fmt.Fprintln(w, "KEY\tKIND\tCOUNT\tLIMIT\tBLOCKED\tUNTIL")
+			for _, x := range cs {
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%v\t%s\n", x.Key, x.Kind, x.Count, x.Limit, x.Blocked, x.Until.Format(time.RFC3339))
+			}
+		})
+	})
+}
+
+type throttleListCmd struct{ storeCmd }
+
+func (c *throttleListCmd) Run(ctx context.Context, e *cliEnv) error {
+	return c.showCounters(ctx, e, func(ctx context.Context, svc *admin.Service) ([]admin.ThrottleCounter, error) {
+		return svc.ListThrottleBlocks(ctx)
+	})
+}
+
+type throttleShowCmd struct {
+	storeCmd
+	throttleTarget
+}
+
+func (c *throttleShowCmd) Run(ctx context.Context, e *cliEnv) error {
+	return c.showCounters(ctx, e, func(ctx context.Context, svc *admin.Service) ([]admin.ThrottleCounter, error) {
+		return svc.ThrottleStatus(ctx, c.params())
+	})
+}
+
+type throttleClearCmd struct {
+	storeCmd
+	throttleTarget
+}
+
+func (c *throttleClearCmd) Run(ctx context.Context, e *cliEnv) error {
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		n, err := svc.ClearThrottle(ctx, c.params())
+		if err != nil {
+			return cliError(err)
+		}
+		return c.print(e.stdout, map[string]int{"cleared": n}, func(w io.Writer) { fmt.Fprintf(w, "cleared=%d\n", n) })
 	})
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -287,13 +285,7 @@ func TestPasswordHashingBounded(t *testing.T) {
 // name.
 func TestThrottleConfig(t *testing.T) {
 	parse := func(args ...string) (*Config, error) {
-		fs := flag.NewFlagSet("test", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		cfg, finish := configFlags(fs, func(string) string { return "" })
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		return cfg, finish(false)
+		return parseConfig(func(string) string { return "" }, args, false)
 	}
 	cfg, err := parse("--trusted-proxies", "10.0.0.0/8, 192.0.2.7,2001:db8::/32")
 	if err != nil {

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/admin"
+)
+
+// clientFields are the flags of a client's fields. Pointers tell a flag
+// not given from an empty one, for update.
+type clientFields struct {
+	Name          *string           `name:"name" help:"Client name, unique."`
+	GrantTypes    *wordList         `name:"grant-types" help:"Comma-separated grants: ${grant_types}."`
+	Scopes        *wordList         `name:"scopes" help:"Comma-separated scopes, each known to the server (GATEHOUSE_SCOPES)."`
+	Audiences     *wordList         `name:"audiences" help:"Comma-separated audiences; none means tokens carry the issuer."`
+	Roles         *wordList         `name:"roles" help:"Comma-separated roles put in the client's tokens."`
+	Claim         map[string]string `name:"claim" mapsep:"none" placeholder:"KEY=VALUE" help:"Custom claim with a string value (repeatable)."`
+	ClaimJSON     map[string]string `name:"claim-json" mapsep:"none" placeholder:"KEY=JSON" help:"Custom claim with a JSON value (repeatable)."`
+	TokenLifetime *time.Duration    `name:"token-lifetime" help:"Access-token lifetime, 1s to 24h; 0 means the server default."`
+}
+
+// patch is the change the flags given ask for.
+func (f clientFields) patch() (admin.ClientPatch, error) {
+	p := admin.ClientPatch{Name: f.Name, GrantTypes: (*[]string)(f.GrantTypes), Scopes: (*[]string)(f.Scopes),
+		Audiences: (*[]string)(f.Audiences), Roles: (*[]string)(f.Roles)}
+	if f.Claim != nil || f.ClaimJSON != nil {
+		m := map[string]any{}
+		for k, v := range f.Claim {
+			m[k] = v
+		}
+		for k, v := range f.ClaimJSON {
+			var val any
+			if err := json.Unmarshal([]byte(v), &val); err != nil {
+				return p, fmt.Errorf("--claim-json: value of %q is not JSON: %v", k, err)
+			}
+			m[k] = val
+		}
+		p.Claims = &m
+	}
+	if f.TokenLifetime != nil {
+		s, err := lifetimeSeconds("token-lifetime", *f.TokenLifetime)
+		if err != nil {
+			return p, err
+		}
+		p.TokenLifetimeSeconds = &s
+	}
+	return p, nil
+}
+
+// deref is *p, or the zero value of a flag not given.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// lifetimeSeconds turns a duration flag into whole seconds.
+func lifetimeSeconds(name string, d time.Duration) (int64, error) {
+	if d%time.Second != 0 {
+		return 0, fmt.Errorf("--%s %v: must be whole seconds", name, d)
+	}
+	return int64(d / time.Second), nil
+}
+
+func printClient(w io.Writer, cl admin.Client) {
+	fmt.Fprintf(w, "client_id:\t%s\nname:\t%s\nstatus:\t%s\ngrant types:\t%s\nscopes:\t%s\naudiences:\t%s\nroles:\t%s\n",
+		cl.ID, cl.Name, status(cl.Disabled), joinOr(cl.GrantTypes), joinOr(cl.Scopes), joinOr(cl.Audiences), joinOr(cl.Roles))
+	for _, k := range slices.Sorted(maps.Keys(cl.Claims)) {
+		b, _ := json.Marshal(cl.Claims[k])
+		fmt.Fprintf(w, "claim %s:\t%s\n", k, b)
+	}
+	lifetime := "server default"
+	if cl.TokenLifetimeSeconds > 0 {
+		lifetime = (time.Duration(cl.TokenLifetimeSeconds) * time.Second).String()
+	}
+	fmt.Fprintf(w, "token lifetime:\t%s\n", lifetime)
+	if cl.PreviousSecretExpiresAt != nil {
+		fmt.Fprintf(w, "previous secret valid until:\t%s\n", cl.PreviousSecretExpiresAt.Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "created:\t%s\nupdated:\t%s\n", cl.CreatedAt.Format(time.RFC3339), cl.UpdatedAt.Format(time.RFC3339))
+}
