@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/gatehouse/gatehouse/keys"
@@ -106,9 +107,9 @@ func newProvider(cfg Config, store fositeStorage, ring *keys.Ring) fosite.OAuth2
 	return compose.Compose(fc, store, strategy,
 		// The code flow: fosite's order, PKCE after the code handler
 		// (FOSITE-OIDC.md "Composition").
-		compose.OAuth2AuthorizeExplicitFactory,
-		compose.OAuth2PKCEFactory,
-		compose.OpenIDConnectExplicitFactory,
+		ownGrantAndAuthorize[*oauth2.AuthorizeExplicitGrantHandler](compose.OAuth2AuthorizeExplicitFactory),
+		ownGrantAndAuthorize[*pkce.Handler](compose.OAuth2PKCEFactory),
+		ownGrantAndAuthorize[*openid.OpenIDConnectExplicitHandler](compose.OpenIDConnectExplicitFactory),
 		ownGrantOnly[*oauth2.ClientCredentialsGrantHandler](compose.OAuth2ClientCredentialsGrantFactory),
 		ownGrantOnly[*oauth2.ResourceOwnerPasswordCredentialsGrantHandler](compose.OAuth2ResourceOwnerPasswordCredentialsFactory),
 		func(fosite.Configurator, any, any) any {
@@ -116,7 +117,7 @@ func newProvider(cfg Config, store fositeStorage, ring *keys.Ring) fosite.OAuth2
 				lifespan: cfg.AccessTokenLifetime, now: cfg.Now}
 		},
 		ownGrantOnly[*oauth2.RefreshTokenGrantHandler](compose.OAuth2RefreshTokenGrantFactory),
-		compose.OpenIDConnectRefreshFactory,
+		openIDRefreshOnly(compose.OpenIDConnectRefreshFactory),
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 	)
@@ -134,6 +135,54 @@ func ownGrantOnly[H fosite.TokenEndpointHandler](f func(fosite.Configurator, any
 }
 
 type grantHandler[H fosite.TokenEndpointHandler] struct{ h H }
+
+// openIDRefreshOnly is ownGrantOnly for fosite's OpenID Connect refresh
+// handler, which also answers a refresh without openid with a
+// stack-traced error.
+func openIDRefreshOnly(f func(fosite.Configurator, any, any) any) compose.Factory {
+	return func(cfg fosite.Configurator, store any, strategy any) any {
+		return openIDRefresh{grantHandler[*openid.OpenIDConnectRefreshHandler]{f(cfg, store, strategy).(*openid.OpenIDConnectRefreshHandler)}}
+	}
+}
+
+type openIDRefresh struct {
+	grantHandler[*openid.OpenIDConnectRefreshHandler]
+}
+
+func (o openIDRefresh) HandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) error {
+	if !r.GetGrantedScopes().Has(ScopeOpenID) {
+		return fosite.ErrUnknownRequest
+	}
+	return o.grantHandler.HandleTokenEndpointRequest(ctx, r)
+}
+
+func (o openIDRefresh) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !r.GetGrantedScopes().Has(ScopeOpenID) {
+		return fosite.ErrUnknownRequest
+	}
+	return o.grantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
+}
+
+// ownGrantAndAuthorize is ownGrantOnly for a handler that also serves the
+// authorization endpoint (the code flow's): its authorize side is passed
+// through unchanged.
+func ownGrantAndAuthorize[H interface {
+	fosite.TokenEndpointHandler
+	fosite.AuthorizeEndpointHandler
+}](f func(fosite.Configurator, any, any) any) compose.Factory {
+	return func(cfg fosite.Configurator, store any, strategy any) any {
+		return grantAndAuthorizeHandler[H]{grantHandler[H]{f(cfg, store, strategy).(H)}}
+	}
+}
+
+type grantAndAuthorizeHandler[H interface {
+	fosite.TokenEndpointHandler
+	fosite.AuthorizeEndpointHandler
+}] struct{ grantHandler[H] }
+
+func (g grantAndAuthorizeHandler[H]) HandleAuthorizeEndpointRequest(ctx context.Context, r fosite.AuthorizeRequester, resp fosite.AuthorizeResponder) error {
+	return g.h.HandleAuthorizeEndpointRequest(ctx, r, resp)
+}
 
 func (g grantHandler[H]) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
 	if !g.h.CanHandleTokenEndpointRequest(ctx, r) {

@@ -47,7 +47,7 @@ func (s *Session) Clone() fosite.Session {
 		return nil
 	}
 	c := *s
-	c.JWTSession = s.JWTSession.Clone().(*oauth2.JWTSession)
+	c.JWTSession = cloneJWTSession(s.JWTSession)
 	if s.idClaims != nil {
 		ic := *s.idClaims
 		ic.Audience = slices.Clone(ic.Audience)
@@ -58,6 +58,28 @@ func (s *Session) Clone() fosite.Session {
 	if s.idHeaders != nil {
 		c.idHeaders = &jwt.Headers{Extra: maps.Clone(s.idHeaders.Extra)}
 	}
+	return &c
+}
+
+// cloneJWTSession copies j as fosite's JWTSession.Clone does, without its
+// reflection-based deep copy (3% of a refresh's CPU): the claims, header
+// and expiry maps are copied, their values are not mutated in place.
+func cloneJWTSession(j *oauth2.JWTSession) *oauth2.JWTSession {
+	if j == nil {
+		return nil
+	}
+	c := *j
+	if j.JWTClaims != nil {
+		claims := *j.JWTClaims
+		claims.Audience = slices.Clone(claims.Audience)
+		claims.Scope = slices.Clone(claims.Scope)
+		claims.Extra = maps.Clone(claims.Extra)
+		c.JWTClaims = &claims
+	}
+	if j.JWTHeader != nil {
+		c.JWTHeader = &jwt.Headers{Extra: maps.Clone(j.JWTHeader.Extra)}
+	}
+	c.ExpiresAt = maps.Clone(j.ExpiresAt)
 	return &c
 }
 

@@ -22,12 +22,20 @@ type clientFields struct {
 	Claim         map[string]string `name:"claim" mapsep:"none" placeholder:"KEY=VALUE" help:"Custom claim with a string value (repeatable)."`
 	ClaimJSON     map[string]string `name:"claim-json" mapsep:"none" placeholder:"KEY=JSON" help:"Custom claim with a JSON value (repeatable)."`
 	TokenLifetime *time.Duration    `name:"token-lifetime" help:"Access-token lifetime, 1s to 24h; 0 means the server default."`
+	// Browser and native apps (the authorization code flow).
+	RedirectURIs           *wordList `name:"redirect-uris" help:"Comma-separated redirect URIs of the authorization code flow: https, http://127.0.0.1 or http://[::1] (any port matches), or a private-use scheme such as com.example.app:/cb."`
+	PostLogoutRedirectURIs *wordList `name:"post-logout-redirect-uris" help:"Comma-separated URIs RP-initiated logout may return to."`
+	WebOrigins             *wordList `name:"web-origins" help:"Comma-separated origins (scheme://host[:port]) allowed to call the token, userinfo and revocation endpoints from a browser (CORS)."`
+	Public                 *bool     `name:"public" negatable:"" help:"A client without a secret (a browser or native app); it must use PKCE."`
+	ThirdParty             *bool     `name:"third-party" negatable:"" help:"Show the consent page to the client's users."`
 }
 
 // patch is the change the flags given ask for.
 func (f clientFields) patch() (admin.ClientPatch, error) {
 	p := admin.ClientPatch{Name: f.Name, GrantTypes: (*[]string)(f.GrantTypes), Scopes: (*[]string)(f.Scopes),
-		Audiences: (*[]string)(f.Audiences), Roles: (*[]string)(f.Roles)}
+		Audiences: (*[]string)(f.Audiences), Roles: (*[]string)(f.Roles), RedirectURIs: (*[]string)(f.RedirectURIs),
+		PostLogoutRedirectURIs: (*[]string)(f.PostLogoutRedirectURIs), WebOrigins: (*[]string)(f.WebOrigins),
+		Public: f.Public, ThirdParty: f.ThirdParty}
 	if f.Claim != nil || f.ClaimJSON != nil {
 		m := map[string]any{}
 		for k, v := range f.Claim {
@@ -72,6 +80,8 @@ func lifetimeSeconds(name string, d time.Duration) (int64, error) {
 func printClient(w io.Writer, cl admin.Client) {
 	fmt.Fprintf(w, "client_id:\t%s\nname:\t%s\nstatus:\t%s\ngrant types:\t%s\nscopes:\t%s\naudiences:\t%s\nroles:\t%s\n",
 		cl.ID, cl.Name, status(cl.Disabled), joinOr(cl.GrantTypes), joinOr(cl.Scopes), joinOr(cl.Audiences), joinOr(cl.Roles))
+	fmt.Fprintf(w, "public:\t%v\nthird party:\t%v\nredirect URIs:\t%s\npost-logout URIs:\t%s\nweb origins:\t%s\n",
+		cl.Public, cl.ThirdParty, joinOr(cl.RedirectURIs), joinOr(cl.PostLogoutRedirectURIs), joinOr(cl.WebOrigins))
 	for _, k := range slices.Sorted(maps.Keys(cl.Claims)) {
 		b, _ := json.Marshal(cl.Claims[k])
 		fmt.Fprintf(w, "claim %s:\t%s\n", k, b)

@@ -14,7 +14,7 @@ import (
 // id, as a user by its username or id; a name that starts with "-" follows
 // "--".
 type clientsCmd struct {
-	Create       clientsCreateCmd `cmd:"" help:"Register a client; prints its client_id and generated secret once." example:"gatehouse clients create --name reports --grant-types client_credentials --scopes read --audiences billing-api --roles service --claim tenant=acme --token-lifetime 5m"`
+	Create       clientsCreateCmd `cmd:"" help:"Register a client; prints its client_id and generated secret once." example:"gatehouse clients create --name reports --grant-types client_credentials --scopes read --audiences billing-api --roles service --claim tenant=acme --token-lifetime 5m" example:"gatehouse clients create --name my-spa --public --grant-types authorization_code,refresh_token --scopes openid,profile,offline_access --redirect-uris https://app.example.com/callback,http://127.0.0.1/callback --post-logout-redirect-uris https://app.example.com/ --web-origins https://app.example.com"`
 	List         clientsListCmd   `cmd:"" help:"List clients." example:"gatehouse clients list --json"`
 	Show         clientsShowCmd   `cmd:"" help:"Show one client." example:"gatehouse clients show billing"`
 	Update       clientsUpdateCmd `cmd:"" help:"Change a client's fields; only the flags given change." example:"gatehouse clients update billing --roles service,reporting --disabled=false --token-lifetime 15m"`
@@ -72,12 +72,18 @@ func (c *clientsCreateCmd) Run(ctx context.Context, e *cliEnv) error {
 		cl, err := svc.CreateClient(ctx, admin.ClientParams{
 			ID: c.ID, Name: deref(p.Name), GrantTypes: deref(p.GrantTypes), Scopes: deref(p.Scopes),
 			Audiences: deref(p.Audiences), Roles: deref(p.Roles), Claims: deref(p.Claims),
-			TokenLifetimeSeconds: deref(p.TokenLifetimeSeconds),
+			TokenLifetimeSeconds: deref(p.TokenLifetimeSeconds), RedirectURIs: deref(p.RedirectURIs),
+			PostLogoutRedirectURIs: deref(p.PostLogoutRedirectURIs), WebOrigins: deref(p.WebOrigins),
+			Public: deref(p.Public), ThirdParty: deref(p.ThirdParty),
 		})
 		if err != nil {
 			return cliError(err)
 		}
 		return c.print(e.stdout, renameID(cl, "client_id"), func(w io.Writer) {
+			if cl.Public {
+				fmt.Fprintf(w, "# A public client: it has no secret.\nclient_id=%s\n", cl.ID)
+				return
+			}
 			fmt.Fprintf(w, "# The secret is shown once: only its digest is stored.\nclient_id=%s\nclient_secret=%s\n", cl.ID, cl.ClientSecret)
 		})
 	})

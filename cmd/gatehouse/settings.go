@@ -40,7 +40,7 @@ type Config struct {
 	// flag, so they stay out of shell history and --help.
 	Secrets            string        `kong:"-"`
 	SecretsFile        string        `name:"secrets-file" envvar:"GATEHOUSE_SECRETS_FILE" help:"File of master secrets, one per line, the first encrypts (or set GATEHOUSE_SECRETS)."`
-	DBMaxConns         uint          `name:"database-max-conns" envvar:"GATEHOUSE_DATABASE_MAX_CONNS" default:"0" help:"PostgreSQL pool size; 0 means pgx's default (max of 4 and the CPU count)."`
+	DBMaxConns         uint          `name:"database-max-conns" envvar:"GATEHOUSE_DATABASE_MAX_CONNS" default:"0" help:"PostgreSQL pool size; 0 means 8 per CPU, between 16 and 64 (or the URL's pool_max_conns)."`
 	DBConnectTimeout   time.Duration `name:"database-connect-timeout" envvar:"GATEHOUSE_DATABASE_CONNECT_TIMEOUT" default:"2s" help:"Timeout for opening one database connection."`
 	DBStatementTimeout time.Duration `name:"database-statement-timeout" envvar:"GATEHOUSE_DATABASE_STATEMENT_TIMEOUT" default:"2s" help:"PostgreSQL statement_timeout."`
 	RequestTimeout     time.Duration `name:"request-timeout" envvar:"GATEHOUSE_REQUEST_TIMEOUT" default:"5s" help:"Deadline of one request's work; past it the answer is 503."`

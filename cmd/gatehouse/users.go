@@ -19,6 +19,7 @@ type usersCmd struct {
 	Create      usersCreateCmd      `cmd:"" help:"Create a user; without a password one is generated and printed once." example:"gatehouse users create --username bob --roles user,editor --password-file /run/secrets/bob-password"`
 	List        usersListCmd        `cmd:"" help:"List users." example:"gatehouse users list --json"`
 	Show        usersShowCmd        `cmd:"" help:"Show one user (by username or id)." example:"gatehouse users show alice"`
+	Update      usersUpdateCmd      `cmd:"" help:"Change a user's profile (the email and name userinfo serves); only the flags given change." example:"gatehouse users update alice --email alice@example.com --email-verified --name Alice"`
 	SetPassword usersSetPasswordCmd `cmd:"" help:"Set or generate a user's password; revokes its refresh tokens." example:"gatehouse users set-password alice --password-file /run/secrets/alice-password"`
 	Disable     usersDisableCmd     `cmd:"" help:"Disable a user; its refresh and access tokens stop at once." example:"gatehouse users disable alice"`
 	Enable      usersEnableCmd      `cmd:"" help:"Enable a user." example:"gatehouse users enable alice --json"`
@@ -83,13 +84,36 @@ func (p passwordFlags) read(stdin io.Reader) (string, error) {
 func printUser(w io.Writer, u admin.User) {
 	fmt.Fprintf(w, "user_id:\t%s\nusername:\t%s\nstatus:\t%s\nroles:\t%s\ncreated:\t%s\nupdated:\t%s\n",
 		u.ID, u.Username, status(u.Disabled), joinOr(u.Roles), u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339))
+	if u.Email != "" || u.Name != "" {
+		fmt.Fprintf(w, "email:\t%s\nemail verified:\t%v\nname:\t%s\n", u.Email, u.EmailVerified, u.Name)
+	}
 }
 
 type usersCreateCmd struct {
 	storeCmd
 	Username string   `name:"username" help:"Username; compared case-insensitively."`
 	Roles    wordList `name:"roles" help:"Comma-separated roles."`
+	profileFlags
 	passwordFlags
+}
+
+// profileFlags are the optional profile claims userinfo serves (OIDC Core
+// 1.0 section 5.1). Pointers tell a flag not given from an empty one.
+type profileFlags struct {
+	Email         *string `name:"email" help:"Email address (no display name)."`
+	EmailVerified *bool   `name:"email-verified" negatable:"" help:"The email address was checked."`
+	Name          *string `name:"name" help:"Full name."`
+}
+
+type usersUpdateCmd struct {
+	userCmd
+	profileFlags
+}
+
+func (c *usersUpdateCmd) Run(ctx context.Context, e *cliEnv) error {
+	return c.change(ctx, e, func(ctx context.Context, svc *admin.Service, u admin.User) (admin.User, error) {
+		return svc.UpdateUser(ctx, u.ID, admin.UserPatch{Email: c.Email, EmailVerified: c.EmailVerified, Name: c.Name})
+	})
 }
 
 func (c *usersCreateCmd) Run(ctx context.Context, e *cliEnv) error {
@@ -98,7 +122,8 @@ func (c *usersCreateCmd) Run(ctx context.Context, e *cliEnv) error {
 		return err
 	}
 	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
-		u, err := svc.CreateUser(ctx, admin.UserParams{Username: c.Username, Password: password, Roles: c.Roles})
+		u, err := svc.CreateUser(ctx, admin.UserParams{Username: c.Username, Password: password, Roles: c.Roles,
+			Email: deref(c.Email), EmailVerified: deref(c.EmailVerified), Name: deref(c.Name)})
 		if err != nil {
 			return cliError(err)
 		}

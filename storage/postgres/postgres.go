@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +56,15 @@ type Store struct {
 	migrations fs.FS
 }
 
+// DefaultMaxConns is the pool size when neither Options.MaxConns nor the
+// URL's pool_max_conns sets one: 8 per CPU, between 16 and 64. pgx's own
+// default (the CPU count, at least 4) held a refresh, two short statements,
+// to 3,700/s at 64 concurrent requests on two cores, waiting for a
+// connection while PostgreSQL idled; 16 gave 4,700/s, more gave less.
+func DefaultMaxConns() int32 {
+	return int32(min(max(8*runtime.NumCPU(), 16), 64))
+}
+
 // Open connects to the database at url (a postgres:// URL or a keyword/value
 // connection string) and checks that it answers. It does not check the
 // schema; call CheckSchema for that, or Migrate to bring it up to date.
@@ -66,8 +77,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, scrub(fmt.Errorf("open postgres store: parse database URL: %w", err), secrets...)
 	}
 	secrets = append(secrets, cfg.ConnConfig.Password)
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		cfg.MaxConns = DefaultMaxConns()
 	}
 	switch {
 	case opts.ConnectTimeout > 0:
