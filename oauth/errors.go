@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/ory/fosite"
 
@@ -34,7 +32,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var te *ThrottleError
 	if errors.As(err, &te) {
 		// RFC 6749 has no code for it: invalid_request with HTTP 429.
-		h.Set("Retry-After", strconv.Itoa(int((te.RetryAfter+time.Second-1)/time.Second)))
+		h.Set("Retry-After", retryAfterSeconds(te.RetryAfter))
 		w.WriteHeader(http.StatusTooManyRequests)
 		json.NewEncoder(w).Encode(errorBody{Error: errThrottled.ErrorField, Description: errThrottled.DescriptionField})
 		return

@@ -1,90 +1,17 @@
 package oauth
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
-
-	"github.com/gatehouse/gatehouse/keys"
 )
 
 // ScopeOpenID asks for an ID token (OIDC Core 1.0 section 3.1.2.1).
 const ScopeOpenID = "openid"
-
-// idTokenSigner is fosite's jwt.Signer for ID tokens: the ring's active key
-// with "typ":"JWT", so an ID token never passes for an access token and an
-// access token never for an ID token (RFC 8725 section 3.11).
-type idTokenSigner struct {
-	ring *keys.Ring
-}
-
-var _ jwt.Signer = (*idTokenSigner)(nil)
-
-func (s *idTokenSigner) Generate(_ context.Context, claims jwt.MapClaims, _ jwt.Mapper) (string, string, error) {
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", "", fmt.Errorf("encode ID token claims: %w", err)
-	}
-	token, err := s.ring.SignIDToken(payload)
-	if err != nil {
-		return "", "", err
-	}
-	return token, token[strings.LastIndexByte(token, '.')+1:], nil
-}
-
-// Decode verifies an ID token Gatehouse issued (an id_token_hint).
-func (s *idTokenSigner) Decode(_ context.Context, token string) (*jwt.Token, error) {
-	v, err := s.ring.Verify(token)
-	if err != nil {
-		return nil, err
-	}
-	if v.Type != keys.IDTokenType {
-		return nil, keys.ErrWrongType
-	}
-	claims := jwt.MapClaims{}
-	dec := json.NewDecoder(bytes.NewReader(v.Payload))
-	dec.UseNumber()
-	if err := dec.Decode(&claims); err != nil {
-		return nil, fmt.Errorf("%w: claims: %v", keys.ErrMalformed, err)
-	}
-	return &jwt.Token{Header: map[string]any{"kid": v.KeyID, "typ": v.Type}, Claims: claims}, nil
-}
-
-func (s *idTokenSigner) Validate(ctx context.Context, token string) (string, error) {
-	t, err := s.Decode(ctx, token)
-	if err != nil {
-		return "", err
-	}
-	if err := t.Claims.Valid(); err != nil {
-		return "", err
-	}
-	return s.GetSignature(ctx, token)
-}
-
-func (s *idTokenSigner) Hash(_ context.Context, in []byte) ([]byte, error) {
-	sum := sha256.Sum256(in)
-	return sum[:], nil
-}
-
-func (s *idTokenSigner) GetSignature(_ context.Context, token string) (string, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return "", errors.New("token is not a compact JWS")
-	}
-	return parts[2], nil
-}
-
-func (s *idTokenSigner) GetSigningMethodLength(context.Context) int { return sha256.Size }
 
 // IDTokenClaims makes Session an openid.Session: the claims of the ID
 // token this request issues (OIDC Core 1.0 section 2).

@@ -74,7 +74,7 @@ func (s *Server) hintClient(ctx context.Context, hint string) (string, error) {
 	if len(hint) > maxTokenBytes {
 		return "", errors.New("id_token_hint too long")
 	}
-	t, err := (&idTokenSigner{ring: s.ring}).Decode(ctx, hint)
+	t, err := (&signer{ring: s.ring, idTokens: true}).Decode(ctx, hint)
 	if err != nil {
 		return "", err
 	}

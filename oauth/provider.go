@@ -100,7 +100,7 @@ func newProvider(cfg Config, store fositeStorage, ring *keys.Ring) fosite.OAuth2
 		fc,
 	)
 	jwtStrategy.Signer = &signer{ring: ring}
-	idTokens := &openid.DefaultStrategy{Signer: &idTokenSigner{ring: ring}, Config: fc}
+	idTokens := &openid.DefaultStrategy{Signer: &signer{ring: ring, idTokens: true}, Config: fc}
 	strategy := tokenStrategy{DefaultJWTStrategy: jwtStrategy, idTokens: idTokens, now: cfg.Now}
 	// Handlers run in this order: an ID token hashes the access token a
 	// grant handler before it made (at_hash).

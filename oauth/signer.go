@@ -14,25 +14,31 @@ import (
 	"github.com/gatehouse/gatehouse/keys"
 )
 
-// signer is fosite's jwt.Signer over the key ring. Unlike fosite's
-// DefaultSigner it verifies with the key a token names by kid, so tokens
-// signed before a rotation keep verifying, it handles Ed25519, and it
-// refuses anything that is not an RFC 9068 access token.
+// signer is fosite's jwt.Signer over the key ring, for one kind of token:
+// RFC 9068 access tokens ("typ":"at+jwt") or, with idTokens, OpenID Connect
+// ID tokens ("typ":"JWT"). Unlike fosite's DefaultSigner it verifies with
+// the key a token names by kid, so tokens signed before a rotation keep
+// verifying, it handles Ed25519, and it refuses a token of the other kind
+// (RFC 8725 section 3.11).
 type signer struct {
-	ring *keys.Ring
+	ring     *keys.Ring
+	idTokens bool
 }
 
 var _ jwt.Signer = (*signer)(nil)
 
 // Generate signs claims with the active key. The header is always
-// {"alg","kid","typ":"at+jwt"}; fosite's header map carries nothing else
-// for access tokens.
+// {"alg","kid","typ"}; fosite's header map carries nothing else.
 func (s *signer) Generate(_ context.Context, claims jwt.MapClaims, _ jwt.Mapper) (string, string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", "", fmt.Errorf("encode claims: %w", err)
 	}
-	token, err := s.ring.SignAccessToken(payload)
+	sign := s.ring.SignAccessToken
+	if s.idTokens {
+		sign = s.ring.SignIDToken
+	}
+	token, err := sign(payload)
 	if err != nil {
 		return "", "", err
 	}
@@ -46,7 +52,7 @@ func (s *signer) Decode(_ context.Context, token string) (*jwt.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !isAccessTokenType(v.Type) {
+	if s.idTokens && v.Type != keys.IDTokenType || !s.idTokens && !isAccessTokenType(v.Type) {
 		return nil, keys.ErrWrongType
 	}
 	claims := jwt.MapClaims{}
@@ -55,12 +61,15 @@ func (s *signer) Decode(_ context.Context, token string) (*jwt.Token, error) {
 	if err := dec.Decode(&claims); err != nil {
 		return nil, fmt.Errorf("%w: claims: %v", keys.ErrMalformed, err)
 	}
-	// fosite checks iat and nbf with no leeway against the wall clock, so a
-	// token from an instance whose clock runs a second ahead would be
-	// inactive here. Gatehouse's own check (verifyAccessToken) has already
-	// judged them with leeway; fosite keeps the exp check.
-	delete(claims, "iat")
-	delete(claims, "nbf")
+	if !s.idTokens {
+		// fosite checks iat and nbf with no leeway against the wall
+		// clock, so a token from an instance whose clock runs a second
+		// ahead would be inactive here. Gatehouse's own check
+		// (verifyAccessToken) has already judged them with leeway;
+		// fosite keeps the exp check.
+		delete(claims, "iat")
+		delete(claims, "nbf")
+	}
 	return &jwt.Token{Header: map[string]any{"kid": v.KeyID, "typ": v.Type}, Claims: claims}, nil
 }
 
