@@ -62,7 +62,10 @@ func (f *faultStore) RotateRefreshFamily(ctx context.Context, r storage.RefreshR
 	return f.Store.RotateRefreshFamily(ctx, r)
 }
 
-func refreshServer(t *testing.T, store storage.Store) *Server {
+func refreshServer(t *testing.T, store storage.Store) *Server { return refreshServerF(t, store) }
+
+// refreshServerF is refreshServer for tests and fuzz targets.
+func refreshServerF(t testing.TB, store storage.Store) *Server {
 	t.Helper()
 	ring, err := keys.NewEphemeralRing(keys.ES256)
 	if err != nil {
