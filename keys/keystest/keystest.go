@@ -3,7 +3,8 @@
 // serves keys.KeyStore runs it with keystest.Run(t, newStore). It checks
 // that instances agree on the keys, that rotation happens once however many
 // instances ask, that a restart keeps verifying earlier tokens, and that a
-// wrong master secret changes nothing.
+// wrong master secret changes nothing. It is one file of about 440 lines
+// on purpose: one suite, whose cases share its fixtures and clock.
 package keystest
 
 import (
