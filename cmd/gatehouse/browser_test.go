@@ -106,13 +106,20 @@ func TestBrowserLogin(t *testing.T) {
 	app := startWebapp(t, ts.issuer, "browser-app", port)
 	ctx := chromium(t)
 
+	// text reads an element's text; a read that races the page's
+	// replacement (a stale node id) is retried, at most three times.
 	text := func(sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
+		var err error
+		for range 3 {
+			var s string
+			if s, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel))); err == nil {
+				return s
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		return s
+		t.Fatalf("read %s: %v", sel, err)
+		return ""
 	}
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -122,42 +129,64 @@ func TestBrowserLogin(t *testing.T) {
 		}
 	}
 
-	run("open the app and click sign in", chromedp.Navigate(app+"/"), chromedp.Click(chromedp.CSS("#login")),
-		chromedp.WaitVisible(chromedp.CSS("#password")))
-	run("wrong password", chromedp.SendKeys(chromedp.CSS("#username"), "ivan"), chromedp.SendKeys(chromedp.CSS("#password"), "nope"),
-		chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("#error")))
+	// nav runs actions that navigate (a click, a form submission) and waits
+	// for the new page to load, so that the next step never touches a
+	// node of the page being replaced.
+	nav := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if _, err := chromedp.RunResponse(ctx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s (at %s): %v", what, loc, err)
+		}
+	}
+
+	run("open the app", chromedp.Navigate(app+"/"), chromedp.WaitVisible(chromedp.CSS("#login")))
+	nav("click sign in", chromedp.Click(chromedp.CSS("#login")))
+	run("fill in a wrong password", chromedp.WaitVisible(chromedp.CSS("#password")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "ivan"), chromedp.SendKeys(chromedp.CSS("#password"), "nope"))
+	nav("submit a wrong password", chromedp.Submit(chromedp.CSS("#password")))
+	run("error shown", chromedp.WaitVisible(chromedp.CSS("#error")))
 	if msg := text("#error"); !strings.Contains(msg, "wrong") {
 		t.Errorf("error after a wrong password: %q; want it to say the password is wrong", msg)
 	}
-	run("tampered CSRF token", chromedp.SetValue(chromedp.CSS(`input[name="csrf_token"]`), "forged"),
-		chromedp.SetValue(chromedp.CSS("#password"), "pw-ivan-12345"), chromedp.Submit(chromedp.CSS("#password")),
-		chromedp.WaitVisible(chromedp.CSS("main p")))
+	run("tamper with the CSRF token", chromedp.SetValue(chromedp.CSS(`input[name="csrf_token"]`), "forged"),
+		chromedp.SetValue(chromedp.CSS("#password"), "pw-ivan-12345"))
+	nav("submit the tampered form", chromedp.Submit(chromedp.CSS("#password")))
+	run("refusal shown", chromedp.WaitVisible(chromedp.CSS("main p")))
 	if msg := text("main"); !strings.Contains(msg, "did not come from this site") {
 		t.Errorf("page after a tampered CSRF token: %q", msg)
 	}
 
-	run("sign in again", chromedp.Navigate(app+"/"), chromedp.Click(chromedp.CSS("#login")), chromedp.WaitVisible(chromedp.CSS("#password")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "ivan"), chromedp.SendKeys(chromedp.CSS("#password"), "pw-ivan-12345"),
-		chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)))
+	run("open the app again", chromedp.Navigate(app+"/"), chromedp.WaitVisible(chromedp.CSS("#login")))
+	nav("click sign in again", chromedp.Click(chromedp.CSS("#login")))
+	run("fill in the password", chromedp.WaitVisible(chromedp.CSS("#password")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "ivan"), chromedp.SendKeys(chromedp.CSS("#password"), "pw-ivan-12345"))
+	nav("sign in", chromedp.Submit(chromedp.CSS("#password")))
+	run("consent page", chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)))
 	if msg := text("main"); !strings.Contains(msg, "Browser App") {
 		t.Errorf("consent page: %q; want it to name the client", msg)
 	}
-	run("consent", chromedp.Click(chromedp.CSS(`button[value="allow"]`)), chromedp.WaitVisible(chromedp.CSS("#refresh")))
+	nav("consent", chromedp.Click(chromedp.CSS(`button[value="allow"]`)))
+	run("signed in", chromedp.WaitVisible(chromedp.CSS("#refresh")))
 	if who := text("#who"); !strings.Contains(who, "u-42") || !strings.Contains(who, "Ivan I.") {
 		t.Errorf("after login: %q; want the user's id and name (ID token and userinfo)", who)
 	}
-	run("refresh", chromedp.Click(chromedp.CSS("#refresh")), chromedp.WaitVisible(chromedp.CSS("#refresh")))
+	nav("refresh", chromedp.Click(chromedp.CSS("#refresh")))
+	run("refreshed", chromedp.WaitVisible(chromedp.CSS("#refresh")))
 	if msg := text("main"); strings.Contains(msg, "failed") || !strings.Contains(msg, "u-42") {
 		t.Errorf("after refresh: %q", msg)
 	}
-	run("logout", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login")))
-	run("sign in after logout", chromedp.Click(chromedp.CSS("#login")), chromedp.WaitVisible(chromedp.CSS("#password")))
+	nav("logout", chromedp.Click(chromedp.CSS("#logout")))
+	run("signed out", chromedp.WaitVisible(chromedp.CSS("#login")))
+	nav("sign in after logout", chromedp.Click(chromedp.CSS("#login")))
+	run("asked for the password again", chromedp.WaitVisible(chromedp.CSS("#password")))
 
 	// An open-redirect attempt: the page says so, the browser stays here.
 	evil := ts.issuer + "/oauth2/authorize?" + url.Values{"client_id": {"browser-app"}, "response_type": {"code"},
 		"redirect_uri": {"https://evil.example/callback"}, "scope": {"openid"}, "state": {"state-12345678"},
 		"code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"}}.Encode()
 	run("unregistered redirect URI", chromedp.Navigate(evil), chromedp.WaitVisible(chromedp.CSS("main p")))
+	// chromedp.Navigate waits for the page to load.
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
 	if !strings.HasPrefix(loc, ts.issuer) || !strings.Contains(text("main"), "not valid") {
 		t.Errorf("unregistered redirect URI: at %s, page %q; want Gatehouse's error page", loc, text("main"))
