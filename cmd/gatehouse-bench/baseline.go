@@ -172,11 +172,15 @@ func (b *baseline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_target")
 		return
 	}
+	b.issue(w, id, id, aud, b.roles, strings.Join(scopes, " "))
+}
+
+// issue signs an access token for sub and writes the token response.
+func (b *baseline) issue(w http.ResponseWriter, clientID, sub string, aud, roles []string, scope string) {
 	now := b.now()
-	scope := strings.Join(scopes, " ")
 	token, err := b.sign(baselineClaims{
-		Aud: aud, ClientID: id, Exp: now.Add(baselineLifetime).Unix(), Iat: now.Unix(), Iss: b.issuer,
-		Jti: uuid4(), Nbf: now.Unix(), Roles: b.roles, Scope: scope, Sub: id,
+		Aud: aud, ClientID: clientID, Exp: now.Add(baselineLifetime).Unix(), Iat: now.Unix(), Iss: b.issuer,
+		Jti: uuid4(), Nbf: now.Unix(), Roles: roles, Scope: scope, Sub: sub,
 	})
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error")

@@ -3,10 +3,8 @@ package main
 import (
 	"crypto/rand"
 	"crypto/subtle"
-	"encoding/json"
 	"net/http"
 	"runtime"
-	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -59,24 +57,5 @@ func (b *baseline) password(w http.ResponseWriter, r *http.Request, clientID str
 		oauthError(w, http.StatusBadRequest, "invalid_grant")
 		return
 	}
-	now := b.now()
-	scope := "read"
-	token, err := b.sign(baselineClaims{
-		Aud: b.audiences, ClientID: clientID, Exp: now.Add(baselineLifetime).Unix(), Iat: now.Unix(), Iss: b.issuer,
-		Jti: uuid4(), Nbf: now.Unix(), Roles: []string{"user"}, Scope: scope, Sub: "baseline-user-id",
-	})
-	if err != nil {
-		oauthError(w, http.StatusInternalServerError, "server_error")
-		return
-	}
-	body, err := json.Marshal(baselineResponse{AccessToken: token, ExpiresIn: int64(baselineLifetime / time.Second), Scope: scope, TokenType: "bearer"})
-	if err != nil {
-		oauthError(w, http.StatusInternalServerError, "server_error")
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	w.Write(body)
+	b.issue(w, clientID, "baseline-user-id", b.audiences, []string{"user"}, "read")
 }
