@@ -190,6 +190,16 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	if _, err := rp.conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier())); !isOAuthError(err, "invalid_grant") {
 		t.Errorf("wrong PKCE verifier: %v; want invalid_grant", err)
 	}
+	// A token request whose redirect_uri differs from the authorization
+	// request's (RFC 6749 section 4.1.3), even one that is registered.
+	authURL, _, _, verifier = rp.start()
+	resp, _ = b.get(authURL)
+	loc, _ = resp.Location()
+	other := *rp.conf
+	other.RedirectURL = "http://127.0.0.1:45679/callback"
+	if _, err := other.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
+		t.Errorf("code redeemed with another redirect_uri: %v; want invalid_grant", err)
+	}
 
 	// A wrong password shows an error on the page and issues nothing.
 	b2 := newBrowser(t)
