@@ -112,23 +112,7 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, id, reason string, at t
 // client is subject and returns their ids. Rows a rotation holds are
 // waited for and revoked as they are after it.
 func (s *Store) RevokeSubjectRefreshFamilies(ctx context.Context, subject string, at time.Time) ([]string, error) {
-	const op = "revoke subject refresh families"
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	rows, err := q.Query(ctx, `UPDATE refresh_families SET revoked_at = $2, revoked_reason = $3
-		WHERE (subject = $1 OR client_id = $1) AND revoked_at IS NULL
-		RETURNING id`, subject, at, storage.RevokedSubject)
-	if err != nil {
-		return nil, s.wrap(err, op)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, s.wrap(err, op)
-	}
-	return ids, nil
+	return s.revokeFamilies(ctx, "revoke subject refresh families", `subject = $1 OR client_id = $1`, subject, at, storage.RevokedSubject)
 }
 
 // RevokeLoginSessionRefreshFamilies revokes every live family begun in
@@ -137,15 +121,21 @@ func (s *Store) RevokeLoginSessionRefreshFamilies(ctx context.Context, sessionID
 	if sessionID == "" {
 		return nil, nil
 	}
-	const op = "revoke login session refresh families"
+	return s.revokeFamilies(ctx, "revoke login session refresh families", `login_session_id = $1`, sessionID, at, storage.RevokedLogout)
+}
+
+// revokeFamilies revokes, for reason, every live family that where (a
+// condition on $1 = arg) selects, and returns their ids. Rows a rotation
+// holds are waited for and revoked as they are after it.
+func (s *Store) revokeFamilies(ctx context.Context, op, where, arg string, at time.Time, reason string) ([]string, error) {
 	q, release, err := s.conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer release()
 	rows, err := q.Query(ctx, `UPDATE refresh_families SET revoked_at = $2, revoked_reason = $3
-		WHERE login_session_id = $1 AND revoked_at IS NULL
-		RETURNING id`, sessionID, at, storage.RevokedLogout)
+		WHERE (`+where+`) AND revoked_at IS NULL
+		RETURNING id`, arg, at, reason)
 	if err != nil {
 		return nil, s.wrap(err, op)
 	}
