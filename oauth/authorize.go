@@ -195,6 +195,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ctx context.C
 	setIDTokenClaims(sess, c.ID, user.ID, login.AuthTime)
 	sess.IDTokenClaims().AuthenticationMethodsReferences = login.AMR
 	sess.loginSessionID = login.ID
+	sess.credentialsVersion = user.CredentialsVersion
 	resp, err := s.provider.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
 		s.authorizeError(w, r, ar, err)

@@ -86,6 +86,8 @@ type codeSession struct {
 	AMR []string `json:"amr,omitempty"`
 	// Form holds the code's other authorization-request parameters.
 	Form url.Values `json:"form,omitempty"`
+	// CredentialsVersion is the user's at the login (Session).
+	CredentialsVersion int64 `json:"credentials_version,omitempty"`
 }
 
 // CreateAuthorizeCodeSession stores a code with everything its redemption
@@ -102,7 +104,8 @@ func (s *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, signature 
 			rest[k] = v
 		}
 	}
-	b, err := json.Marshal(codeSession{Username: sess.Username, AMR: sess.IDTokenClaims().AuthenticationMethodsReferences, Form: rest})
+	b, err := json.Marshal(codeSession{Username: sess.Username, AMR: sess.IDTokenClaims().AuthenticationMethodsReferences, Form: rest,
+		CredentialsVersion: sess.credentialsVersion})
 	if err != nil {
 		return fmt.Errorf("oauth: encode authorization code: %w", err)
 	}
@@ -170,6 +173,7 @@ func codeRequest(code storage.AuthorizationCode, c fosite.Client) (*fosite.Reque
 	s := newSession()
 	s.Subject, s.Username = code.Subject, cs.Username
 	s.loginSessionID = code.LoginSessionID
+	s.credentialsVersion = cs.CredentialsVersion
 	s.JWTClaims.Subject = code.Subject
 	s.SetExpiresAt(fosite.AuthorizeCode, code.ExpiresAt)
 	setIDTokenClaims(s, code.ClientID, code.Subject, code.AuthTime)
@@ -256,14 +260,17 @@ func (s *fositeStore) DeleteOpenIDConnectSession(context.Context, string) error 
 
 // codeUser returns the user an authorization code was issued for, as the
 // token request redeems it: the token carries the user's roles as they are
-// now, and a user disabled or deleted since the login gets nothing.
-func (s *fositeStore) codeUser(ctx context.Context, subject string) (*storage.User, error) {
-	u, err := s.store.GetUser(ctx, subject)
-	if errors.Is(err, storage.ErrNotFound) || err == nil && u.Disabled {
+// now, and a user disabled, deleted or given a new password since the
+// login gets nothing.
+func (s *fositeStore) codeUser(ctx context.Context, sess *Session) (*storage.User, error) {
+	u, err := s.store.GetUser(ctx, sess.Subject)
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || err == nil && u.Disabled:
 		return nil, fosite.ErrInvalidGrant.WithHint("The user no longer exists or is disabled.")
-	}
-	if err != nil {
+	case err != nil:
 		return nil, err
+	case u.CredentialsVersion != sess.credentialsVersion:
+		return nil, fosite.ErrInvalidGrant.WithHint("The user's password was changed since this login.")
 	}
 	return &u, nil
 }

@@ -16,7 +16,7 @@ import (
 // granted; the user is read as it is now, and becomes the user a refresh
 // family created here records.
 func (s *Server) codeClaims(ctx context.Context, ar fosite.AccessRequester, c storage.Client, st *requestState, sess *Session, now time.Time) error {
-	u, err := s.adapter.codeUser(ctx, sess.Subject)
+	u, err := s.adapter.codeUser(ctx, sess)
 	if err != nil {
 		return err
 	}

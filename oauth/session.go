@@ -31,6 +31,10 @@ type Session struct {
 	// loginSessionID is the hosted login the request came from, if any:
 	// codes and refresh families record it, for logout.
 	loginSessionID string
+	// credentialsVersion is the user's storage.User.CredentialsVersion at
+	// that login: a code is refused once it has moved on (a password set,
+	// a disable), as a refresh family is.
+	credentialsVersion int64
 }
 
 func newSession() *Session {

@@ -20,6 +20,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/storage/postgres/pgtest"
 )
@@ -500,5 +501,26 @@ func TestHostedPagesBranding(t *testing.T) {
 	cfg.LogoFile = bad
 	if _, err := newApp(context.Background(), cfg, slogDiscard()); err == nil || !strings.Contains(err.Error(), "--logo-file") {
 		t.Errorf("newApp with a logo that is no image = %v; want an error naming --logo-file", err)
+	}
+}
+
+// TestCodeAfterPasswordReset: a code issued before the user's password was
+// set is refused, as the user's refresh families are (design D3).
+func TestCodeAfterPasswordReset(t *testing.T) {
+	ts := startServer(t, nil)
+	secret := ts.addClient(t, storage.Client{ID: "webapp", Name: "Web App", GrantTypes: []string{"authorization_code", "refresh_token"},
+		Scopes: []string{"openid", "offline_access"}, RedirectURIs: []string{"http://127.0.0.1/callback"}})
+	ts.addUser(t, "u-9", "heidi", "pw-heidi-123", "user")
+	rp := newRP(t, ts, "webapp", secret)
+	rp.conf.Scopes = []string{"openid", "offline_access"}
+	authURL, _, _, verifier := rp.start()
+	loc := loginPage(t, newBrowser(t), authURL, "heidi", "pw-heidi-123")
+	if _, err := ts.app.admin.SetPassword(context.Background(), "u-9", admin.PasswordParams{Password: "a-new-password-1"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := rp.conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" || !strings.Contains(re.ErrorDescription, "password was changed") {
+		t.Fatalf("code issued before a password reset: %v; want invalid_grant saying the password was changed", err)
 	}
 }
