@@ -367,6 +367,24 @@ func TestUsersCLI(t *testing.T) {
 	cliFails(t, env, "not found", "users", "delete", "bob")
 }
 
+// TestAdminCLIHostileArguments: an argument no store can hold is refused
+// by the command line itself, with the same one-line error on PostgreSQL
+// as on any store, and changes nothing.
+func TestAdminCLIHostileArguments(t *testing.T) {
+	env := adminEnv(adminDB(t))
+	for _, args := range [][]string{
+		{"users", "show", "\xff\xfe"},
+		{"users", "disable", "bob\xc3"},
+		{"clients", "show", "a\x00b"},
+		{"clients", "create", "--name", "n\xff", "--grant-types", "client_credentials"},
+	} {
+		cliFails(t, env, "is not valid UTF-8 or contains a NUL character", args...)
+	}
+	if r := cliOK(t, env, "", "clients", "list", "--json"); strings.Contains(r.stdout, "n\ufffd") {
+		t.Errorf("clients list = %s; the refused client was created", r.stdout)
+	}
+}
+
 func TestAdminCLIWithoutDatabase(t *testing.T) {
 	noDB := func(string) string { return "" }
 	for _, args := range [][]string{{"clients", "list"}, {"users", "list"}, {"clients", "create", "--name", "x", "--grant-types", "client_credentials"}} {

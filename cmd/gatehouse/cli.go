@@ -13,6 +13,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/storage"
 )
 
 // cli is the command tree. Each command's help carries examples (the
@@ -90,6 +91,9 @@ func run(ctx context.Context, args []string, environ []string, stdin io.Reader, 
 	if err := checkEnviron(environ, knownEnv(p.Model)); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
+	if err := checkArgs(args); err != nil {
+		return err
+	}
 	kctx, err := parse(p, args)
 	var pe *kong.ParseError
 	if errors.As(err, &pe) && pe.Context != nil {
@@ -100,6 +104,18 @@ func run(ctx context.Context, args []string, environ []string, stdin io.Reader, 
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	return kctx.Run(e)
+}
+
+// checkArgs is the command line's input boundary, as checkRequestText is
+// the admin API's (design D9): an argument no store can hold (invalid
+// UTF-8 or a NUL character) stops the command before any store sees it.
+func checkArgs(args []string) error {
+	for i, a := range args {
+		if !storage.ValidText(a) {
+			return fmt.Errorf("argument %d is not valid UTF-8 or contains a NUL character", i+1)
+		}
+	}
+	return nil
 }
 
 // commandPath is "gatehouse" and the names of the commands down to n.
