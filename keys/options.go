@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,33 +64,17 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Algorithm == "" {
-		o.Algorithm = ES256
-	}
+	o.Algorithm = cmp.Or(o.Algorithm, ES256)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.RotationPeriod == 0 {
-		o.RotationPeriod = DefaultRotationPeriod
-	}
-	if o.JWKSMaxAge == 0 {
-		o.JWKSMaxAge = DefaultJWKSMaxAge
-	}
-	if o.RefreshInterval == 0 {
-		o.RefreshInterval = DefaultRefreshInterval
-	}
-	if o.MaxTokenLifetime == 0 {
-		o.MaxTokenLifetime = DefaultMaxTokenLifetime
-	}
-	if o.Leeway == 0 {
-		o.Leeway = DefaultLeeway
-	}
-	if o.PublishLead == 0 {
-		o.PublishLead = o.JWKSMaxAge + o.RefreshInterval + o.Leeway
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.RotationPeriod = cmp.Or(o.RotationPeriod, DefaultRotationPeriod)
+	o.JWKSMaxAge = cmp.Or(o.JWKSMaxAge, DefaultJWKSMaxAge)
+	o.RefreshInterval = cmp.Or(o.RefreshInterval, DefaultRefreshInterval)
+	o.MaxTokenLifetime = cmp.Or(o.MaxTokenLifetime, DefaultMaxTokenLifetime)
+	o.Leeway = cmp.Or(o.Leeway, DefaultLeeway)
+	o.PublishLead = cmp.Or(o.PublishLead, o.JWKSMaxAge+o.RefreshInterval+o.Leeway)
+	o.Logger = cmp.Or(o.Logger, slog.New(slog.DiscardHandler))
 	return o
 }
 

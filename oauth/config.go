@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,44 +79,22 @@ const (
 const ScopeOfflineAccess = "offline_access"
 
 func (c *Config) setDefaults() {
-	if c.AccessTokenLifetime == 0 {
-		c.AccessTokenLifetime = DefaultAccessTokenLifetime
-	}
-	if c.RefreshTokenLifetime == 0 {
-		c.RefreshTokenLifetime = DefaultRefreshTokenLifetime
-	}
-	if c.RefreshFamilyLifetime == 0 {
-		c.RefreshFamilyLifetime = DefaultRefreshFamilyLifetime
-	}
-	if c.Leeway == 0 {
-		c.Leeway = DefaultLeeway
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
+	c.AccessTokenLifetime = cmp.Or(c.AccessTokenLifetime, DefaultAccessTokenLifetime)
+	c.RefreshTokenLifetime = cmp.Or(c.RefreshTokenLifetime, DefaultRefreshTokenLifetime)
+	c.RefreshFamilyLifetime = cmp.Or(c.RefreshFamilyLifetime, DefaultRefreshFamilyLifetime)
+	c.Leeway = cmp.Or(c.Leeway, DefaultLeeway)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.ProductName == "" {
-		c.ProductName = "Gatehouse"
-	}
-	if c.LoginSessionLifetime == 0 {
-		c.LoginSessionLifetime = DefaultLoginSessionLifetime
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Observer == nil {
-		c.Observer = NopObserver{}
-	}
+	c.ProductName = cmp.Or(c.ProductName, "Gatehouse")
+	c.LoginSessionLifetime = cmp.Or(c.LoginSessionLifetime, DefaultLoginSessionLifetime)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
+	c.Observer = cmp.Or[Observer](c.Observer, NopObserver{})
 	c.Password.setDefaults()
 	c.Throttle.setDefaults()
-	if c.ForwardedHeader == "" {
-		c.ForwardedHeader = HeaderXForwardedFor
-	}
-	if c.Password.Observer == nil {
-		c.Password.Observer = c.Observer
-	}
+	c.ForwardedHeader = cmp.Or(c.ForwardedHeader, HeaderXForwardedFor)
+	c.Password.Observer = cmp.Or[PasswordObserver](c.Password.Observer, c.Observer)
 }
 
 // validate reports every problem at once.

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -53,21 +54,11 @@ const (
 )
 
 func (l *ThrottleLimits) setDefaults() {
-	if l.Window == 0 {
-		l.Window = DefaultThrottleWindow
-	}
-	if l.PerUserAddress == 0 {
-		l.PerUserAddress = DefaultThrottlePerUserAddress
-	}
-	if l.PerUser == 0 {
-		l.PerUser = DefaultThrottlePerUser
-	}
-	if l.PerAddress == 0 {
-		l.PerAddress = DefaultThrottlePerAddress
-	}
-	if l.SlowInterval == 0 {
-		l.SlowInterval = DefaultThrottleSlowInterval
-	}
+	l.Window = cmp.Or(l.Window, DefaultThrottleWindow)
+	l.PerUserAddress = cmp.Or(l.PerUserAddress, DefaultThrottlePerUserAddress)
+	l.PerUser = cmp.Or(l.PerUser, DefaultThrottlePerUser)
+	l.PerAddress = cmp.Or(l.PerAddress, DefaultThrottlePerAddress)
+	l.SlowInterval = cmp.Or(l.SlowInterval, DefaultThrottleSlowInterval)
 }
 
 func (l ThrottleLimits) validate() error {
