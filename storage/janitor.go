@@ -13,6 +13,7 @@ type ExpiryDeleter interface {
 	DeleteExpiredDenials(ctx context.Context, before time.Time, limit int) (int, error)
 	DeleteExpiredAuthorizationCodes(ctx context.Context, before time.Time, limit int) (int, error)
 	DeleteExpiredLoginSessions(ctx context.Context, before time.Time, limit int) (int, error)
+	DeleteExpiredAssertions(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // DefaultCodeRetention is how long the janitor keeps an expired
@@ -21,9 +22,9 @@ const DefaultCodeRetention = 10 * time.Minute
 
 // Janitor deletes dead refresh families (expired, or revoked longer ago
 // than RevokedRetention), expired deny-list entries, authorization codes
-// expired longer ago than CodeRetention and expired login sessions, which
-// no request needs any more, so that the tables stay the size of the live
-// set.
+// expired longer ago than CodeRetention, expired login sessions and used
+// assertions past their expiry, which no request needs any more, so that
+// the tables stay the size of the live set.
 // Every instance may run one: the stores delete in batches and skip rows
 // another janitor holds.
 type Janitor struct {
@@ -49,7 +50,7 @@ type Janitor struct {
 	Logger *slog.Logger
 	// Deleted, if set, is told how many entries of a kind
 	// ("refresh_family", "denial", "authorization_code", "login_session",
-	// "login_attempt") each sweep deleted.
+	// "assertion", "login_attempt") each sweep deleted.
 	Deleted func(kind string, n int)
 }
 
@@ -112,8 +113,14 @@ func (j *Janitor) Sweep(ctx context.Context) (refresh, denials int, err error) {
 	}
 	sessions, err := j.sweep(ctx, t, j.Store.DeleteExpiredLoginSessions)
 	j.deleted("login_session", sessions)
-	if codes > 0 || sessions > 0 {
-		j.logger().Info("janitor: deleted expired entries", "authorization_codes", codes, "login_sessions", sessions)
+	if err != nil {
+		return refresh, denials, err
+	}
+	assertions, err := j.sweep(ctx, t, j.Store.DeleteExpiredAssertions)
+	j.deleted("assertion", assertions)
+	if codes > 0 || sessions > 0 || assertions > 0 {
+		j.logger().Info("janitor: deleted expired entries", "authorization_codes", codes, "login_sessions", sessions,
+			"assertions", assertions)
 	}
 	if err != nil {
 		return refresh, denials, err

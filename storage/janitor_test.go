@@ -158,6 +158,10 @@ func (failing) DeleteExpiredLoginSessions(context.Context, time.Time, int) (int,
 	return 0, storage.ErrUnavailable
 }
 
+func (failing) DeleteExpiredAssertions(context.Context, time.Time, int) (int, error) {
+	return 0, storage.ErrUnavailable
+}
+
 func TestJanitorRunSurvivesFailures(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
@@ -227,5 +231,30 @@ func TestJanitorCodesAndSessions(t *testing.T) {
 	}
 	if err := s.DeleteLoginSession(ctx, []byte("expired")); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("expired login session still stored: DeleteLoginSession = %v; want ErrNotFound", err)
+	}
+}
+
+// TestJanitorAssertions checks that a sweep deletes used assertions once
+// they expired, and keeps live ones, whose replay must still be refused.
+func TestJanitorAssertions(t *testing.T) {
+	s := memory.New()
+	ctx := t.Context()
+	expired, live := []byte("expired"), []byte("live")
+	if err := s.UseAssertion(ctx, expired, base.Add(-time.Second), base.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UseAssertion(ctx, live, base.Add(time.Minute), base.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	j := &storage.Janitor{Store: s, Now: func() time.Time { return base }, Deleted: func(kind string, n int) { got[kind] += n }}
+	if _, _, err := j.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got["assertion"] != 1 {
+		t.Errorf("Deleted heard %d assertions; want 1 (the expired one)", got["assertion"])
+	}
+	if err := s.UseAssertion(ctx, live, base.Add(time.Hour), base); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("UseAssertion(live, after sweep) = %v; want ErrAlreadyExists", err)
 	}
 }

@@ -254,6 +254,7 @@ type Store interface {
 	AttemptStore
 	AuthorizationCodeStore
 	LoginSessionStore
+	AssertionStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error

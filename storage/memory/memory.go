@@ -29,6 +29,8 @@ type Store struct {
 	// current digest (sessions.go).
 	sessions       map[string]storage.LoginSession
 	sessionDigests map[string]string
+	// assertions holds used assertions' expiry by digest (assertions.go).
+	assertions map[string]time.Time
 }
 
 // New returns an empty store.
@@ -45,6 +47,7 @@ func New() *Store {
 		codes:          map[string]storage.AuthorizationCode{},
 		sessions:       map[string]storage.LoginSession{},
 		sessionDigests: map[string]string{},
+		assertions:     map[string]time.Time{},
 	}
 }
 

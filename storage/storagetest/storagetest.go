@@ -50,6 +50,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"LoginSessionRaceRotate", testLoginSessionRace},
 		{"LoginSessionDelete", testLoginSessionDelete},
 		{"RefreshRevokeLoginSession", testRefreshRevokeLoginSession},
+		{"Assertions", testAssertions},
+		{"AssertionRace", testAssertionRace},
 	}
 	for _, kt := range keyStoreTests() {
 		tests = append(tests, struct {
