@@ -112,7 +112,7 @@ func startGatehouse(t testing.TB) *gatehouse {
 		t.Fatal(err)
 	}
 	d := discovery.Config{Issuer: g.issuer, GrantTypes: oauth.GrantTypes(), AuthMethods: oauth.AuthMethods(),
-		Scopes: testScopes, Algorithms: ring.Algorithms, MaxAge: time.Minute}
+		Scopes: testScopes, Algorithms: ring.Algorithms, IDTokenAlgorithms: ring.IDTokenAlgorithms, MaxAge: time.Minute}
 	r := mux.NewRouter()
 	meta := discovery.MetadataHandler(d)
 	r.Handle(discovery.OpenIDConfigurationPath, meta)

@@ -29,8 +29,12 @@ type Config struct {
 	GrantTypes  []string
 	AuthMethods []string
 	Scopes      []string
-	// Algorithms returns the signing algorithms of the published keys.
+	// Algorithms returns the algorithms access tokens are signed with.
 	Algorithms func() []string
+	// IDTokenAlgorithms returns the algorithms ID tokens are signed with;
+	// nil means Algorithms. OpenID Connect Discovery 1.0 section 3
+	// requires RS256 among them.
+	IDTokenAlgorithms func() []string
 	// MaxAge is the Cache-Control max-age of the documents and the JWKS.
 	MaxAge time.Duration
 }
@@ -39,7 +43,7 @@ type Config struct {
 // the OpenID Connect Discovery 1.0 fields (section 3) for what the server
 // does: the authorization code flow with S256 PKCE only (the one response
 // type, "code"), the iss response parameter (RFC 9207), ID tokens signed
-// with the keys of the JWKS. It advertises nothing the server does not do.
+// with RS256 keys of the JWKS. It advertises nothing the server does not do.
 type Metadata struct {
 	Issuer                                    string   `json:"issuer"`
 	AuthorizationEndpoint                     string   `json:"authorization_endpoint"`
@@ -68,6 +72,10 @@ type Metadata struct {
 func Build(cfg Config) Metadata {
 	base := strings.TrimSuffix(cfg.Issuer, "/")
 	algs := cfg.Algorithms()
+	idAlgs := algs
+	if cfg.IDTokenAlgorithms != nil {
+		idAlgs = cfg.IDTokenAlgorithms()
+	}
 	return Metadata{
 		Issuer:                            cfg.Issuer,
 		AuthorizationEndpoint:             base + AuthorizationPath,
@@ -89,7 +97,7 @@ func Build(cfg Config) Metadata {
 		RevocationEndpointAuthMethodsSupported:    cfg.AuthMethods,
 		SubjectTypesSupported:                     []string{"public"},
 		AccessTokenSigningAlgValuesSupported:      algs,
-		IDTokenSigningAlgValuesSupported:          algs,
+		IDTokenSigningAlgValuesSupported:          idAlgs,
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "roles",
 			"auth_time", "azp", "at_hash", "nonce", "amr", "preferred_username", "name", "email", "email_verified"},
 	}

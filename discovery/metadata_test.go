@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,12 +68,23 @@ func TestHandlers(t *testing.T) {
 	}
 }
 
-// TestIDTokenMembers: ID tokens are signed with the published keys, so the
-// ID-token algorithms are exactly the access-token ones, and the userinfo
-// endpoint is under the issuer (OpenID Connect Discovery 1.0 section 3).
+// TestIDTokenMembers: the ID-token algorithms are those IDTokenAlgorithms
+// reports, apart from the access-token ones (RS256, which OpenID Connect
+// Discovery 1.0 section 3 requires, while access tokens use ES256), and
+// without IDTokenAlgorithms they are the access-token ones; the userinfo
+// endpoint is under the issuer.
 func TestIDTokenMembers(t *testing.T) {
 	cfg := testConfig()
 	cfg.Algorithms = func() []string { return []string{"ES256", "RS256"} }
+	if got := discovery.Build(cfg).IDTokenSigningAlgValuesSupported; !slices.Equal(got, []string{"ES256", "RS256"}) {
+		t.Errorf("without IDTokenAlgorithms, id_token_signing_alg_values_supported = %v; want [ES256 RS256]", got)
+	}
+	cfg.Algorithms = func() []string { return []string{"ES256"} }
+	cfg.IDTokenAlgorithms = func() []string { return []string{"RS256"} }
+	if got := discovery.Build(cfg).AccessTokenSigningAlgValuesSupported; !slices.Equal(got, []string{"ES256"}) {
+		t.Errorf("access_token_signing_alg_values_supported = %v; want [ES256]", got)
+	}
+	cfg.IDTokenAlgorithms = func() []string { return []string{"ES256", "RS256"} }
 	b, err := json.Marshal(discovery.Build(cfg))
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func ExampleRing() {
 	fmt.Println(len(jwks.Keys), jwks.Keys[0]["alg"], jwks.Keys[0]["use"], private)
 	// Output:
 	// at+jwt {"sub":"user-42","scope":"read"} true
-	// 1 ES256 sig false
+	// 2 ES256 sig false
 }
 
 func ExampleManager() {
@@ -58,7 +58,9 @@ func ExampleManager() {
 	m.Refresh(ctx) // what Run does every RefreshInterval: carries out the rotation
 
 	for _, k := range must(m.List(ctx)) {
-		fmt.Println(k.State, k.Published)
+		if k.Algorithm != keys.RS256 { // the RS256 line signs ID tokens
+			fmt.Println(k.State, k.Published)
+		}
 	}
 	_, err = m.Ring().Verify(token) // the retired key still verifies
 	fmt.Println(err)

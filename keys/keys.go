@@ -146,24 +146,30 @@ func (k *Key) PublicJWK() jose.JSONWebKey {
 	return jose.JSONWebKey{Key: k.private.Public(), KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"}
 }
 
-// Set is an immutable snapshot of the keys in force: the one that signs and
-// all that are published for verification.
+// Set is an immutable snapshot of the keys in force: the one that signs
+// access tokens, the one that signs ID tokens, and all that are published
+// for verification.
 type Set struct {
-	Active    *Key
+	Active *Key
+	// IDToken signs ID tokens: Active when it is an RS256 key, else the
+	// newest active RS256 key among the published ones (OpenID Connect
+	// Discovery 1.0 section 3 requires RS256 for ID tokens), else Active.
+	IDToken   *Key
 	Published []*Key
 	jwks      []byte
 	byID      map[string]*Key
 }
 
 // NewSet builds a snapshot. active may be nil (nothing signs); it is
-// published too.
+// published too. The ID-token key is chosen as Set.IDToken says.
 func NewSet(active *Key, published ...*Key) (*Set, error) {
-	s := &Set{Active: active, byID: map[string]*Key{}}
+	s := &Set{Active: active, IDToken: active, byID: map[string]*Key{}}
 	all := published
 	if active != nil && !slices.Contains(published, active) {
 		all = append([]*Key{active}, published...)
 	}
 	var set jose.JSONWebKeySet
+	var rs *Key
 	for _, k := range all {
 		if _, dup := s.byID[k.ID]; dup {
 			continue
@@ -171,6 +177,12 @@ func NewSet(active *Key, published ...*Key) (*Set, error) {
 		s.byID[k.ID] = k
 		s.Published = append(s.Published, k)
 		set.Keys = append(set.Keys, k.PublicJWK())
+		if k.Algorithm == RS256 && k.State == StateActive && (rs == nil || k.ActivatedAt.After(rs.ActivatedAt)) {
+			rs = k
+		}
+	}
+	if rs != nil && (active == nil || active.Algorithm != RS256) {
+		s.IDToken = rs
 	}
 	b, err := json.Marshal(set)
 	if err != nil {
@@ -192,14 +204,23 @@ func NewRing(set *Set) *Ring {
 	return r
 }
 
-// NewEphemeralRing generates one active key for alg that lives only in
-// memory (the embedded dev mode).
+// NewEphemeralRing generates one active key for alg, and an RS256 key for
+// ID tokens when alg is not RS256, that live only in memory (tests and
+// tools; the server keeps its keys through a Manager).
 func NewEphemeralRing(alg string) (*Ring, error) {
 	k, err := Generate(alg)
 	if err != nil {
 		return nil, err
 	}
-	set, err := NewSet(k)
+	var published []*Key
+	if alg != RS256 {
+		id, err := Generate(RS256)
+		if err != nil {
+			return nil, err
+		}
+		published = append(published, id)
+	}
+	set, err := NewSet(k, published...)
 	if err != nil {
 		return nil, err
 	}
@@ -216,10 +237,26 @@ func (r *Ring) Store(s *Set) { r.set.Store(s) }
 // published public keys.
 func (r *Ring) JWKS() []byte { return r.set.Load().jwks }
 
-// Algorithms returns the distinct algorithms of the published keys.
+// IDTokenAlgorithms returns the algorithm ID tokens are signed with (one,
+// or none when nothing signs), for the discovery document.
+func (r *Ring) IDTokenAlgorithms() []string {
+	if k := r.set.Load().IDToken; k != nil {
+		return []string{k.Algorithm}
+	}
+	return nil
+}
+
+// Algorithms returns the distinct algorithms of the published keys that
+// sign or signed access tokens: all but the RS256 keys kept only for ID
+// tokens (Set.IDToken).
 func (r *Ring) Algorithms() []string {
 	var out []string
-	for _, k := range r.set.Load().Published {
+	set := r.set.Load()
+	idOnly := set.IDToken != nil && set.IDToken != set.Active
+	for _, k := range set.Published {
+		if idOnly && k.Algorithm == RS256 {
+			continue
+		}
 		if !slices.Contains(out, k.Algorithm) {
 			out = append(out, k.Algorithm)
 		}
@@ -239,11 +276,12 @@ func (r *Ring) SignAccessToken(payload []byte) (string, error) {
 }
 
 // SignIDToken signs payload as a compact JWS with header {"alg", "kid",
-// "typ":"JWT"} using the active key: an OpenID Connect ID token (OIDC Core
-// 1.0 section 2), which must never pass for an access token (RFC 9068
-// section 4 and RFC 8725 section 3.11: distinct typ values).
+// "typ":"JWT"} using the ID-token key (Set.IDToken): an OpenID Connect ID
+// token (OIDC Core 1.0 section 2), which must never pass for an access
+// token (RFC 9068 section 4 and RFC 8725 section 3.11: distinct typ
+// values).
 func (r *Ring) SignIDToken(payload []byte) (string, error) {
-	k := r.set.Load().Active
+	k := r.set.Load().IDToken
 	if k == nil {
 		return "", ErrNoActiveKey
 	}

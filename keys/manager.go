@@ -108,12 +108,12 @@ func (m *Manager) Refresh(ctx context.Context) error {
 		return fmt.Errorf("keys: refresh: %w", err)
 	}
 	now := m.now()
-	if _, due, _ := plan(m.opts, stored, now, false, dryRun); due && m.opts.Secrets != nil {
+	if _, due, _ := planAll(m.opts, stored, now, false, dryRun); due && m.opts.Secrets != nil {
 		err := m.store.UpdateSigningKeys(ctx, func(old []storage.SigningKey) ([]storage.SigningKey, error) {
 			if err := m.openAll(old); err != nil {
 				return nil, err
 			}
-			out, changed, err := plan(m.opts, old, now, false, m.generate)
+			out, changed, err := planAll(m.opts, old, now, false, m.generate)
 			if err == nil && !changed {
 				err = errNoChange // another instance did it first
 			}
@@ -141,7 +141,9 @@ func (m *Manager) install(stored []storage.SigningKey, now time.Time) error {
 			continue
 		}
 		published = append(published, k)
-		if k.State == storage.KeyActive && (active == nil || k.ActivatedAt.After(active.ActivatedAt)) {
+		// The access-token key; NewSet picks the ID-token key.
+		if k.State == storage.KeyActive && m.opts.lineageOf(k.Algorithm) == m.opts.Algorithm &&
+			(active == nil || k.ActivatedAt.After(active.ActivatedAt)) {
 			active = &stored[i]
 		}
 	}

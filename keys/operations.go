@@ -26,11 +26,16 @@ type Rotation struct {
 	// any running instance (Run).
 	Pending bool
 	At      time.Time
+	// IDToken is the kid that signs ID tokens after the call: the RS256
+	// line, which rotates with the same schedule (Set.IDToken); equal to
+	// Active when the access-token algorithm is RS256.
+	IDToken string
 }
 
-// Rotate replaces the active key on demand: the next key signs at once if
-// it has been published for PublishLead, or as soon as it has; either way
-// a new next key is published. Calling it again before a pending rotation
+// Rotate replaces the active keys on demand (the access-token key and the
+// RS256 ID-token key): the next key signs at once if it has been published
+// for PublishLead, or as soon as it has; either way a new next key is
+// published. The Rotation reports the access-token line. Calling it again before a pending rotation
 // has happened changes nothing. It is a compare-and-swap in the store, so
 // concurrent calls from several instances rotate once.
 func (m *Manager) Rotate(ctx context.Context) (Rotation, error) {
@@ -44,7 +49,7 @@ func (m *Manager) Rotate(ctx context.Context) (Rotation, error) {
 		if err := m.openAll(old); err != nil {
 			return nil, err
 		}
-		out, changed, err := plan(m.opts, old, now, true, m.generate)
+		out, changed, err := planAll(m.opts, old, now, true, m.generate)
 		before, after = old, out
 		if err == nil && !changed {
 			err = errNoChange
@@ -60,6 +65,12 @@ func (m *Manager) Rotate(ctx context.Context) (Rotation, error) {
 		was[k.ID] = k.State
 	}
 	for _, k := range after {
+		if k.State == storage.KeyActive && k.Algorithm == RS256 {
+			r.IDToken = k.ID
+		}
+		if m.opts.lineageOf(k.Algorithm) != m.opts.Algorithm {
+			continue
+		}
 		switch k.State {
 		case storage.KeyActive:
 			r.Active = k.ID
@@ -129,7 +140,10 @@ func (m *Manager) Revoke(ctx context.Context, kid string) (Revocation, error) {
 			return nil, err
 		}
 		if wasActive {
-			if j := slices.IndexFunc(out, func(k storage.SigningKey) bool { return k.State == storage.KeyNext }); j >= 0 {
+			line := m.opts.lineageOf(out[i].Algorithm)
+			if j := slices.IndexFunc(out, func(k storage.SigningKey) bool {
+				return k.State == storage.KeyNext && m.opts.lineageOf(k.Algorithm) == line
+			}); j >= 0 {
 				rev.Immature = now.Before(out[j].ActivateAt)
 			} else {
 				rev.Immature = true
@@ -137,12 +151,13 @@ func (m *Manager) Revoke(ctx context.Context, kid string) (Revocation, error) {
 		}
 		// With the active key gone, plan promotes the next key (or makes
 		// one) and publishes a new next key.
-		out, _, err := plan(m.opts, out, now, false, m.generate)
+		out, _, err := planAll(m.opts, out, now, false, m.generate)
 		if err != nil {
 			return nil, err
 		}
+		line := m.opts.lineageOf(old[i].Algorithm)
 		for _, k := range out {
-			if k.State == storage.KeyActive {
+			if k.State == storage.KeyActive && m.opts.lineageOf(k.Algorithm) == line {
 				rev.Active = k.ID
 			}
 		}
@@ -217,8 +232,11 @@ func (m *Manager) reload(ctx context.Context) error {
 
 // Info describes a stored key for operators: public facts only.
 type Info struct {
-	ID          string    `json:"kid"`
-	Algorithm   string    `json:"alg"`
+	ID        string `json:"kid"`
+	Algorithm string `json:"alg"`
+	// Signs is what the key's line signs: "access_token", "id_token", or
+	// "access_token id_token" when access tokens use RS256 too.
+	Signs       string    `json:"signs"`
 	State       string    `json:"state"`
 	Published   bool      `json:"published"`
 	CreatedAt   time.Time `json:"created_at"`
@@ -241,7 +259,7 @@ func (m *Manager) List(ctx context.Context) ([]Info, error) {
 	out := make([]Info, 0, len(stored))
 	for _, k := range stored {
 		info := Info{
-			ID: k.ID, Algorithm: k.Algorithm, State: k.State, Published: publishedAt(k, now),
+			ID: k.ID, Algorithm: k.Algorithm, Signs: m.opts.signs(k.Algorithm), State: k.State, Published: publishedAt(k, now),
 			CreatedAt: k.CreatedAt, ActivateAt: k.ActivateAt, ActivatedAt: k.ActivatedAt,
 			RetireAt: k.RetireAt, RetiredAt: k.RetiredAt, DeleteAfter: k.DeleteAfter,
 		}

@@ -8,8 +8,65 @@ import (
 
 // dryRun stands in for key generation when plan only asks whether
 // anything is due.
-func dryRun(string, time.Time) (storage.SigningKey, error) {
+func dryRun(string, string, time.Time) (storage.SigningKey, error) {
 	return storage.SigningKey{ID: "pending"}, nil
+}
+
+// lineages returns the algorithm of each line of keys the manager keeps:
+// Options.Algorithm's, which signs access tokens, and, when that is not
+// RS256, an RS256 line that signs ID tokens, because OpenID Connect
+// Discovery 1.0 section 3 requires every provider to support RS256 ID
+// tokens and relying parties assume it (design decision D6 of the README).
+func (o Options) lineages() []string {
+	if o.Algorithm == RS256 {
+		return []string{RS256}
+	}
+	return []string{o.Algorithm, RS256}
+}
+
+// lineageOf returns the lineage a key of algorithm alg belongs to. Keys of
+// an algorithm no longer configured stay in the access-token line and
+// finish their lifecycle there.
+func (o Options) lineageOf(alg string) string {
+	if alg == RS256 {
+		return RS256
+	}
+	return o.Algorithm
+}
+
+// signs names what the line of a key of algorithm alg signs (Info.Signs).
+func (o Options) signs(alg string) string {
+	switch {
+	case o.Algorithm == RS256:
+		return "access_token id_token"
+	case alg == RS256:
+		return "id_token"
+	}
+	return "access_token"
+}
+
+// planAll runs plan on each lineage (see Options.lineages) and returns the
+// keys of all of them. A key of another algorithm than its lineage's
+// (left from before Algorithm changed) finishes its lifecycle in the
+// access-token lineage. generate makes a key of the given algorithm.
+func planAll(o Options, old []storage.SigningKey, now time.Time, force bool,
+	generate func(alg, state string, now time.Time) (storage.SigningKey, error)) (out []storage.SigningKey, changed bool, err error) {
+	for _, alg := range o.lineages() {
+		var part []storage.SigningKey
+		for _, k := range old {
+			if o.lineageOf(k.Algorithm) == alg {
+				part = append(part, k)
+			}
+		}
+		p, c, err := plan(o, part, now, force, func(state string, now time.Time) (storage.SigningKey, error) {
+			return generate(alg, state, now)
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		out, changed = append(out, p...), changed || c
+	}
+	return out, changed, nil
 }
 
 // plan returns the keys as they should be at now: expired keys deleted, an

@@ -10,11 +10,11 @@ import (
 )
 
 // generate makes a new key in state, sealed under the current secret.
-func (m *Manager) generate(state string, now time.Time) (storage.SigningKey, error) {
+func (m *Manager) generate(alg, state string, now time.Time) (storage.SigningKey, error) {
 	if m.opts.Secrets == nil {
 		return storage.SigningKey{}, ErrNoSecrets
 	}
-	k, err := Generate(m.opts.Algorithm)
+	k, err := Generate(alg)
 	if err != nil {
 		return storage.SigningKey{}, err
 	}

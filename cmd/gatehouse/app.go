@@ -134,12 +134,13 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		return nil, err
 	}
 	a.handler = routes(a.oauth, discovery.Config{
-		Issuer:      cfg.Issuer,
-		GrantTypes:  oauth.GrantTypes(),
-		AuthMethods: oauth.AuthMethods(),
-		Scopes:      cfg.Scopes,
-		Algorithms:  a.ring.Algorithms,
-		MaxAge:      cfg.JWKSMaxAge,
+		Issuer:            cfg.Issuer,
+		GrantTypes:        oauth.GrantTypes(),
+		AuthMethods:       oauth.AuthMethods(),
+		Scopes:            cfg.Scopes,
+		Algorithms:        a.ring.Algorithms,
+		IDTokenAlgorithms: a.ring.IDTokenAlgorithms,
+		MaxAge:            cfg.JWKSMaxAge,
 	}, a.ring.JWKS, &readiness{
 		ping:       a.store.Ping,
 		schema:     a.schema,

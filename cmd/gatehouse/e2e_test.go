@@ -477,7 +477,9 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		"code_challenge_methods_supported":          {"S256"},
 		"scopes_supported":                          {"openid", "profile", "email", "read", "write", "offline_access"},
 		"access_token_signing_alg_values_supported": {"ES256"},
-		"id_token_signing_alg_values_supported":     {"ES256"},
+		// OpenID Connect Discovery 1.0 section 3: RS256 must be
+		// included; ID tokens are signed with the RS256 line only.
+		"id_token_signing_alg_values_supported": {"RS256"},
 	} {
 		if got := strs(oidcDoc[k]); !slices.Equal(got, v) {
 			t.Errorf("%s = %v; want %v", k, got, v)
@@ -497,7 +499,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	if len(keys) == 0 {
 		t.Fatal("JWKS has no keys")
 	}
-	seen := map[any]bool{}
+	seen, algs := map[any]bool{}, map[string]int{}
 	for _, k := range keys {
 		m := k.(map[string]any)
 		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
@@ -505,10 +507,14 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 				t.Errorf("JWKS key publishes private member %q", private)
 			}
 		}
-		if m["use"] != "sig" || m["alg"] != "ES256" || m["kid"] == nil || seen[m["kid"]] {
-			t.Errorf("JWKS key %v: want use sig, alg ES256, a unique kid", m)
+		if m["use"] != "sig" || (m["alg"] != "ES256" && m["alg"] != "RS256") || m["kid"] == nil || seen[m["kid"]] {
+			t.Errorf("JWKS key %v: want use sig, alg ES256 (access tokens) or RS256 (ID tokens), a unique kid", m)
 		}
+		algs[m["alg"].(string)]++
 		seen[m["kid"]] = true
+	}
+	if algs["ES256"] == 0 || algs["RS256"] == 0 {
+		t.Errorf("JWKS algorithms %v; want ES256 keys and RS256 keys", algs)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/keys"
@@ -86,9 +87,9 @@ func (c *keysListCmd) Run(ctx context.Context, e *cliEnv) error {
 		return t.UTC().Format(time.RFC3339)
 	}
 	return c.print(e.stdout, l, func(w io.Writer) {
-		fmt.Fprintln(w, "KID\tALG\tSTATE\tPUBLISHED\tCREATED\tACTIVATES\tACTIVATED\tRETIRED\tDELETE AFTER")
+		fmt.Fprintln(w, "KID\tALG\tSIGNS\tSTATE\tPUBLISHED\tCREATED\tACTIVATES\tACTIVATED\tRETIRED\tDELETE AFTER")
 		for _, k := range l {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, k.Published,
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, strings.ReplaceAll(k.Signs, " ", ","), k.State, k.Published,
 				ts(k.CreatedAt), ts(k.ActivateAt), ts(k.ActivatedAt), ts(k.RetiredAt), ts(k.DeleteAfter))
 		}
 	})
@@ -106,7 +107,7 @@ func (c *keysRotateCmd) Run(ctx context.Context, e *cliEnv) error {
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"active_kid": r.Active, "next_kid": r.Next, "pending": r.Pending}
+	out := map[string]any{"active_kid": r.Active, "next_kid": r.Next, "pending": r.Pending, "id_token_kid": r.IDToken}
 	if r.Pending {
 		out["rotates_at"] = r.At.UTC()
 	} else {
@@ -118,7 +119,7 @@ func (c *keysRotateCmd) Run(ctx context.Context, e *cliEnv) error {
 				r.Active, r.Next, r.At.UTC().Format(time.RFC3339))
 			return
 		}
-		fmt.Fprintf(w, "rotated: %s signs now, %s retired, %s published as next\n", r.Active, r.Retired, r.Next)
+		fmt.Fprintf(w, "rotated: %s signs now, %s retired, %s published as next; ID tokens: %s\n", r.Active, r.Retired, r.Next, r.IDToken)
 	})
 }
 

@@ -77,16 +77,17 @@ func TestKeysCommand(t *testing.T) {
 		t.Fatalf("keys rotate = %q, %v; want a pending rotation", out, err)
 	}
 	l := listJSON(t, env)
-	if len(l) != 2 {
-		t.Fatalf("keys list --json = %+v; want an active and a next key", l)
+	if len(l) != 4 {
+		t.Fatalf("keys list --json = %+v; want an active and a next key for access tokens (ES256) and for ID tokens (RS256)", l)
 	}
 	var active string
 	for _, k := range l {
-		if k.State == "active" {
+		if k.State == "active" && k.Signs == "access_token" {
 			active = k.ID
 		}
-		if k.PublicJWK == nil || !k.PublicJWK.IsPublic() || k.Algorithm != keys.ES256 {
-			t.Fatalf("listed key %+v: want an ES256 public JWK", k)
+		want := map[string]string{keys.ES256: "access_token", keys.RS256: "id_token"}[k.Algorithm]
+		if k.PublicJWK == nil || !k.PublicJWK.IsPublic() || want == "" || k.Signs != want {
+			t.Fatalf("listed key %+v: want a public JWK, ES256 for access tokens or RS256 for ID tokens", k)
 		}
 	}
 	out, _, err = keysCLI(t, env, "list")
@@ -106,7 +107,7 @@ func TestKeysCommand(t *testing.T) {
 			t.Fatalf("revoked key listed as %+v", k)
 		}
 	}
-	if states["revoked"] != 1 || states["active"] != 1 || states["next"] != 1 {
+	if states["revoked"] != 1 || states["active"] != 2 || states["next"] != 2 {
 		t.Fatalf("states after revoke = %v", states)
 	}
 	if _, _, err := keysCLI(t, env, "revoke", "no-such-kid"); err == nil || !strings.Contains(err.Error(), "no key") {
@@ -119,8 +120,8 @@ func TestKeysCommand(t *testing.T) {
 		t.Fatalf("keys rotate with the wrong secret = %v; want ErrWrongSecret", err)
 	}
 	both := map[string]string{"GATEHOUSE_DATABASE_URL": url, "GATEHOUSE_SECRETS": cliSecretNew + "," + cliSecretOld}
-	if out, _, err := keysCLI(t, both, "reencrypt"); err != nil || !strings.HasPrefix(out, "re-encrypted 2 key(s)") {
-		t.Fatalf("keys reencrypt = %q, %v; want 2 keys", out, err)
+	if out, _, err := keysCLI(t, both, "reencrypt"); err != nil || !strings.HasPrefix(out, "re-encrypted 4 key(s)") {
+		t.Fatalf("keys reencrypt = %q, %v; want 4 keys (the revoked one has no private part left)", out, err)
 	}
 	if _, _, err := keysCLI(t, wrong, "rotate"); err != nil {
 		t.Fatalf("keys rotate with only the new secret after reencrypt = %v", err)

@@ -57,8 +57,17 @@ func TestIDTokensWithGoOIDC(t *testing.T) {
 	if idt.Subject != "u-7" || !slices.Equal(idt.Audience, []string{"web"}) || claims.Azp != "web" || claims.AuthTime == 0 {
 		t.Errorf("ID token sub %q aud %v azp %q auth_time %d; want u-7, [web], web, the login time", idt.Subject, idt.Audience, claims.Azp, claims.AuthTime)
 	}
-	if header, _ := jwtParts(t, raw); header["typ"] != "JWT" {
-		t.Errorf("ID token typ = %v; want JWT, never at+jwt", header["typ"])
+	if header, _ := jwtParts(t, raw); header["typ"] != "JWT" || header["alg"] != "RS256" {
+		t.Errorf("ID token typ %v, alg %v; want JWT (never at+jwt) and RS256 (OIDC Core 1.0 section 3.1.3.7: the default)", header["typ"], header["alg"])
+	}
+	// A relying party that knows only RS256, as OIDC Discovery 1.0
+	// section 3 lets it, accepts it too, while access tokens stay ES256.
+	rsOnly := provider.Verifier(&oidc.Config{ClientID: "web", SupportedSigningAlgs: []string{oidc.RS256}})
+	if _, err := rsOnly.Verify(ctx, raw); err != nil {
+		t.Errorf("an RS256-only relying party rejects the ID token: %v", err)
+	}
+	if header, _ := jwtParts(t, tok.AccessToken); header["alg"] != "ES256" {
+		t.Errorf("access token alg = %v; want ES256, the configured algorithm", header["alg"])
 	}
 	// An ID token is not an access token (RFC 8725 section 3.11).
 	if _, ib := ts.post(t, "/oauth2/introspect", url.Values{"token": {raw}}, "web", secret); ib["active"] != false {

@@ -89,6 +89,7 @@ func Run(t *testing.T, newStore func(t *testing.T) keys.KeyStore) {
 		{"WrongSecretTouchesNothing", testWrongSecret},
 		{"Reencrypt", testReencrypt},
 		{"Revoke", testRevoke},
+		{"IDTokenLine", testIDTokenLine},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -104,7 +105,15 @@ func open(t *testing.T, s keys.KeyStore, opts keys.Options) *keys.Manager {
 	return m
 }
 
+// list returns the keys of the access-token line (the suite's Options
+// use ES256): the RS256 line that signs ID tokens goes through the same
+// planner and is checked by testIDTokenLine.
 func list(t *testing.T, m *keys.Manager) []keys.Info {
+	t.Helper()
+	return slices.DeleteFunc(listAll(t, m), func(k keys.Info) bool { return k.Algorithm == keys.RS256 })
+}
+
+func listAll(t *testing.T, m *keys.Manager) []keys.Info {
 	t.Helper()
 	l, err := m.List(context.Background())
 	if err != nil {
@@ -167,8 +176,8 @@ func testFirstStart(t *testing.T, s keys.KeyStore) {
 	if err := json.Unmarshal(m.Ring().JWKS(), &jwks); err != nil {
 		t.Fatal(err)
 	}
-	if len(jwks.Keys) != 2 {
-		t.Fatalf("JWKS has %d keys; want the active and the next", len(jwks.Keys))
+	if len(jwks.Keys) != 4 {
+		t.Fatalf("JWKS has %d keys; want the active and the next of the ES256 and the RS256 lines", len(jwks.Keys))
 	}
 	for _, k := range jwks.Keys {
 		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi"} {
@@ -361,8 +370,8 @@ func testReencrypt(t *testing.T, s keys.KeyStore) {
 	// Step 1: the new secret in front, the old one still there.
 	both := open(t, s, Options(clock, MustSecrets(t, SecretB, SecretA)))
 	n, err := both.Reencrypt(ctx)
-	if err != nil || n != 2 {
-		t.Fatalf("Reencrypt = %d, %v; want 2 keys", n, err)
+	if err != nil || n != 4 {
+		t.Fatalf("Reencrypt = %d, %v; want 4 keys (active and next of both lines)", n, err)
 	}
 	if n, err := both.Reencrypt(ctx); err != nil || n != 0 {
 		t.Fatalf("second Reencrypt = %d, %v; want 0", n, err)
@@ -438,5 +447,66 @@ func testRevoke(t *testing.T, s keys.KeyStore) {
 	rev, err = a.Revoke(ctx, next)
 	if err != nil || !rev.Immature || rev.Active == "" {
 		t.Fatalf("Revoke(active, next key young) = %+v, %v; want an immature key taking over", rev, err)
+	}
+}
+
+// testIDTokenLine checks the RS256 line that signs ID tokens when access
+// tokens use another algorithm (OpenID Connect Discovery 1.0 section 3
+// requires RS256): it starts with the access-token line, rotates with it,
+// signs ID tokens but never access tokens, and a revoked RS256 key is
+// replaced without touching the access-token key.
+func testIDTokenLine(t *testing.T, s keys.KeyStore) {
+	clock := NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	m := open(t, s, Options(clock, MustSecrets(t, SecretA)))
+	rs := slices.DeleteFunc(listAll(t, m), func(k keys.Info) bool { return k.Algorithm != keys.RS256 })
+	if got := states(rs); !reflect.DeepEqual(got, []string{"active", "next"}) {
+		t.Fatalf("RS256 keys after first start are %v; want [active next]", got)
+	}
+	set := m.Ring().Set()
+	if set.Active == nil || set.Active.Algorithm != keys.ES256 {
+		t.Fatalf("access tokens are signed by %v; want the ES256 key", set.Active)
+	}
+	if set.IDToken == nil || set.IDToken.ID != byState(t, rs, "active").ID {
+		t.Fatalf("ID tokens are signed by %v; want the active RS256 key %s", set.IDToken, byState(t, rs, "active").ID)
+	}
+	if got := m.Ring().Algorithms(); !reflect.DeepEqual(got, []string{keys.ES256}) {
+		t.Errorf("access-token algorithms = %v; want [ES256]", got)
+	}
+	if got := m.Ring().IDTokenAlgorithms(); !reflect.DeepEqual(got, []string{keys.RS256}) {
+		t.Errorf("ID-token algorithms = %v; want [RS256]", got)
+	}
+	id, err := m.Ring().SignIDToken([]byte(`{"sub":"a"}`))
+	if err != nil {
+		t.Fatalf("SignIDToken: %v", err)
+	}
+	v, err := m.Ring().Verify(id)
+	if err != nil || v.KeyID != set.IDToken.ID || v.Type != keys.IDTokenType {
+		t.Fatalf("Verify(ID token) = %+v, %v; want typ JWT signed by %s", v, err, set.IDToken.ID)
+	}
+
+	// A rotation on demand, once the next keys are published long enough,
+	// replaces both lines' active keys.
+	clock.Advance(10 * time.Minute)
+	r, err := m.Rotate(ctx)
+	if err != nil || r.Pending {
+		t.Fatalf("Rotate = %+v, %v; want done", r, err)
+	}
+	after := m.Ring().Set()
+	if after.Active.ID == set.Active.ID || after.IDToken.ID == set.IDToken.ID || r.IDToken != after.IDToken.ID {
+		t.Fatalf("after Rotate: access %s (was %s), ID %s (was %s, reported %s); want both replaced",
+			after.Active.ID, set.Active.ID, after.IDToken.ID, set.IDToken.ID, r.IDToken)
+	}
+
+	// Revoking the ID-token key: the RS256 line's next key signs ID tokens,
+	// the access-token key stays.
+	rev, err := m.Revoke(ctx, after.IDToken.ID)
+	if err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	now := m.Ring().Set()
+	if now.Active.ID != after.Active.ID || now.IDToken == nil || now.IDToken.ID == after.IDToken.ID ||
+		now.IDToken.Algorithm != keys.RS256 || rev.Active != now.IDToken.ID {
+		t.Fatalf("after revoking the ID-token key: access %s (want %s), ID %v, reported %s", now.Active.ID, after.Active.ID, now.IDToken, rev.Active)
 	}
 }
