@@ -126,6 +126,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Now:           cfg.Now,
 		Scopes:        cfg.Scopes,
 		AdminRole:     cfg.AdminRole,
+		Issuer:        cfg.Issuer,
 		ClientChanged: o.ForgetClient,
 		Observer:      a.metrics.observer(),
 	})
