@@ -311,8 +311,12 @@ func TestValidateClaims(t *testing.T) {
 		{"no audience expected", func(c *Claims, e *Expected) { c.Audience, e.Audience = nil, "" }, nil},
 		{"audience missing", func(c *Claims, _ *Expected) { c.Audience = []string{"other"} }, ErrAudience},
 		// Several accepted audiences: any one of them in aud is enough.
-		{"second accepted audience", func(c *Claims, e *Expected) { c.Audience, e.Audiences = []string{"x", "api2"}, []string{"api1", "api2"} }, nil},
-		{"first accepted audience", func(c *Claims, e *Expected) { c.Audience, e.Audience, e.Audiences = []string{"api"}, "", []string{"api", "api2"} }, nil},
+		{"second accepted audience", func(c *Claims, e *Expected) {
+			c.Audience, e.Audiences = []string{"x", "api2"}, []string{"api1", "api2"}
+		}, nil},
+		{"first accepted audience", func(c *Claims, e *Expected) {
+			c.Audience, e.Audience, e.Audiences = []string{"api"}, "", []string{"api", "api2"}
+		}, nil},
 		{"none of the accepted audiences", func(c *Claims, e *Expected) { c.Audience, e.Audiences = []string{"other"}, []string{"api2"} }, ErrAudience},
 		{"accepted audiences, no aud", func(c *Claims, e *Expected) { c.Audience, e.Audience, e.Audiences = nil, "", []string{"api2"} }, ErrAudience},
 		{"no exp", func(c *Claims, _ *Expected) { c.Expiry = time.Time{} }, ErrMissingClaim},
