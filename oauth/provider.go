@@ -123,6 +123,7 @@ func newProvider(cfg Config, store fositeStorage, ring *keys.Ring) fosite.OAuth2
 		},
 		ownGrantOnly[*oauth2.RefreshTokenGrantHandler](compose.OAuth2RefreshTokenGrantFactory),
 		openIDRefreshOnly(compose.OpenIDConnectRefreshFactory),
+		ownGrantFactory(selfCheckedGrant, cfg.Now),
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 	)

@@ -96,6 +96,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		err = s.refreshClaims(r, ar, c, sess, now)
 	case "authorization_code":
 		err = s.codeClaims(ctx, ar, c, st, sess, now)
+	default:
+		// A grant without claims issues nothing (grant_handler.go).
+		err = fosite.ErrServerError.WithDebugf("no claims for grant %q", gt)
 	}
 	if err != nil {
 		return err
