@@ -114,6 +114,8 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		TrustedProxies:        cfg.TrustedProxies,
 		ForwardedHeader:       cfg.ForwardedHeader,
 		FederationTransport:   cfg.FederationTransport,
+		FederationTimeout:     cfg.FederationTimeout,
+		MaxTokenAge:           cfg.TrustedTokenMaxAge,
 	}, a.store, a.ring)
 	if err != nil {
 		a.store.Close()
