@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
+
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/discovery/verifier"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -130,6 +132,10 @@ func TestJWTBearerGrant(t *testing.T) {
 		t.Errorf("issued claims = sub %q client_id %q roles %v scopes %v aud %v; want deployer, broker, [service admin auditor], [deploy read], [deploy-api]",
 			claims.Subject, claims.ClientID, claims.Roles, claims.Scopes, claims.Audience)
 	}
+	// And as a relying party built on go-oidc checks a signature.
+	if _, err := oidc.NewRemoteKeySet(context.Background(), ts.URL+"/.well-known/jwks.json").VerifySignature(context.Background(), at); err != nil {
+		t.Errorf("go-oidc: the issued token's signature does not verify: %v", err)
+	}
 	if h, _ := jwtParts(t, at); h["typ"] != "at+jwt" {
 		t.Errorf("header = %v; want typ at+jwt", h)
 	}
@@ -209,6 +215,16 @@ func TestJWTBearerGrant(t *testing.T) {
 	// And the untouched assertion still works: none of the refusals used it.
 	if resp, body := j.grant(t, deployer, "broker", j.broker); resp.StatusCode != 200 {
 		t.Errorf("the assertion after the refusals = %d %v; want 200", resp.StatusCode, body)
+	}
+	// A genuine assertion refused for its subject is not burnt either: once
+	// the subject exists, the same assertion is accepted.
+	unmapped := j.assertion(t, "unmapped")
+	if resp, body := j.grant(t, unmapped, "broker", j.broker); resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("unmapped subject = %d %v; want 400 invalid_grant", resp.StatusCode, body)
+	}
+	ts.addClient(t, storage.Client{ID: "unmapped", Name: "unmapped", GrantTypes: []string{"client_credentials"}})
+	if resp, body := j.grant(t, unmapped, "broker", j.broker); resp.StatusCode != 200 {
+		t.Errorf("the same assertion once its subject exists = %d %v; want 200 (a refusal must not burn its jti)", resp.StatusCode, body)
 	}
 
 	// A disabled trusted issuer, then a deleted one, is untrusted.
