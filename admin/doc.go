@@ -1,5 +1,6 @@
 // Package admin is Gatehouse's administration: the rules for creating,
-// changing and deleting clients and users (Service), the admin HTTP API
+// changing and deleting clients, users and trusted issuers (Service, with
+// issuers.go for the external issuers of design D14), the admin HTTP API
 // over them (NewHandler, described by the embedded OpenAPI 3 document), the
 // bearer-token check that guards that API (RequireAdmin, NewAuth), and the
 // first-start bootstrap of an admin client (Bootstrap).

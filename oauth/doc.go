@@ -14,6 +14,12 @@
 // store sees them (design D9). An Observer, when configured, hears what
 // each request did, for metrics and the access log.
 //
+// Federation (design D14) enters through verifyTrusted (federation.go): a
+// token of a registered trusted issuer, checked by that issuer's own
+// discovery/verifier instance whose HTTP client reaches only the issuer's
+// hosts (federation_fetch.go), and mapped to a Gatehouse user or client.
+// The JWT bearer grant (RFC 7523, grant_jwt_bearer.go) is built on it.
+//
 // It does not own keys (package keys signs), the database (package
 // storage), or discovery documents (package discovery).
 package oauth

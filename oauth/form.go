@@ -67,6 +67,8 @@ func paramLimit(name string) (limit int, known bool) {
 		return 2048, true
 	case "refresh_token", "token":
 		return maxTokenBytes, true
+	case "assertion": // RFC 7523 section 2.1
+		return maxTokenBytes, true
 	}
 	return 0, false
 }

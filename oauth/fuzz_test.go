@@ -61,6 +61,8 @@ func FuzzEndpoints(f *testing.F) {
 		{"/revoke", "token=ory_rt_abc.def&token_type_hint=access_token", "application/x-www-form-urlencoded", "c", "s"},
 		{"/token", "grant_type=password&username=alice%00&password=pw", "application/x-www-form-urlencoded", "c", "s"},
 		{"/introspect", "token=%FF", "application/x-www-form-urlencoded", "c", "s"},
+		{"/token", "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIn0.c2ln", "application/x-www-form-urlencoded", "c", "s"},
+		{"/token", "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=a.eyJpc3MiOiJodHRwczovL3hcdTAwMDAifQ.b", "application/x-www-form-urlencoded", "c", "s"},
 		{"/revoke", "token=a%00", "application/x-www-form-urlencoded", "c\x00", "s"},
 	} {
 		f.Add(seed.path, seed.body, seed.ct, seed.user, seed.pass)

@@ -14,16 +14,17 @@ import (
 
 // GrantTypes are the grants Gatehouse serves, each in its own file:
 // grant_authorization_code.go, grant_client_credentials.go,
-// grant_password.go, grant_refresh.go.
+// grant_password.go, grant_refresh.go, grant_jwt_bearer.go.
 func GrantTypes() []string {
-	return []string{"authorization_code", "client_credentials", "password", "refresh_token"}
+	return []string{"authorization_code", "client_credentials", "password", "refresh_token", GrantTypeJWTBearer}
 }
 
 // AuthMethods are the client authentication methods of the token endpoint.
 func AuthMethods() []string { return []string{"client_secret_basic", "client_secret_post"} }
 
 // Token serves the token endpoint (RFC 6749 section 3.2) for the
-// client_credentials (4.4), password (4.3) and refresh_token (6) grants.
+// authorization_code (4.1), client_credentials (4.4), password (4.3) and
+// refresh_token (6) grants and the JWT bearer grant (RFC 7523 section 2.1).
 func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 	err := s.token(w, r)
 	if err != nil {
@@ -96,6 +97,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		err = s.refreshClaims(r, ar, c, sess, now)
 	case "authorization_code":
 		err = s.codeClaims(ctx, ar, c, st, sess, now)
+	case GrantTypeJWTBearer:
+		err = s.jwtBearerClaims(ctx, form, ar, c, sess, now)
+	default:
+		// A grant without claims issues nothing (grant_handler.go).
+		err = fosite.ErrServerError.WithDebugf("no claims for grant %q", gt)
 	}
 	if err != nil {
 		return err
@@ -126,6 +132,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 // checkGrantRequest checks what a grant's request must carry before
 // fosite sees it.
 func (s *Server) checkGrantRequest(gt string, form url.Values) error {
+	if gt == GrantTypeJWTBearer {
+		return checkJWTBearerRequest(form)
+	}
 	if gt == "refresh_token" && form.Get("refresh_token") == "" {
 		// fosite answers invalid_grant; a missing parameter is
 		// invalid_request (RFC 6749 section 5.2).

@@ -1,6 +1,7 @@
 // Package storage holds Gatehouse's storage contract: the plain value types
 // (clients, users, refresh tokens, deny-list entries, login-attempt
-// counters, authorization codes, login sessions), the sentinel errors a
+// counters, authorization codes, login sessions, used assertions, trusted
+// issuers), the sentinel errors a
 // store reports, and the interfaces each consumer needs.
 //
 // It does not hold any store: the embedded store is storage/memory, the

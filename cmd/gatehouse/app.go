@@ -113,6 +113,9 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Throttle:              cfg.throttleLimits(),
 		TrustedProxies:        cfg.TrustedProxies,
 		ForwardedHeader:       cfg.ForwardedHeader,
+		FederationTransport:   cfg.FederationTransport,
+		FederationTimeout:     cfg.FederationTimeout,
+		MaxTokenAge:           cfg.TrustedTokenMaxAge,
 	}, a.store, a.ring)
 	if err != nil {
 		a.store.Close()
@@ -126,6 +129,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Now:           cfg.Now,
 		Scopes:        cfg.Scopes,
 		AdminRole:     cfg.AdminRole,
+		Issuer:        cfg.Issuer,
 		ClientChanged: o.ForgetClient,
 		Observer:      a.metrics.observer(),
 	})

@@ -170,6 +170,12 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--admin-addr %q: must differ from --addr", c.AdminAddr))
 		}
 	}
+	if c.FederationTimeout < 100*time.Millisecond || c.FederationTimeout > time.Minute {
+		errs = append(errs, fmt.Errorf("--federation-timeout %v: must be between 100ms and 1m", c.FederationTimeout))
+	}
+	if c.TrustedTokenMaxAge < time.Second || c.TrustedTokenMaxAge > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--trusted-token-max-age %v: must be between 1s and 24h", c.TrustedTokenMaxAge))
+	}
 	if c.ClientCacheTTL < 0 || c.ClientCacheTTL > time.Minute {
 		errs = append(errs, fmt.Errorf("--client-cache-ttl %v: must be between 0 and 1m", c.ClientCacheTTL))
 	}

@@ -64,6 +64,7 @@ func TestDevModeOnlyWhereHarmless(t *testing.T) {
 		{name: "production http issuer, flag", env: map[string]string{"GATEHOUSE_DATABASE_URL": db, "GATEHOUSE_ISSUER": "http://id.example.com"}, args: []string{"--insecure-http-issuer"}},
 		{name: "bool that is not one", env: map[string]string{"GATEHOUSE_MIGRATE": "yes"}, wantErr: []string{`GATEHOUSE_MIGRATE="yes": want true or false`}},
 		{name: "half a TLS pair", args: []string{"--tls-cert", "cert.pem"}, wantErr: []string{"--tls-cert and --tls-key"}},
+		{name: "federation bounds", args: []string{"--federation-timeout", "0s", "--trusted-token-max-age", "48h"}, wantErr: []string{"--federation-timeout 0s: must be between", "--trusted-token-max-age 48h0m0s: must be between"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := serveConfig(tc.env, tc.args...)
@@ -157,6 +158,9 @@ func TestSettingsDefaults(t *testing.T) {
 	if got, want := cfg.throttleLimits(), (oauth.ThrottleLimits{Window: oauth.DefaultThrottleWindow, PerUserAddress: oauth.DefaultThrottlePerUserAddress,
 		PerUser: oauth.DefaultThrottlePerUser, PerAddress: oauth.DefaultThrottlePerAddress, SlowInterval: oauth.DefaultThrottleSlowInterval}); got != want {
 		t.Errorf("throttle defaults = %+v; want oauth's %+v", got, want)
+	}
+	if cfg.FederationTimeout != oauth.DefaultFederationTimeout || cfg.TrustedTokenMaxAge != oauth.DefaultMaxTokenAge {
+		t.Errorf("federation timeout %v, trusted token max age %v; want oauth's defaults", cfg.FederationTimeout, cfg.TrustedTokenMaxAge)
 	}
 	if cfg.SigningAlg != keys.ES256 || cfg.ForwardedHeader != oauth.HeaderXForwardedFor {
 		t.Errorf("signing alg %q, forwarded header %q", cfg.SigningAlg, cfg.ForwardedHeader)

@@ -40,6 +40,8 @@ const (
 // cannot set up.
 var rowsTestedElsewhere = map[string]string{
 	rowUnavailable: "TestDatabaseOutage",
+	"JWT bearer assertion refused: untrusted or disabled issuer, bad signature or algorithm, wrong `typ` or audience, expired, too old, no `jti`, replayed, unknown or disabled subject": "TestJWTBearerGrant, TestJWTBearerUserSubject, oauth.TestVerifyTrusted",
+	"a trusted issuer's keys cannot be fetched and none are cached":                            "TestJWTBearerRequestErrors, oauth.TestVerifyTrustedSlowIssuer",
 	"password attempts past a throttle limit (see [Security](#security-password-guessing))":    "TestThrottleOwnerFromAnotherAddress, TestMetrics",
 	"password hashing at capacity: queue full, or the request's deadline passed while waiting": "TestPasswordHashingBounded",
 }

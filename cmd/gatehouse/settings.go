@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"net/netip"
 	"strings"
 	"time"
@@ -69,6 +70,8 @@ type Config struct {
 	ProductName           string        `name:"product-name" envvar:"GATEHOUSE_PRODUCT_NAME" default:"Gatehouse" help:"Name shown on the hosted login, consent and logout pages."`
 	LogoFile              string        `name:"logo-file" envvar:"GATEHOUSE_LOGO_FILE" help:"PNG, JPEG or SVG logo for the hosted pages, embedded in them as a data: URI."`
 	LoginSessionLifetime  time.Duration `name:"login-session-lifetime" envvar:"GATEHOUSE_LOGIN_SESSION_LIFETIME" default:"8h" help:"How long a sign-in on the hosted login page lasts."`
+	FederationTimeout     time.Duration `name:"federation-timeout" envvar:"GATEHOUSE_FEDERATION_TIMEOUT" default:"5s" help:"Bound on one fetch of a trusted issuer's discovery document or keys, and on a request's wait for them (100ms to 1m)."`
+	TrustedTokenMaxAge    time.Duration `name:"trusted-token-max-age" envvar:"GATEHOUSE_TRUSTED_TOKEN_MAX_AGE" default:"1h" help:"Oldest iat accepted on a trusted issuer's token when the issuer sets no maximum (1s to 24h)."`
 	LogoutRevokesFamilies bool          `name:"logout-revokes-families" envvar:"GATEHOUSE_LOGOUT_REVOKES_FAMILIES" help:"RP-initiated logout also revokes the refresh tokens issued in the ended login session."`
 	// InsecureHTTPIssuer allows an http:// issuer outside dev mode.
 	InsecureHTTPIssuer bool `name:"insecure-http-issuer" envvar:"GATEHOUSE_INSECURE_HTTP_ISSUER" help:"Allow an http:// issuer outside dev mode: tokens, secrets and passwords then cross the network in clear unless a proxy in front adds TLS."`
@@ -84,6 +87,10 @@ type Config struct {
 	Dev bool `kong:"-"`
 	// Now is the clock; tests set it, nil means time.Now.
 	Now func() time.Time `kong:"-"`
+	// FederationTransport carries the fetches of trusted issuers'
+	// discovery documents and keys; tests set it to trust a test
+	// certificate, nil means oauth's own transport.
+	FederationTransport http.RoundTripper `kong:"-"`
 }
 
 // databaseFlag is --database-url, shared by serve (in Config) and every

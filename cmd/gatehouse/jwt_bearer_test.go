@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/discovery/verifier"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/storage/postgres/pgtest"
+)
+
+// jwtBearer is a federation set-up: a zitadel/oidc provider whose machine
+// clients' tokens are for Gatehouse's token endpoint, a Gatehouse that
+// trusts it, the client "broker" allowed the JWT bearer grant, and the
+// clients and user the provider's subjects map to.
+type jwtBearer struct {
+	ts        *testServer
+	idp       *httptest.Server
+	st        *zitadelStorage
+	broker    string // broker's secret
+	ccOnly    string // the secret of "cc-only", a client without the grant
+	tokenURL  string
+	ti        admin.TrustedIssuer
+	adminSvc  *admin.Service
+	serverCtx context.Context
+}
+
+func newJWTBearer(t *testing.T, mutate func(*Config)) *jwtBearer {
+	t.Helper()
+	st := newZitadelStorage(map[string]zitadelService{})
+	idp := serveZitadel(t, st)
+	ts := startServer(t, func(c *Config) {
+		c.FederationTransport = idp.Client().Transport
+		c.Scopes = append(c.Scopes, "deploy")
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	j := &jwtBearer{ts: ts, idp: idp, st: st, tokenURL: ts.issuer + "/oauth2/token", adminSvc: ts.app.admin, serverCtx: context.Background()}
+	// The provider's subjects: a deployment job (a Gatehouse client) and
+	// one that is not known to Gatehouse.
+	st.setService("deployer", zitadelService{"s3cret-1", []string{j.tokenURL}, []string{"gh-admin", "gh-audit", "admin"}})
+	st.setService("unmapped", zitadelService{"s3cret-2", []string{j.tokenURL}, []string{"gh-admin"}})
+	st.setService("stranger", zitadelService{"s3cret-3", []string{"https://other.example"}, []string{"gh-admin"}})
+	st.setService("issuer-aud", zitadelService{"s3cret-4", []string{ts.issuer}, nil})
+	ts.addClient(t, storage.Client{ID: "deployer", Name: "deployer", GrantTypes: []string{"client_credentials"}, Roles: []string{"service"}})
+	ts.addClient(t, storage.Client{ID: "issuer-aud", Name: "issuer-aud", GrantTypes: []string{"client_credentials"}})
+	j.broker = ts.addClient(t, storage.Client{ID: "broker", Name: "broker", GrantTypes: []string{oauth.GrantTypeJWTBearer},
+		Scopes: []string{"deploy", "read"}, Audiences: []string{"deploy-api"}, Roles: []string{"broker-role"}})
+	j.ccOnly = ts.addClient(t, storage.Client{ID: "cc-only", Name: "cc-only", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+	ti, err := ts.app.admin.CreateTrustedIssuer(context.Background(), admin.TrustedIssuerParams{
+		ID: "zitadel", Issuer: idp.URL, SubjectType: storage.SubjectClient, RolesClaim: "realm_access.roles",
+		RoleMap: map[string]string{"gh-admin": "admin", "gh-audit": "auditor"}, MaxTokenAgeSeconds: 600,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.ti = ti
+	return j
+}
+
+// assertion is a fresh token of the provider's client id.
+func (j *jwtBearer) assertion(t *testing.T, id string, scopes ...string) string {
+	t.Helper()
+	svc, _ := j.st.service(id)
+	return zitadelToken(t, j.idp, id, svc.secret, scopes...)
+}
+
+// grant presents assertion with the client's credentials.
+func (j *jwtBearer) grant(t *testing.T, assertion, client, secret string, extra ...string) (*http.Response, map[string]any) {
+	t.Helper()
+	form := url.Values{"grant_type": {oauth.GrantTypeJWTBearer}, "assertion": {assertion}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		form.Set(extra[i], extra[i+1])
+	}
+	return j.ts.post(t, "/oauth2/token", form, client, secret)
+}
+
+// TestJWTBearerGrant: a token of zitadel/oidc's provider, a provider
+// nobody here wrote, goes through the JWT bearer grant (RFC 7523 section
+// 2.1) into a Gatehouse access token with mapped roles, verified as any
+// service verifies it; forged, expired, wrong-audience, untrusted-issuer,
+// alg-confused and replayed assertions are refused with invalid_grant
+// (RFC 7523 section 3.1).
+func TestJWTBearerGrant(t *testing.T) {
+	j := newJWTBearer(t, nil)
+	ts := j.ts
+
+	// Discovery lists the grant (RFC 8414 section 2).
+	_, meta := do(t, mustGet(t, ts.URL+"/.well-known/openid-configuration"))
+	if !slices.Contains(strs(meta["grant_types_supported"]), oauth.GrantTypeJWTBearer) {
+		t.Errorf("grant_types_supported = %v; want it to list %s", meta["grant_types_supported"], oauth.GrantTypeJWTBearer)
+	}
+
+	assertion := j.assertion(t, "deployer", "upstream-scope")
+	resp, body := j.grant(t, assertion, "broker", j.broker)
+	if resp.StatusCode != 200 {
+		t.Fatalf("JWT bearer grant = %d %v; want 200", resp.StatusCode, body)
+	}
+	if _, ok := body["refresh_token"]; ok || body["token_type"] != "bearer" && body["token_type"] != "Bearer" {
+		t.Errorf("response = %v; want a bearer access token and no refresh token", body)
+	}
+	at, _ := body["access_token"].(string)
+	v, err := verifier.New(verifier.Config{Issuer: ts.issuer, Audience: "deploy-api", Now: ts.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := v.Verify(context.Background(), at)
+	if err != nil {
+		t.Fatalf("the issued token does not verify: %v", err)
+	}
+	// sub is the mapped client, client_id the presenter; roles are the
+	// subject's own plus the mapped ones (the upstream "admin" is not in
+	// the allow-list, so it does not pass as Gatehouse's admin by name);
+	// scopes are the presenting client's, never the assertion's; aud is the
+	// presenting client's registration, never the assertion's.
+	if claims.Subject != "deployer" || claims.ClientID != "broker" ||
+		!slices.Equal(claims.Roles, []string{"service", "admin", "auditor"}) ||
+		!slices.Equal(claims.Scopes, []string{"deploy", "read"}) || !slices.Equal(claims.Audience, []string{"deploy-api"}) {
+		t.Errorf("issued claims = sub %q client_id %q roles %v scopes %v aud %v; want deployer, broker, [service admin auditor], [deploy read], [deploy-api]",
+			claims.Subject, claims.ClientID, claims.Roles, claims.Scopes, claims.Audience)
+	}
+	// And as a relying party built on go-oidc checks a signature.
+	if _, err := oidc.NewRemoteKeySet(context.Background(), ts.URL+"/.well-known/jwks.json").VerifySignature(context.Background(), at); err != nil {
+		t.Errorf("go-oidc: the issued token's signature does not verify: %v", err)
+	}
+	if h, _ := jwtParts(t, at); h["typ"] != "at+jwt" {
+		t.Errorf("header = %v; want typ at+jwt", h)
+	}
+
+	// The same assertion again: a replay (RFC 7523 section 3 item 7).
+	resp, body = j.grant(t, assertion, "broker", j.broker)
+	if resp.StatusCode != 400 || body["error"] != "invalid_grant" || !strings.Contains(body["error_description"].(string), "already used") {
+		t.Errorf("replay = %d %v; want 400 invalid_grant, already used", resp.StatusCode, body)
+	}
+
+	// A refused request never burns the assertion's jti: the same fresh
+	// assertion is refused for reasons of the request, then accepted.
+	fresh := j.assertion(t, "deployer")
+	for _, try := range []struct {
+		name       string
+		client     string
+		secret     string
+		extra      []string
+		wantStatus int
+		wantError  string
+	}{
+		{"client without the grant", "cc-only", j.ccOnly, nil, 400, "unauthorized_client"},
+		{"wrong client secret", "broker", "wrong", nil, 401, "invalid_client"},
+		{"scope outside the client's", "broker", j.broker, []string{"scope", "admin"}, 400, "invalid_scope"},
+		{"audience outside the client's", "broker", j.broker, []string{"audience", "payroll"}, 400, "invalid_target"},
+	} {
+		resp, body := j.grant(t, fresh, try.client, try.secret, try.extra...)
+		if resp.StatusCode != try.wantStatus || body["error"] != try.wantError {
+			t.Errorf("%s: %d %v; want %d %s", try.name, resp.StatusCode, body, try.wantStatus, try.wantError)
+		}
+	}
+	if resp, body := j.grant(t, fresh, "broker", j.broker, "scope", "read"); resp.StatusCode != 200 {
+		t.Errorf("the assertion after refused requests = %d %v; want 200 (its jti was not burnt)", resp.StatusCode, body)
+	}
+	// Gatehouse's issuer is an accepted audience too (RFC 7523 section 3
+	// item 3).
+	if resp, body := j.grant(t, j.assertion(t, "issuer-aud"), "broker", j.broker); resp.StatusCode != 200 {
+		t.Errorf("assertion for the issuer = %d %v; want 200", resp.StatusCode, body)
+	}
+
+	// The refusals.
+	deployer := j.assertion(t, "deployer")
+	hsPEM, hsDER, none := algConfused(t, j.idp, deployer)
+	untrusted := serveZitadel(t, newZitadelStorage(map[string]zitadelService{"deployer": {"s3cret-1", []string{j.tokenURL}, []string{"gh-admin"}}}))
+	sameKeyOtherIssuer := serveZitadel(t, j.st) // the provider's key under another issuer URL
+	tests := []struct {
+		name, assertion string
+	}{
+		{"forged: re-signed with another key under the provider's kid", resignToken(t, deployer)},
+		{"wrong audience", j.assertion(t, "stranger")},
+		{"untrusted issuer", zitadelToken(t, untrusted, "deployer", "s3cret-1")},
+		{"untrusted issuer with the trusted issuer's key", zitadelToken(t, sameKeyOtherIssuer, "deployer", "s3cret-1")},
+		{"HS256 MACed with the PEM public key", hsPEM},
+		{"HS256 MACed with the DER public key", hsDER},
+		{"alg none", none},
+		{"subject unknown to Gatehouse", j.assertion(t, "unmapped")},
+		{"not a JWT", "not-a-jwt"},
+		{"a Gatehouse token", at},
+	}
+	for _, tt := range tests {
+		resp, body := j.grant(t, tt.assertion, "broker", j.broker)
+		if resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+			t.Errorf("%s: %d %v; want 400 invalid_grant", tt.name, resp.StatusCode, body)
+		}
+		if _, ok := body["access_token"]; ok {
+			t.Errorf("%s: a token was issued", tt.name)
+		}
+	}
+	// Expired: the provider's tokens live five minutes; an hour later
+	// (by Gatehouse's clock) this one is past exp and past the maximum age.
+	ts.advance(time.Hour)
+	resp, body = j.grant(t, deployer, "broker", j.broker)
+	ts.advance(-time.Hour)
+	if resp.StatusCode != 400 || body["error"] != "invalid_grant" || !strings.Contains(body["error_description"].(string), "expired") {
+		t.Errorf("expired assertion = %d %v; want 400 invalid_grant, expired", resp.StatusCode, body)
+	}
+	// And the untouched assertion still works: none of the refusals used it.
+	if resp, body := j.grant(t, deployer, "broker", j.broker); resp.StatusCode != 200 {
+		t.Errorf("the assertion after the refusals = %d %v; want 200", resp.StatusCode, body)
+	}
+	// A genuine assertion refused for its subject is not burnt either: once
+	// the subject exists, the same assertion is accepted.
+	unmapped := j.assertion(t, "unmapped")
+	if resp, body := j.grant(t, unmapped, "broker", j.broker); resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("unmapped subject = %d %v; want 400 invalid_grant", resp.StatusCode, body)
+	}
+	ts.addClient(t, storage.Client{ID: "unmapped", Name: "unmapped", GrantTypes: []string{"client_credentials"}})
+	if resp, body := j.grant(t, unmapped, "broker", j.broker); resp.StatusCode != 200 {
+		t.Errorf("the same assertion once its subject exists = %d %v; want 200 (a refusal must not burn its jti)", resp.StatusCode, body)
+	}
+
+	// A disabled trusted issuer, then a deleted one, is untrusted.
+	disabled := true
+	if _, err := j.adminSvc.UpdateTrustedIssuer(context.Background(), "zitadel", admin.TrustedIssuerPatch{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := j.grant(t, j.assertion(t, "deployer"), "broker", j.broker); resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+		t.Errorf("disabled issuer = %d %v; want 400 invalid_grant", resp.StatusCode, body)
+	}
+}
+
+// TestJWTBearerRequestErrors: what the request itself gets wrong, before
+// any assertion is looked at, and an issuer whose keys cannot be fetched.
+func TestJWTBearerRequestErrors(t *testing.T) {
+	j := newJWTBearer(t, nil)
+	a := j.assertion(t, "deployer")
+	form := func(kv ...string) url.Values {
+		v := url.Values{"grant_type": {oauth.GrantTypeJWTBearer}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Add(kv[i], kv[i+1])
+		}
+		return v
+	}
+	tests := []struct {
+		name         string
+		form         url.Values
+		user, secret string
+		wantStatus   int
+		wantError    string
+	}{
+		{"no client authentication", form("assertion", a), "", "", 401, "invalid_client"},
+		{"missing assertion", form(), "broker", j.broker, 400, "invalid_request"},
+		{"two assertions", form("assertion", a, "assertion", a), "broker", j.broker, 400, "invalid_request"},
+		{"NUL in the assertion", form("assertion", "a\x00b"), "broker", j.broker, 400, "invalid_request"},
+		{"over-long assertion", form("assertion", strings.Repeat("a", 17<<10)), "broker", j.broker, 400, "invalid_request"},
+	}
+	for _, tt := range tests {
+		resp, body := j.ts.post(t, "/oauth2/token", tt.form, tt.user, tt.secret)
+		if resp.StatusCode != tt.wantStatus || body["error"] != tt.wantError {
+			t.Errorf("%s: %d %v; want %d %s", tt.name, resp.StatusCode, body, tt.wantStatus, tt.wantError)
+		}
+	}
+	// The provider goes down before Gatehouse has its keys: 503
+	// temporarily_unavailable with Retry-After, not invalid_grant.
+	j.idp.Close()
+	resp, body := j.grant(t, a, "broker", j.broker)
+	if resp.StatusCode != 503 || body["error"] != "temporarily_unavailable" || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("issuer down = %d %v (Retry-After %q); want 503 temporarily_unavailable", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestJWTBearerUserSubject maps the provider's subject to a Gatehouse
+// user by username: sub is the user's id and the user's roles combine
+// with the mapped ones; a disabled user is refused.
+func TestJWTBearerUserSubject(t *testing.T) {
+	j := newJWTBearer(t, nil)
+	j.ts.addUser(t, "u-dep", "Deployer", "pw-deployer-1", "user")
+	subj := storage.SubjectUser
+	if _, err := j.adminSvc.UpdateTrustedIssuer(context.Background(), "zitadel", admin.TrustedIssuerPatch{SubjectType: &subj}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := j.grant(t, j.assertion(t, "deployer"), "broker", j.broker)
+	if resp.StatusCode != 200 {
+		t.Fatalf("grant = %d %v", resp.StatusCode, body)
+	}
+	_, claims := jwtParts(t, body["access_token"].(string))
+	if claims["sub"] != "u-dep" || claims["client_id"] != "broker" || !slices.Equal(strs(claims["roles"]), []string{"user", "admin", "auditor"}) {
+		t.Errorf("claims = %v; want sub u-dep, roles [user admin auditor]", claims)
+	}
+	j.ts.app.store.UpdateUser(context.Background(), "u-dep", func(u storage.User) (storage.User, error) { u.Disabled = true; return u, nil })
+	if resp, body := j.grant(t, j.assertion(t, "deployer"), "broker", j.broker); resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+		t.Errorf("disabled user = %d %v; want 400 invalid_grant", resp.StatusCode, body)
+	}
+}
+
+// TestJWTBearerReplayRacePostgres presents each assertion from many
+// goroutines at once, through the token endpoint on PostgreSQL: exactly
+// one of them gets a token (RFC 7523 section 3 item 7).
+func TestJWTBearerReplayRacePostgres(t *testing.T) {
+	j := newJWTBearer(t, withPostgres(pgtest.URL(t)))
+	const assertions, racers = 10, 8
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: racers, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}}
+	for i := range assertions {
+		a := j.assertion(t, "deployer")
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex
+			statuses = map[int]int{}
+			start    = make(chan struct{})
+		)
+		for range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				form := url.Values{"grant_type": {oauth.GrantTypeJWTBearer}, "assertion": {a}}
+				req, _ := http.NewRequest(http.MethodPost, j.ts.URL+"/oauth2/token", strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth("broker", j.broker)
+				<-start
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				mu.Lock()
+				statuses[resp.StatusCode]++
+				mu.Unlock()
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if statuses[200] != 1 || statuses[400] != racers-1 {
+			t.Errorf("assertion %d presented %d times at once: statuses %v; want one 200 and %d 400", i, racers, statuses, racers-1)
+		}
+	}
+}

@@ -1,0 +1,122 @@
+package oauth
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/storage"
+)
+
+// GrantTypeJWTBearer is the JWT bearer authorization grant (RFC 7523
+// section 2.1).
+const GrantTypeJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+// assertionKindJWTBearer is the jti namespace of the grant's assertions
+// (storage.AssertionDigest).
+const assertionKindJWTBearer = "jwt_bearer"
+
+// checkJWTBearerRequest checks the grant's one parameter before fosite
+// sees the request (RFC 7523 section 2.1: "assertion" is REQUIRED and
+// holds a single JWT).
+func checkJWTBearerRequest(form url.Values) error {
+	if form.Get("assertion") == "" {
+		return errInvalidRequest("The assertion parameter is missing.")
+	}
+	return nil
+}
+
+// jwtBearerClaims grants a JWT bearer request (RFC 7523 section 2.1) from
+// a client that fosite has authenticated and found allowed the grant
+// (grant_handler.go). The assertion must be a token of an enabled trusted
+// issuer that verifyTrusted accepts (signature, typ, iss, aud = Gatehouse's
+// issuer or token endpoint or the issuer's own audiences, exp/nbf/iat,
+// maximum age, a jti, a subject that names an enabled user or client), and
+// its jti must not have been used (RFC 7523 section 3 item 7). The access
+// token is the subject's:
+//
+//   - sub is the mapped user's id or the mapped client's id; client_id is
+//     the client that presented the assertion;
+//   - roles are the subject's Gatehouse roles plus the roles the issuer's
+//     allow-list maps from the assertion (never fewer than the subject's
+//     own, never an upstream role the map does not name);
+//   - scopes are the requested ones within the presenting client's (its
+//     scopes by default), not the assertion's, which were granted for
+//     another audience;
+//   - aud comes from the presenting client's registration (or the
+//     requested audience within it), never from the assertion's aud;
+//   - no refresh token (RFC 7523 section 2.1 grants are repeated instead).
+//
+// Every refusal is invalid_grant (RFC 7523 section 3.1); the jti is
+// recorded only after every other check passed, so a refused assertion
+// never burns it.
+func (s *Server) jwtBearerClaims(ctx context.Context, form url.Values, ar fosite.AccessRequester, c storage.Client, sess *Session, now time.Time) error {
+	id, err := s.verifyTrusted(ctx, form.Get("assertion"))
+	if err != nil {
+		return err
+	}
+	var (
+		user  *storage.User
+		roles []string
+	)
+	switch {
+	case id.UserID != "":
+		u, err := s.store.GetUser(ctx, id.UserID)
+		if err != nil {
+			return subjectGone(err)
+		}
+		user, roles = &u, u.Roles
+	case id.ClientID != "":
+		sc, err := s.store.GetClient(ctx, id.ClientID)
+		if err != nil {
+			return subjectGone(err)
+		}
+		roles = sc.Roles
+	}
+	s.grantRequested(ar, c, false)
+	setClaims(sess, c, user, "", now)
+	if user == nil {
+		sess.JWTClaims.Subject, sess.Subject = id.ClientID, id.ClientID
+	}
+	merged := slices.Clone(roles)
+	for _, r := range id.Roles {
+		if !slices.Contains(merged, r) {
+			merged = append(merged, r)
+		}
+	}
+	if merged == nil {
+		merged = []string{}
+	}
+	sess.JWTClaims.Extra[claimRoles] = merged
+
+	// The jti is kept until the assertion can no longer be accepted: its
+	// exp, or sooner when its maximum age ends first, plus the leeway.
+	until := id.ExpiresAt
+	if maxAge := cmp.Or(id.Issuer.MaxTokenAge, s.cfg.MaxTokenAge); id.IssuedAt.Add(maxAge).Before(until) {
+		until = id.IssuedAt.Add(maxAge)
+	}
+	until = until.Add(s.cfg.Leeway)
+	err = s.store.UseAssertion(ctx, storage.AssertionDigest(assertionKindJWTBearer, id.Issuer.Issuer, id.JTI), until, now)
+	switch {
+	case errors.Is(err, storage.ErrAlreadyExists):
+		return fosite.ErrInvalidGrant.WithHint("The assertion was already used.")
+	case err != nil:
+		return fmt.Errorf("record assertion: %w", err)
+	}
+	return nil
+}
+
+// subjectGone is the answer when the mapped subject vanished between the
+// mapping and the claims.
+func subjectGone(err error) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return fosite.ErrInvalidGrant.WithHint("The assertion's subject is not known to Gatehouse.")
+	}
+	return fmt.Errorf("read subject: %w", err)
+}
