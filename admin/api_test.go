@@ -160,6 +160,7 @@ func TestAPIValidation(t *testing.T) {
 		{"post-logout URI localhost", "POST", "/clients", ClientParams{Name: "a", GrantTypes: cc, PostLogoutRedirectURIs: []string{"http://localhost/bye"}}, 400, "post_logout_redirect_uris"},
 		{"web origin with path", "POST", "/clients", ClientParams{Name: "a", GrantTypes: cc, WebOrigins: []string{"https://app.example/spa"}}, 400, "web_origins"},
 		{"public client_credentials", "POST", "/clients", ClientParams{Name: "a", GrantTypes: cc, Public: true}, 400, "grant_types"},
+		{"public token exchange", "POST", "/clients", ClientParams{Name: "a", GrantTypes: []string{oauth.GrantTypeTokenExchange}, Public: true}, 400, "grant_types"},
 		{"user email with name", "POST", "/users", UserParams{Username: "bob", Email: "Bob <bob@example.com>"}, 400, "email"},
 		{"user verified without email", "POST", "/users", UserParams{Username: "bob", EmailVerified: true}, 400, "email_verified"},
 		{"user name with control", "POST", "/users", UserParams{Username: "bob", Name: "Bob\x07"}, 400, "name"},

@@ -14,16 +14,17 @@ import (
 
 // GrantTypes are the grants Gatehouse serves, each in its own file:
 // grant_authorization_code.go, grant_client_credentials.go,
-// grant_password.go, grant_refresh.go.
+// grant_password.go, grant_refresh.go, grant_token_exchange.go.
 func GrantTypes() []string {
-	return []string{"authorization_code", "client_credentials", "password", "refresh_token"}
+	return []string{"authorization_code", "client_credentials", "password", "refresh_token", GrantTypeTokenExchange}
 }
 
 // AuthMethods are the client authentication methods of the token endpoint.
 func AuthMethods() []string { return []string{"client_secret_basic", "client_secret_post"} }
 
 // Token serves the token endpoint (RFC 6749 section 3.2) for the
-// client_credentials (4.4), password (4.3) and refresh_token (6) grants.
+// authorization_code (4.1), client_credentials (4.4), password (4.3) and
+// refresh_token (6) grants and RFC 8693 token exchange.
 func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 	err := s.token(w, r)
 	if err != nil {
@@ -96,6 +97,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		err = s.refreshClaims(r, ar, c, sess, now)
 	case "authorization_code":
 		err = s.codeClaims(ctx, ar, c, st, sess, now)
+	case GrantTypeTokenExchange:
+		err = s.tokenExchangeClaims(ctx, ar, c, sess, now)
 	default:
 		// A grant without claims issues nothing (grant_handler.go).
 		err = fosite.ErrServerError.WithDebugf("no claims for grant %q", gt)
@@ -106,7 +109,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 
 	// fosite stamped exp from the wall clock; make it agree with iat.
 	lifetime := fosite.GetEffectiveLifespan(ar.GetClient(), fosite.GrantType(gt), fosite.AccessToken, s.cfg.AccessTokenLifetime)
-	sess.SetExpiresAt(fosite.AccessToken, now.UTC().Truncate(time.Second).Add(lifetime))
+	exp := now.UTC().Truncate(time.Second).Add(lifetime)
+	if !sess.notAfter.IsZero() && sess.notAfter.Before(exp) {
+		exp = sess.notAfter.UTC()
+	}
+	sess.SetExpiresAt(fosite.AccessToken, exp)
 
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
@@ -117,6 +124,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 			return s.codeResponseFailed(r, ar, err)
 		}
 		return err
+	}
+	if gt == GrantTypeTokenExchange {
+		// RFC 8693 section 2.2.1: required in the response.
+		issued, _ := issuedTokenType(form)
+		resp.SetExtra("issued_token_type", issued)
 	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 	s.obs.TokenIssued(ctx, gt, "access_token")
@@ -133,6 +145,9 @@ func (s *Server) checkGrantRequest(gt string, form url.Values) error {
 		// fosite answers invalid_grant; a missing parameter is
 		// invalid_request (RFC 6749 section 5.2).
 		return errInvalidRequest("The refresh_token parameter is missing.")
+	}
+	if gt == GrantTypeTokenExchange {
+		return checkTokenExchangeRequest(form)
 	}
 	return nil
 }
