@@ -285,3 +285,44 @@ func TestTokenExchangeDiscovery(t *testing.T) {
 		t.Errorf("grant_types_supported = %v; want %s", doc["grant_types_supported"], oauth.GrantTypeTokenExchange)
 	}
 }
+
+// An exchanged token is revoked with what it came from: it carries the
+// subject token's refresh family (fid), so revoking the user's refresh
+// token denies it at introspection, and disabling the user (as the admin
+// rules do, RevokeSubject) denies it by its sub.
+func TestTokenExchangeFollowsRevocation(t *testing.T) {
+	es := startExchangeServer(t)
+	active := func(tok string) bool {
+		t.Helper()
+		_, ib := es.post(t, "/oauth2/introspect", url.Values{"token": {tok}}, "orders", es.secrets["orders"])
+		return ib["active"] == true
+	}
+	exchanged := func(subject string) string {
+		t.Helper()
+		status, body := es.exchange(t, "orders", exchangeForm(subject, "audience", "inventory"))
+		if status != 200 {
+			t.Fatalf("exchange: %d %v", status, body)
+		}
+		return body["access_token"].(string)
+	}
+
+	login := es.login(t, "read offline_access", "orders")
+	viaFamily := exchanged(login["access_token"].(string))
+	if _, c := jwtParts(t, viaFamily); c["fid"] == nil || !active(viaFamily) {
+		t.Fatalf("exchanged token: fid %v, active %v; want the family and active", c["fid"], active(viaFamily))
+	}
+	if resp, _ := es.post(t, "/oauth2/revoke", url.Values{"token": {login["refresh_token"].(string)}}, "web", es.secrets["web"]); resp.StatusCode != 200 {
+		t.Fatal("revoke failed")
+	}
+	if active(viaFamily) {
+		t.Error("the exchanged token stays active after its refresh family was revoked")
+	}
+
+	viaUser := exchanged(es.login(t, "read", "orders")["access_token"].(string))
+	if _, err := oauth.RevokeSubject(context.Background(), es.app.store, "u-alice", es.now()); err != nil {
+		t.Fatal(err)
+	}
+	if active(viaUser) {
+		t.Error("the exchanged token stays active after its user was revoked")
+	}
+}
