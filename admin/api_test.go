@@ -524,3 +524,21 @@ func TestAPIAuthLeeway(t *testing.T) {
 		}
 	}
 }
+
+// The admin API registers a token-exchange service (RFC 8693) like any
+// confidential client, and refuses the grant for a public one, on
+// creation and when a client is made public.
+func TestAPITokenExchangeClient(t *testing.T) {
+	g := startGatehouse(t)
+	tok := g.adminToken(t)
+	te := oauth.GrantTypeTokenExchange
+	code, created := g.callJSON(t, tok, http.MethodPost, PathPrefix+"/clients", ClientParams{
+		ID: "orders-api", Name: "orders", GrantTypes: []string{te}, Scopes: []string{"read"}, Audiences: []string{"inventory-api"},
+	})
+	if code != 201 || !slices.Equal(toStrings(created["grant_types"]), []string{te}) {
+		t.Fatalf("create token-exchange client: %d %v", code, created)
+	}
+	if code, body := g.callJSON(t, tok, http.MethodPatch, PathPrefix+"/clients/orders-api", map[string]any{"public": true}); code != 400 || body["field"] != "grant_types" {
+		t.Errorf("PATCH public on a token-exchange client: %d %v; want 400 grant_types", code, body)
+	}
+}
