@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/storage/postgres/pgtest"
 )
 
 // exchangeForm is an RFC 8693 section 2.1 request for subject, plus kv.
@@ -35,9 +36,11 @@ type exchangeServer struct {
 	secrets map[string]string
 }
 
-func startExchangeServer(t *testing.T) *exchangeServer {
+func startExchangeServer(t *testing.T) *exchangeServer { return startExchangeServerWith(t, nil) }
+
+func startExchangeServerWith(t *testing.T, mutate func(*Config)) *exchangeServer {
 	t.Helper()
-	ts := startServer(t, nil)
+	ts := startServer(t, mutate)
 	es := &exchangeServer{testServer: ts, secrets: map[string]string{}}
 	te := oauth.GrantTypeTokenExchange
 	for _, c := range []storage.Client{
@@ -324,5 +327,52 @@ func TestTokenExchangeFollowsRevocation(t *testing.T) {
 	}
 	if active(viaUser) {
 		t.Error("the exchanged token stays active after its user was revoked")
+	}
+}
+
+// On PostgreSQL, with two instances behind one issuer: a subject token
+// revoked at one instance cannot be exchanged at the other, and with the
+// database down an exchange is 503 temporarily_unavailable (the deny list
+// and the user cannot be read), never a 5xx of another kind, a 400 that
+// blames the token, or a token.
+func TestTokenExchangePostgres(t *testing.T) {
+	cluster := pgtest.NewCluster(t)
+	dbURL := cluster.URL(t)
+	a := startExchangeServerWith(t, withPostgres(dbURL))
+	b := startServer(t, func(c *Config) {
+		withPostgres(dbURL)(c)
+		c.Issuer = a.issuer
+		// The client record comes from the cache during the outage, so
+		// the request reaches the exchange's own reads.
+		c.ClientCacheTTL = time.Minute
+	})
+	exchangeAtB := func(subject string) (int, map[string]any) {
+		t.Helper()
+		resp, body := b.post(t, "/oauth2/token", exchangeForm(subject, "audience", "inventory"), "orders", a.secrets["orders"])
+		return resp.StatusCode, body
+	}
+	subject := a.login(t, "read", "orders")["access_token"].(string)
+	if status, body := exchangeAtB(subject); status != 200 {
+		t.Fatalf("exchange at the other instance: %d %v", status, body)
+	}
+	if resp, _ := a.post(t, "/oauth2/revoke", url.Values{"token": {subject}}, "web", a.secrets["web"]); resp.StatusCode != 200 {
+		t.Fatal("revoke failed")
+	}
+	if status, body := exchangeAtB(subject); status != 400 || body["error"] != "invalid_request" {
+		t.Errorf("token revoked at A, exchanged at B: %d %v; want 400 invalid_request", status, body)
+	}
+
+	live := a.login(t, "read", "orders")["access_token"].(string)
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.Start() })
+	start := time.Now()
+	status, body := exchangeAtB(live)
+	if status != 503 || body["error"] != "temporarily_unavailable" || body["access_token"] != nil {
+		t.Errorf("exchange with the database down: %d %v; want 503 temporarily_unavailable", status, body)
+	}
+	if elapsed := time.Since(start); elapsed > 3*time.Second {
+		t.Errorf("exchange with the database down took %v; want under the 2s request timeout plus slack", elapsed)
 	}
 }
