@@ -66,6 +66,11 @@ func newRouter(svc *Service, auth func(http.Handler) http.Handler) *mux.Router {
 	route(http.MethodPost, "/users/{id}/enable", a.enableUser)
 	route(http.MethodPost, "/users/{id}/roles", a.addRoles)
 	route(http.MethodDelete, "/users/{id}/roles/{role}", a.removeRole)
+	route(http.MethodGet, "/issuers", a.listIssuers)
+	route(http.MethodPost, "/issuers", a.createIssuer)
+	route(http.MethodGet, "/issuers/{id}", a.getIssuer)
+	route(http.MethodPatch, "/issuers/{id}", a.updateIssuer)
+	route(http.MethodDelete, "/issuers/{id}", a.deleteIssuer)
 	route(http.MethodGet, "/throttle", a.throttleStatus)
 	route(http.MethodPost, "/throttle/clear", a.clearThrottle)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

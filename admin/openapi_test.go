@@ -93,6 +93,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"UserParams": UserParams{}, "UserPatch": UserPatch{}, "PasswordParams": PasswordParams{}, "RolesParams": RolesParams{},
 		"Error":           apiError{},
 		"ThrottleCounter": ThrottleCounter{}, "ThrottleParams": ThrottleParams{},
+		"TrustedIssuer": TrustedIssuer{}, "TrustedIssuerParams": TrustedIssuerParams{}, "TrustedIssuerPatch": TrustedIssuerPatch{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]

@@ -48,6 +48,9 @@ type Config struct {
 	// GrantTypes are the grants the server serves; default
 	// oauth.GrantTypes().
 	GrantTypes []string
+	// Issuer is Gatehouse's own issuer, which may not be registered as a
+	// trusted issuer; empty skips that check.
+	Issuer string
 	// AdminRole is the role Bootstrap gives the admin client; default
 	// DefaultAdminRole.
 	AdminRole string
@@ -70,6 +73,7 @@ type Service struct {
 	scopes     []string
 	grantTypes []string
 	adminRole  string
+	issuer     string
 	changed    func(id string)
 	observer   oauth.PasswordObserver
 }
@@ -108,6 +112,7 @@ func NewService(cfg Config) (*Service, error) {
 		scopes:     slices.Clone(cfg.Scopes),
 		grantTypes: slices.Clone(cfg.GrantTypes),
 		adminRole:  cfg.AdminRole,
+		issuer:     cfg.Issuer,
 		changed:    cfg.ClientChanged,
 		observer:   cfg.Observer,
 	}, nil

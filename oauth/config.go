@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"strings"
 	"time"
@@ -56,6 +57,17 @@ type Config struct {
 	// LogoutRevokesFamilies makes RP-initiated logout also revoke the
 	// refresh families issued in the ended login session.
 	LogoutRevokesFamilies bool
+	// MaxTokenAge bounds now - iat of a trusted issuer's token when the
+	// issuer sets no maximum (DefaultMaxTokenAge).
+	MaxTokenAge time.Duration
+	// FederationTimeout bounds one fetch of a trusted issuer's discovery
+	// document or JWKS, and how long a request waits for one
+	// (DefaultFederationTimeout).
+	FederationTimeout time.Duration
+	// FederationTransport, when set, carries those fetches (tests use it
+	// to trust a test certificate); the host and scheme rules apply on
+	// top of it. Default: a transport of its own.
+	FederationTransport http.RoundTripper
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives request failures; never secrets.
@@ -91,6 +103,11 @@ func (c *Config) setDefaults() {
 	c.LoginSessionLifetime = cmp.Or(c.LoginSessionLifetime, DefaultLoginSessionLifetime)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	c.Observer = cmp.Or[Observer](c.Observer, NopObserver{})
+	c.MaxTokenAge = cmp.Or(c.MaxTokenAge, DefaultMaxTokenAge)
+	c.FederationTimeout = cmp.Or(c.FederationTimeout, DefaultFederationTimeout)
+	if c.FederationTransport == nil {
+		c.FederationTransport = defaultFederationTransport(c.FederationTimeout)
+	}
 	c.Password.setDefaults()
 	c.Throttle.setDefaults()
 	c.ForwardedHeader = cmp.Or(c.ForwardedHeader, HeaderXForwardedFor)

@@ -65,6 +65,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			h.Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
 		}
 	}
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "5")
+	}
 	desc := rfc.DescriptionField
 	if rfc.HintField != "" {
 		desc += " " + rfc.HintField

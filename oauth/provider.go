@@ -33,6 +33,8 @@ type Server struct {
 	pages *template.Template
 	// origins are the clients' web origins, for CORS.
 	origins *originSet
+	// issuers holds a verifier per trusted issuer (federation_fetch.go).
+	issuers *issuerVerifiers
 	// forwardedIgnored: the warning about a forwarding header without
 	// trusted proxies was logged (clientaddr.go).
 	forwardedIgnored atomic.Bool
@@ -54,6 +56,9 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 	adapter.throttle = &throttle{store: store, limits: cfg.Throttle, now: cfg.Now, logger: cfg.Logger, observer: cfg.Observer}
 	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, logger: cfg.Logger, obs: cfg.Observer,
 		pages: pageTemplates()}
+	s.issuers = &issuerVerifiers{issuer: cfg.Issuer, tokenURL: cfg.Issuer + "/oauth2/token", leeway: cfg.Leeway,
+		timeout: cfg.FederationTimeout, transport: cfg.FederationTransport, now: cfg.Now, logger: cfg.Logger,
+		m: map[string]cachedVerifier{}}
 	s.origins = &originSet{list: s.webOrigins, ttl: cfg.ClientCacheTTL, now: cfg.Now}
 	s.provider = newProvider(cfg, adapter, ring)
 	return s, nil

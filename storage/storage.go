@@ -255,6 +255,7 @@ type Store interface {
 	AuthorizationCodeStore
 	LoginSessionStore
 	AssertionStore
+	TrustedIssuerStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error

@@ -44,6 +44,7 @@ func (c *storeCmd) open(ctx context.Context, e *cliEnv) (context.Context, *admin
 	}
 	svc, err := admin.NewService(admin.Config{
 		Store: store, Hasher: hasher, Logger: logger, Now: cfg.Now, Scopes: cfg.Scopes, AdminRole: cfg.AdminRole,
+		Issuer: cfg.Issuer,
 	})
 	if err != nil {
 		store.Close()
@@ -81,6 +82,10 @@ func flagFor(field string) string {
 		return "--token-lifetime"
 	case field == "grace_seconds":
 		return "--grace"
+	case field == "max_token_age_seconds":
+		return "--max-token-age"
+	case field == "role_map" || strings.HasPrefix(field, "role_map."):
+		return "--role-map " + strings.TrimPrefix(strings.TrimPrefix(field, "role_map"), ".")
 	case field == "claims" || strings.HasPrefix(field, "claims."):
 		return "--claim " + strings.TrimPrefix(strings.TrimPrefix(field, "claims"), ".")
 	case field == "password":

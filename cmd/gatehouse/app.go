@@ -113,6 +113,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Throttle:              cfg.throttleLimits(),
 		TrustedProxies:        cfg.TrustedProxies,
 		ForwardedHeader:       cfg.ForwardedHeader,
+		FederationTransport:   cfg.FederationTransport,
 	}, a.store, a.ring)
 	if err != nil {
 		a.store.Close()
@@ -126,6 +127,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Now:           cfg.Now,
 		Scopes:        cfg.Scopes,
 		AdminRole:     cfg.AdminRole,
+		Issuer:        cfg.Issuer,
 		ClientChanged: o.ForgetClient,
 		Observer:      a.metrics.observer(),
 	})

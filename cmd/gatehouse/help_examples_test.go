@@ -192,6 +192,8 @@ func newExampleFixture(t *testing.T) exampleFixture {
 	cliOK(t, getenv, "", "clients", "create", "--name=-legacy", "--grant-types", "client_credentials")
 	cliOK(t, getenv, "alice-first-password\n", "users", "create", "--username", "alice", "--roles", "user,editor", "--password-stdin")
 	cliOK(t, getenv, "", "keys", "rotate")
+	cliOK(t, getenv, "", "issuers", "create", "--id", "keycloak", "--issuer", "https://kc.example/realms/acme",
+		"--roles-claim", "realm_access.roles", "--role-map", "api-admin=admin")
 	f := exampleFixture{url: env["GATEHOUSE_DATABASE_URL"], copies: new(atomic.Int64)}
 	for _, k := range listJSON(t, env) {
 		if k.State == "active" {

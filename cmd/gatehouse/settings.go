@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"net/netip"
 	"strings"
 	"time"
@@ -84,6 +85,10 @@ type Config struct {
 	Dev bool `kong:"-"`
 	// Now is the clock; tests set it, nil means time.Now.
 	Now func() time.Time `kong:"-"`
+	// FederationTransport carries the fetches of trusted issuers'
+	// discovery documents and keys; tests set it to trust a test
+	// certificate, nil means oauth's own transport.
+	FederationTransport http.RoundTripper `kong:"-"`
 }
 
 // databaseFlag is --database-url, shared by serve (in Config) and every

@@ -227,6 +227,9 @@ type Expected struct {
 	// §4.1.3, RFC 9068 §4). Introspection leaves it empty: its caller is
 	// not the token's audience (RFC 7662 §2.1).
 	Audience string
+	// Audiences are further accepted audiences: "aud" must contain
+	// Audience or one of these.
+	Audiences []string
 	// Leeway is the clock skew tolerated on "exp", "nbf" and "iat" (RFC
 	// 7519 §4.1.4 to §4.1.6); a negative value counts as zero. Callers
 	// take it from their configuration, whose default is DefaultLeeway.
@@ -238,7 +241,8 @@ type Expected struct {
 // token server's introspection. At now, it requires:
 //
 //   - "iss" equal to want.Issuer;
-//   - "aud" containing want.Audience, when that is set;
+//   - "aud" containing want.Audience or one of want.Audiences, when
+//     either is set;
 //   - "exp" present, and now before exp + leeway (RFC 7519 §4.1.4);
 //   - "nbf", when present, not after now + leeway (§4.1.5);
 //   - "iat", when present, not after now + leeway (§4.1.6 does not forbid
@@ -251,8 +255,17 @@ func ValidateClaims(c *Claims, want Expected, now time.Time) error {
 	if want.Issuer == "" || c.Issuer != want.Issuer {
 		return fmt.Errorf("%w: %q", ErrIssuer, truncate(c.Issuer))
 	}
-	if want.Audience != "" && !slices.Contains(c.Audience, want.Audience) {
-		return fmt.Errorf("%w: %q not in aud", ErrAudience, truncate(want.Audience))
+	if want.Audience != "" || len(want.Audiences) > 0 {
+		ok := want.Audience != "" && slices.Contains(c.Audience, want.Audience)
+		for _, a := range want.Audiences {
+			ok = ok || slices.Contains(c.Audience, a)
+		}
+		if !ok && len(want.Audiences) == 0 {
+			return fmt.Errorf("%w: %q not in aud", ErrAudience, truncate(want.Audience))
+		}
+		if !ok {
+			return fmt.Errorf("%w: none of the accepted audiences in aud", ErrAudience)
+		}
 	}
 	if c.Expiry.IsZero() {
 		return fmt.Errorf("%w: exp", ErrMissingClaim)

@@ -76,8 +76,17 @@ type Config struct {
 	// the token's "iss". Required.
 	Issuer string
 	// Audience is this resource server's identifier; the token's "aud"
-	// must contain it (RFC 9068 §4). Required.
+	// must contain it (RFC 9068 §4). Required unless Audiences is set.
 	Audience string
+	// Audiences are further accepted audiences: the token's "aud" must
+	// contain Audience or one of these. An authorization server that
+	// accepts assertions names itself in two ways (RFC 7523 §3: its issuer
+	// or its token endpoint).
+	Audiences []string
+	// JWKSURI, when set, is where the keys are fetched from; the discovery
+	// document is then never fetched. Default: the discovery document's
+	// "jwks_uri".
+	JWKSURI string
 	// Algorithms is the allow-list of JWS "alg" values; default
 	// DefaultAlgorithms. "none" and HS* are rejected by New.
 	Algorithms []string
@@ -198,8 +207,18 @@ func (cfg Config) Validate() error {
 		// tolerated for local development.
 		errs = append(errs, fmt.Errorf("issuer %q is not an http(s) URL without query or fragment", cfg.Issuer))
 	}
-	if cfg.Audience == "" {
+	if cfg.Audience == "" && len(cfg.Audiences) == 0 {
 		errs = append(errs, errors.New("audience is required"))
+	}
+	for _, a := range cfg.Audiences {
+		if a == "" {
+			errs = append(errs, errors.New("audiences has an empty audience"))
+		}
+	}
+	if cfg.JWKSURI != "" {
+		if u, err := url.Parse(cfg.JWKSURI); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("jwks uri %q is not an http(s) URL", cfg.JWKSURI))
+		}
 	}
 	for _, alg := range cfg.Algorithms {
 		if !supportedAlgorithm(alg) {

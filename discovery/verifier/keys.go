@@ -196,6 +196,9 @@ func keysRemoved(old, cur *keySet) bool {
 
 // fetchKeys discovers the JWKS URI if needed and fetches the key set.
 func (v *Verifier) fetchKeys(ctx context.Context) (*keySet, error) {
+	if v.jwksURI == "" && v.cfg.JWKSURI != "" {
+		v.jwksURI = v.cfg.JWKSURI
+	}
 	if v.jwksURI == "" {
 		uri, err := v.discover(ctx)
 		if err != nil {

@@ -45,7 +45,8 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, err
 	}
 	cfg.Algorithms = slices.Clone(cfg.Algorithms)
-	v := &Verifier{cfg: cfg, expected: Expected{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway}}
+	cfg.Audiences = slices.Clone(cfg.Audiences)
+	v := &Verifier{cfg: cfg, expected: Expected{Issuer: cfg.Issuer, Audience: cfg.Audience, Audiences: cfg.Audiences, Leeway: cfg.Leeway}}
 	v.rules = claimRules{
 		roles:   slices.Clone(cfg.RolesClaim),
 		roleMap: maps.Clone(cfg.RoleMap),

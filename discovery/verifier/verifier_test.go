@@ -310,6 +310,15 @@ func TestValidateClaims(t *testing.T) {
 		{"wrong issuer", func(c *Claims, _ *Expected) { c.Issuer = "https://issuer.example/" }, ErrIssuer},
 		{"no audience expected", func(c *Claims, e *Expected) { c.Audience, e.Audience = nil, "" }, nil},
 		{"audience missing", func(c *Claims, _ *Expected) { c.Audience = []string{"other"} }, ErrAudience},
+		// Several accepted audiences: any one of them in aud is enough.
+		{"second accepted audience", func(c *Claims, e *Expected) {
+			c.Audience, e.Audiences = []string{"x", "api2"}, []string{"api1", "api2"}
+		}, nil},
+		{"first accepted audience", func(c *Claims, e *Expected) {
+			c.Audience, e.Audience, e.Audiences = []string{"api"}, "", []string{"api", "api2"}
+		}, nil},
+		{"none of the accepted audiences", func(c *Claims, e *Expected) { c.Audience, e.Audiences = []string{"other"}, []string{"api2"} }, ErrAudience},
+		{"accepted audiences, no aud", func(c *Claims, e *Expected) { c.Audience, e.Audience, e.Audiences = nil, "", []string{"api2"} }, ErrAudience},
 		{"no exp", func(c *Claims, _ *Expected) { c.Expiry = time.Time{} }, ErrMissingClaim},
 		// RFC 7519 §4.1.4: "on or after" exp is expired; leeway moves the line.
 		{"exp now, no leeway", func(c *Claims, e *Expected) { c.Expiry, e.Leeway = now, 0 }, ErrExpired},
@@ -329,6 +338,41 @@ func TestValidateClaims(t *testing.T) {
 		tt.edit(&c, &e)
 		if err := ValidateClaims(&c, e, now); !errors.Is(err, tt.want) {
 			t.Errorf("%s: ValidateClaims = %v; want %v", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestExplicitJWKSURI: with Config.JWKSURI the keys come from there and
+// the discovery document is never fetched.
+func TestExplicitJWKSURI(t *testing.T) {
+	key := newTestKey(t, jose.ES256)
+	ti := newTestIssuer(t, key)
+	clock := newFakeClock()
+	v := newTestVerifier(t, ti, clock, func(c *Config) { c.JWKSURI = ti.URL + "/jwks" })
+	if _, err := v.Verify(t.Context(), sign(t, key, ti.claims(), signOpts{})); err != nil {
+		t.Fatalf("Verify = %v; want nil", err)
+	}
+	if m, j := ti.metaHits.Load(), ti.jwksHits.Load(); m != 0 || j != 1 {
+		t.Errorf("discovery fetched %d times, JWKS %d; want 0 and 1", m, j)
+	}
+	if _, err := New(Config{Issuer: ti.URL, Audience: "a", JWKSURI: "file:///etc/passwd"}); err == nil {
+		t.Error("New with a file: JWKS URI succeeded; want an error")
+	}
+}
+
+// TestSeveralAudiences: a token naming any one of the accepted audiences
+// passes; one naming none fails with ErrAudience.
+func TestSeveralAudiences(t *testing.T) {
+	key := newTestKey(t, jose.ES256)
+	ti := newTestIssuer(t, key)
+	v := newTestVerifier(t, ti, newFakeClock(), func(c *Config) {
+		c.Audience, c.Audiences = "", []string{"https://as.example", "https://as.example/oauth2/token"}
+	})
+	for aud, want := range map[string]error{"https://as.example/oauth2/token": nil, "https://as.example": nil, "example-api": ErrAudience} {
+		claims := ti.claims()
+		claims["aud"] = aud
+		if _, err := v.Verify(t.Context(), sign(t, key, claims, signOpts{})); !errors.Is(err, want) {
+			t.Errorf("Verify(aud %q) = %v; want %v", aud, err, want)
 		}
 	}
 }

@@ -31,6 +31,8 @@ type Store struct {
 	sessionDigests map[string]string
 	// assertions holds used assertions' expiry by digest (assertions.go).
 	assertions map[string]time.Time
+	// issuers holds trusted issuers by id (issuers.go).
+	issuers map[string]storage.TrustedIssuer
 }
 
 // New returns an empty store.
@@ -48,6 +50,7 @@ func New() *Store {
 		sessions:       map[string]storage.LoginSession{},
 		sessionDigests: map[string]string{},
 		assertions:     map[string]time.Time{},
+		issuers:        map[string]storage.TrustedIssuer{},
 	}
 }
 

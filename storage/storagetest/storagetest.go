@@ -52,6 +52,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"RefreshRevokeLoginSession", testRefreshRevokeLoginSession},
 		{"Assertions", testAssertions},
 		{"AssertionRace", testAssertionRace},
+		{"TrustedIssuers", testTrustedIssuers},
+		{"TrustedIssuerUpdateAtomic", testTrustedIssuerUpdateAtomic},
 	}
 	for _, kt := range keyStoreTests() {
 		tests = append(tests, struct {

@@ -1,0 +1,129 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse/storage"
+)
+
+const issuerColumns = `id, issuer, jwks_uri, audiences, algorithms, subject_claim, subject_type,
+	roles_claim, role_map, max_token_age_ns, disabled, created_at, updated_at`
+
+func scanIssuer(row pgx.Row) (storage.TrustedIssuer, error) {
+	var (
+		ti      storage.TrustedIssuer
+		roleMap []byte
+		age     int64
+	)
+	err := row.Scan(&ti.ID, &ti.Issuer, &ti.JWKSURI, &ti.Audiences, &ti.Algorithms, &ti.SubjectClaim,
+		&ti.SubjectType, &ti.RolesClaim, &roleMap, &age, &ti.Disabled, &ti.CreatedAt, &ti.UpdatedAt)
+	if err != nil {
+		return storage.TrustedIssuer{}, err
+	}
+	if err := json.Unmarshal(roleMap, &ti.RoleMap); err != nil {
+		return storage.TrustedIssuer{}, fmt.Errorf("decode role map: %w", err)
+	}
+	if len(ti.RoleMap) == 0 {
+		ti.RoleMap = nil
+	}
+	if len(ti.Audiences) == 0 {
+		ti.Audiences = nil
+	}
+	if len(ti.Algorithms) == 0 {
+		ti.Algorithms = nil
+	}
+	ti.MaxTokenAge = time.Duration(age)
+	ti.CreatedAt, ti.UpdatedAt = ti.CreatedAt.UTC(), ti.UpdatedAt.UTC()
+	return ti, nil
+}
+
+// issuerArgs returns ti's column values in issuerColumns order.
+func issuerArgs(ti storage.TrustedIssuer) ([]any, error) {
+	roleMap := []byte("{}")
+	if len(ti.RoleMap) > 0 {
+		var err error
+		if roleMap, err = json.Marshal(ti.RoleMap); err != nil {
+			return nil, fmt.Errorf("encode role map: %w", err)
+		}
+	}
+	return []any{ti.ID, ti.Issuer, ti.JWKSURI, list(ti.Audiences), list(ti.Algorithms), ti.SubjectClaim,
+		ti.SubjectType, ti.RolesClaim, roleMap, int64(ti.MaxTokenAge), ti.Disabled, ti.CreatedAt, ti.UpdatedAt}, nil
+}
+
+func (s *Store) getIssuer(ctx context.Context, op, where, arg string) (storage.TrustedIssuer, error) {
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return storage.TrustedIssuer{}, fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	ti, err := scanIssuer(q.QueryRow(ctx, `SELECT `+issuerColumns+` FROM trusted_issuers WHERE `+where+` = $1`, arg))
+	if err != nil {
+		return storage.TrustedIssuer{}, s.wrap(err, op)
+	}
+	return ti, nil
+}
+
+// GetTrustedIssuer returns the trusted issuer with the given id.
+func (s *Store) GetTrustedIssuer(ctx context.Context, id string) (storage.TrustedIssuer, error) {
+	return s.getIssuer(ctx, fmt.Sprintf("get trusted issuer %q", id), "id", id)
+}
+
+// GetTrustedIssuerByIssuer returns the trusted issuer whose issuer is iss.
+func (s *Store) GetTrustedIssuerByIssuer(ctx context.Context, iss string) (storage.TrustedIssuer, error) {
+	return s.getIssuer(ctx, "get trusted issuer by issuer", "issuer", iss)
+}
+
+// CreateTrustedIssuer stores a new trusted issuer; its id and issuer must
+// be unused.
+func (s *Store) CreateTrustedIssuer(ctx context.Context, ti storage.TrustedIssuer) error {
+	op := fmt.Sprintf("create trusted issuer %q", ti.ID)
+	args, err := issuerArgs(ti)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	_, err = q.Exec(ctx, `INSERT INTO trusted_issuers (`+issuerColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, args...)
+	if err != nil {
+		return s.wrap(err, op)
+	}
+	return nil
+}
+
+// UpdateTrustedIssuer applies fn to the stored issuer with its row locked;
+// fn must not use the store with ctx.
+func (s *Store) UpdateTrustedIssuer(ctx context.Context, id string, fn func(storage.TrustedIssuer) (storage.TrustedIssuer, error)) error {
+	op := fmt.Sprintf("update trusted issuer %q", id)
+	return updateLocked(ctx, s, op, `SELECT `+issuerColumns+` FROM trusted_issuers WHERE id = $1`, id, scanIssuer, fn,
+		func(tx pgx.Tx, ti storage.TrustedIssuer) error {
+			ti.ID = id
+			args, err := issuerArgs(ti)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `UPDATE trusted_issuers SET issuer = $2, jwks_uri = $3, audiences = $4,
+				algorithms = $5, subject_claim = $6, subject_type = $7, roles_claim = $8, role_map = $9,
+				max_token_age_ns = $10, disabled = $11, created_at = $12, updated_at = $13
+				WHERE id = $1`, args...)
+			return err
+		})
+}
+
+// DeleteTrustedIssuer removes a trusted issuer.
+func (s *Store) DeleteTrustedIssuer(ctx context.Context, id string) error {
+	return s.execOne(ctx, fmt.Sprintf("delete trusted issuer %q", id), `DELETE FROM trusted_issuers WHERE id = $1`, id)
+}
+
+// ListTrustedIssuers returns every trusted issuer ordered by id.
+func (s *Store) ListTrustedIssuers(ctx context.Context) ([]storage.TrustedIssuer, error) {
+	return queryAll(ctx, s, "list trusted issuers", `SELECT `+issuerColumns+` FROM trusted_issuers ORDER BY id`, scanIssuer)
+}
