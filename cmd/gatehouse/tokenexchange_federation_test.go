@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse/gatehouse/discovery/verifier"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -180,5 +185,37 @@ func TestTokenExchangeReplayConcurrentPostgres(t *testing.T) {
 	}
 	if counts["200 <nil>"] != 1 || counts["400 invalid_request"] != n-1 {
 		t.Errorf("outcomes of %d concurrent exchanges of one token = %v; want one 200, the rest 400 invalid_request", n, counts)
+	}
+}
+
+// A trusted issuer that fails (its discovery answers 500) makes the
+// exchange of its tokens 503 temporarily_unavailable with Retry-After,
+// not a 400 that blames the token; the exchange of Gatehouse's own tokens
+// goes on.
+func TestTokenExchangeIssuerDown(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusInternalServerError)
+	}))
+	t.Cleanup(down.Close)
+	es := startExchangeServer(t)
+	now := time.Now()
+	if err := es.app.store.CreateTrustedIssuer(context.Background(), storage.TrustedIssuer{ID: "ti-down", Issuer: down.URL,
+		SubjectType: storage.SubjectUser, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	key := must(rsa.GenerateKey(rand.Reader, 2048))
+	signer := must(jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}},
+		(&jose.SignerOptions{}).WithType("JWT")))
+	payload := must(json.Marshal(map[string]any{"iss": down.URL, "sub": "alice", "aud": es.issuer, "jti": "j1",
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}))
+	token := must(must(signer.Sign(payload)).CompactSerialize())
+
+	resp, body := es.post(t, "/oauth2/token", exchangeForm(token, "audience", "inventory"), "orders", es.secrets["orders"])
+	if resp.StatusCode != 503 || body["error"] != "temporarily_unavailable" || resp.Header.Get("Retry-After") == "" || body["access_token"] != nil {
+		t.Errorf("exchange with the issuer down: %d %v (Retry-After %q); want 503 temporarily_unavailable", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+	own := es.login(t, "read", "orders")["access_token"].(string)
+	if status, body := es.exchange(t, "orders", exchangeForm(own, "audience", "inventory")); status != 200 {
+		t.Errorf("exchange of a Gatehouse token while an issuer is down: %d %v", status, body)
 	}
 }
