@@ -63,6 +63,7 @@ func FuzzEndpoints(f *testing.F) {
 		{"/introspect", "token=%FF", "application/x-www-form-urlencoded", "c", "s"},
 		{"/revoke", "token=a%00", "application/x-www-form-urlencoded", "c\x00", "s"},
 		{"/token", "grant_type=" + url.QueryEscape(GrantTypeTokenExchange) + "&subject_token=a.b.c&subject_token_type=" + url.QueryEscape(TokenTypeAccessToken) + "&actor_token=x", "application/x-www-form-urlencoded", "c", "s"},
+		{"/token", "grant_type=" + url.QueryEscape(GrantTypeTokenExchange) + "&subject_token_type=" + url.QueryEscape(TokenTypeJWT) + "&subject_token=eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIiwic3ViIjoiYWxpY2UiLCJhdWQiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwianRpIjoiaiIsImV4cCI6OTk5OTk5OTk5OSwiaWF0IjoxfQ.c2ln", "application/x-www-form-urlencoded", "c", "s"},
 	} {
 		f.Add(seed.path, seed.body, seed.ct, seed.user, seed.pass)
 	}
