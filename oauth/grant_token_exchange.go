@@ -146,8 +146,8 @@ func (s *Server) tokenExchangeClaims(ctx context.Context, ar fosite.AccessReques
 // checked, the client's); without a scope parameter the token keeps the
 // subject token's scopes that the client may request. Unbounded (a
 // trusted issuer's token that carries no scope), they are the client's,
-// as for client_credentials. offline_access is never
-// granted: the exchange issues no refresh token. Audiences must be
+// as for client_credentials. offline_access is never granted: the
+// exchange issues no refresh token. Audiences must be
 // registered for the client explicitly (the issuer fallback of client.go
 // does not count): that list is the per-client policy of which downstream
 // audiences a service may exchange tokens for. Without an audience or
@@ -289,9 +289,8 @@ func (s *Server) externalExchangeClaims(ctx context.Context, ar fosite.AccessReq
 
 // externalSubjectError is the RFC 8693 answer for verifyTrusted's error:
 // an unreachable issuer or store stays a 503, anything else about the
-// token is invalid_request.
-// The reason goes to the log only: the answer does not tell a client
-// whether a username is known to Gatehouse.
+// token is invalid_request. The reason goes to the log only: the answer
+// does not tell a client whether a username is known to Gatehouse.
 func (s *Server) externalSubjectError(ctx context.Context, err error) error {
 	if errors.Is(err, storage.ErrUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
 		return err
