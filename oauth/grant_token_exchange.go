@@ -25,7 +25,9 @@ const (
 // its own access tokens, and a trusted issuer's JWTs (access or ID
 // tokens), which are verified by the issuer's configuration whatever the
 // type says.
-func subjectTokenTypes() []string { return []string{TokenTypeAccessToken, TokenTypeJWT, TokenTypeIDToken} }
+func subjectTokenTypes() []string {
+	return []string{TokenTypeAccessToken, TokenTypeJWT, TokenTypeIDToken}
+}
 
 // assertionKindExchange is the namespace of external subject tokens in the
 // store's used assertions (storage.AssertionDigest).
