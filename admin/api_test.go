@@ -160,6 +160,7 @@ func TestAPIValidation(t *testing.T) {
 		{"post-logout URI localhost", "POST", "/clients", ClientParams{Name: "a", GrantTypes: cc, PostLogoutRedirectURIs: []string{"http://localhost/bye"}}, 400, "post_logout_redirect_uris"},
 		{"web origin with path", "POST", "/clients", ClientParams{Name: "a", GrantTypes: cc, WebOrigins: []string{"https://app.example/spa"}}, 400, "web_origins"},
 		{"public client_credentials", "POST", "/clients", ClientParams{Name: "a", GrantTypes: cc, Public: true}, 400, "grant_types"},
+		{"public token exchange", "POST", "/clients", ClientParams{Name: "a", GrantTypes: []string{oauth.GrantTypeTokenExchange}, Public: true}, 400, "grant_types"},
 		{"user email with name", "POST", "/users", UserParams{Username: "bob", Email: "Bob <bob@example.com>"}, 400, "email"},
 		{"user verified without email", "POST", "/users", UserParams{Username: "bob", EmailVerified: true}, 400, "email_verified"},
 		{"user name with control", "POST", "/users", UserParams{Username: "bob", Name: "Bob\x07"}, 400, "name"},
@@ -521,5 +522,23 @@ func TestAPIAuthLeeway(t *testing.T) {
 		if rec.Code != tt.want {
 			t.Errorf("leeway %v: GET /users 45s past exp = %d %s; want %d", tt.leeway, rec.Code, rec.Body, tt.want)
 		}
+	}
+}
+
+// The admin API registers a token-exchange service (RFC 8693) like any
+// confidential client, and refuses the grant for a public one, on
+// creation and when a client is made public.
+func TestAPITokenExchangeClient(t *testing.T) {
+	g := startGatehouse(t)
+	tok := g.adminToken(t)
+	te := oauth.GrantTypeTokenExchange
+	code, created := g.callJSON(t, tok, http.MethodPost, PathPrefix+"/clients", ClientParams{
+		ID: "orders-api", Name: "orders", GrantTypes: []string{te}, Scopes: []string{"read"}, Audiences: []string{"inventory-api"},
+	})
+	if code != 201 || !slices.Equal(toStrings(created["grant_types"]), []string{te}) {
+		t.Fatalf("create token-exchange client: %d %v", code, created)
+	}
+	if code, body := g.callJSON(t, tok, http.MethodPatch, PathPrefix+"/clients/orders-api", map[string]any{"public": true}); code != 400 || body["field"] != "grant_types" {
+		t.Errorf("PATCH public on a token-exchange client: %d %v; want 400 grant_types", code, body)
 	}
 }

@@ -100,6 +100,11 @@ func (s *Service) checkClientSpec(p ClientParams) (clientSpec, error) {
 	if p.Public && slices.Contains(sp.grantTypes, oauth.GrantTypeJWTBearer) {
 		return sp, fieldErr("grant_types", "a public client cannot authenticate, and the JWT bearer grant needs client authentication (RFC 7523 section 3.1)")
 	}
+	if p.Public && slices.Contains(sp.grantTypes, oauth.GrantTypeTokenExchange) {
+		// The exchanged token names the client as its actor (RFC 8693
+		// section 4.1): only an authenticated client may be one.
+		return sp, fieldErr("grant_types", "a public client has no secret and cannot use token exchange (RFC 8693)")
+	}
 	if slices.Contains(sp.grantTypes, "authorization_code") && len(sp.redirectURIs) == 0 {
 		return sp, fieldErr("redirect_uris", "the authorization_code grant needs at least one redirect URI (RFC 6749 section 3.1.2)")
 	}

@@ -53,7 +53,7 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) error {
 // body limit.
 func paramLimit(name string) (limit int, known bool) {
 	switch name {
-	case "grant_type", "token_type_hint":
+	case "grant_type", "token_type_hint", "subject_token_type", "actor_token_type", "requested_token_type":
 		return 128, true
 	case "client_id":
 		return 256, true
@@ -65,7 +65,7 @@ func paramLimit(name string) (limit int, known bool) {
 		return 2048, true
 	case "scope", "audience", "resource":
 		return 2048, true
-	case "refresh_token", "token":
+	case "refresh_token", "token", "subject_token", "actor_token":
 		return maxTokenBytes, true
 	case "assertion": // RFC 7523 section 2.1
 		return maxTokenBytes, true

@@ -64,8 +64,18 @@ func FuzzEndpoints(f *testing.F) {
 		{"/token", "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIn0.c2ln", "application/x-www-form-urlencoded", "c", "s"},
 		{"/token", "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=a.eyJpc3MiOiJodHRwczovL3hcdTAwMDAifQ.b", "application/x-www-form-urlencoded", "c", "s"},
 		{"/revoke", "token=a%00", "application/x-www-form-urlencoded", "c\x00", "s"},
+		{"/token", "grant_type=" + url.QueryEscape(GrantTypeTokenExchange) + "&subject_token=a.b.c&subject_token_type=" + url.QueryEscape(TokenTypeAccessToken) + "&actor_token=x", "application/x-www-form-urlencoded", "c", "s"},
+		{"/token", "grant_type=" + url.QueryEscape(GrantTypeTokenExchange) + "&subject_token_type=" + url.QueryEscape(TokenTypeJWT) + "&subject_token=eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIiwic3ViIjoiYWxpY2UiLCJhdWQiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwianRpIjoiaiIsImV4cCI6OTk5OTk5OTk5OSwiaWF0IjoxfQ.c2ln", "application/x-www-form-urlencoded", "c", "s"},
 	} {
 		f.Add(seed.path, seed.body, seed.ct, seed.user, seed.pass)
+	}
+	// A token exchange of a real subject token, for the fuzzer to mutate.
+	_, tb := tokenRequest(context.Background(), s, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"pw"}, "scope": {"read"}})
+	if subject, ok := tb["access_token"].(string); ok {
+		f.Add("/token", url.Values{"grant_type": {GrantTypeTokenExchange}, "subject_token": {subject}, "subject_token_type": {TokenTypeAccessToken},
+			"audience": {"api"}, "scope": {"read"}}.Encode(), "application/x-www-form-urlencoded", "c", "s")
+	} else {
+		f.Fatalf("password grant for the exchange seed: %v", tb)
 	}
 	handlers := map[string]http.HandlerFunc{"/token": s.Token, "/introspect": s.Introspect, "/revoke": s.Revoke}
 	f.Fuzz(func(t *testing.T, path, body, ct, user, pass string) {

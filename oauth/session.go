@@ -35,6 +35,9 @@ type Session struct {
 	// that login: a code is refused once it has moved on (a password set,
 	// a disable), as a refresh family is.
 	credentialsVersion int64
+	// notAfter, when set, is the latest expiry the access token may have:
+	// a token exchange's subject token's (grant_token_exchange.go).
+	notAfter time.Time
 }
 
 func newSession() *Session {

@@ -14,9 +14,11 @@ import (
 
 // GrantTypes are the grants Gatehouse serves, each in its own file:
 // grant_authorization_code.go, grant_client_credentials.go,
-// grant_password.go, grant_refresh.go, grant_jwt_bearer.go.
+// grant_password.go, grant_refresh.go, grant_jwt_bearer.go,
+// grant_token_exchange.go.
 func GrantTypes() []string {
-	return []string{"authorization_code", "client_credentials", "password", "refresh_token", GrantTypeJWTBearer}
+	return []string{"authorization_code", "client_credentials", "password", "refresh_token", GrantTypeJWTBearer,
+		GrantTypeTokenExchange}
 }
 
 // AuthMethods are the client authentication methods of the token endpoint.
@@ -24,7 +26,8 @@ func AuthMethods() []string { return []string{"client_secret_basic", "client_sec
 
 // Token serves the token endpoint (RFC 6749 section 3.2) for the
 // authorization_code (4.1), client_credentials (4.4), password (4.3) and
-// refresh_token (6) grants and the JWT bearer grant (RFC 7523 section 2.1).
+// refresh_token (6) grants, the JWT bearer grant (RFC 7523 section 2.1)
+// and token exchange (RFC 8693).
 func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 	err := s.token(w, r)
 	if err != nil {
@@ -99,6 +102,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		err = s.codeClaims(ctx, ar, c, st, sess, now)
 	case GrantTypeJWTBearer:
 		err = s.jwtBearerClaims(ctx, form, ar, c, sess, now)
+	case GrantTypeTokenExchange:
+		err = s.tokenExchangeClaims(ctx, ar, c, sess, now)
 	default:
 		// A grant without claims issues nothing (grant_handler.go).
 		err = fosite.ErrServerError.WithDebugf("no claims for grant %q", gt)
@@ -109,7 +114,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 
 	// fosite stamped exp from the wall clock; make it agree with iat.
 	lifetime := fosite.GetEffectiveLifespan(ar.GetClient(), fosite.GrantType(gt), fosite.AccessToken, s.cfg.AccessTokenLifetime)
-	sess.SetExpiresAt(fosite.AccessToken, now.UTC().Truncate(time.Second).Add(lifetime))
+	exp := now.UTC().Truncate(time.Second).Add(lifetime)
+	if !sess.notAfter.IsZero() && sess.notAfter.Before(exp) {
+		exp = sess.notAfter.UTC()
+	}
+	sess.SetExpiresAt(fosite.AccessToken, exp)
 
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
@@ -120,6 +129,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 			return s.codeResponseFailed(r, ar, err)
 		}
 		return err
+	}
+	if gt == GrantTypeTokenExchange {
+		// RFC 8693 section 2.2.1: required in the response.
+		issued, _ := issuedTokenType(form)
+		resp.SetExtra("issued_token_type", issued)
 	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 	s.obs.TokenIssued(ctx, gt, "access_token")
@@ -139,6 +153,9 @@ func (s *Server) checkGrantRequest(gt string, form url.Values) error {
 		// fosite answers invalid_grant; a missing parameter is
 		// invalid_request (RFC 6749 section 5.2).
 		return errInvalidRequest("The refresh_token parameter is missing.")
+	}
+	if gt == GrantTypeTokenExchange {
+		return checkTokenExchangeRequest(form)
 	}
 	return nil
 }

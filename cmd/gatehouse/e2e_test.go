@@ -471,7 +471,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		}
 	}
 	for k, v := range map[string][]string{
-		"grant_types_supported":                     {"authorization_code", "client_credentials", "password", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"},
+		"grant_types_supported":                     {"authorization_code", "client_credentials", "password", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer", "urn:ietf:params:oauth:grant-type:token-exchange"},
 		"token_endpoint_auth_methods_supported":     {"client_secret_basic", "client_secret_post", "none"},
 		"response_types_supported":                  {"code"},
 		"code_challenge_methods_supported":          {"S256"},

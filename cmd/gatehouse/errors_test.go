@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
 )
 
@@ -30,6 +31,7 @@ const (
 	rowTarget      = "audience/resource not registered for the client"
 	rowGrant       = "wrong password or unknown user (same body), bad/rotated/revoked/expired or first-format refresh token, disabled or deleted user or client on refresh"
 	rowRequest     = "missing or repeated parameter, two client authentication methods, non-form body"
+	rowExchange    = "token exchange: missing, unsupported or unusable `subject_token` (forged, expired, revoked, not issued for the client, a disabled user's), an actor token, a `requested_token_type` other than an access token"
 	rowInput       = "NUL byte, invalid UTF-8 or over-long value in any parameter or in the Basic credentials"
 	rowGET         = "GET"
 	rowTooBig      = "body over 64 KiB"
@@ -55,6 +57,7 @@ func TestTokenErrors(t *testing.T) {
 	ccSecret := ts.addClient(t, storage.Client{ID: "svc", Name: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}, Audiences: []string{"api"}})
 	pwSecret := ts.addClient(t, storage.Client{ID: "app", Name: "app", GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read", "offline_access"}})
 	offSecret := ts.addClient(t, storage.Client{ID: "off", Name: "off", GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read", "offline_access"}})
+	txSecret := ts.addClient(t, storage.Client{ID: "tx", Name: "tx", GrantTypes: []string{oauth.GrantTypeTokenExchange}, Scopes: []string{"read"}, Audiences: []string{"api"}})
 	ts.addUser(t, "u-1", "erin", "pw-erin-123", "user")
 	ts.addUser(t, "u-2", "dora", "pw-dora-123", "user")
 
@@ -91,6 +94,9 @@ func TestTokenErrors(t *testing.T) {
 	ts.app.store.UpdateClient(ctx, "off", func(c storage.Client) (storage.Client, error) { c.Disabled = true; return c, nil })
 
 	cc := form("grant_type", "client_credentials")
+	exchange := func(subject string, kv ...string) string {
+		return form(append([]string{"grant_type", oauth.GrantTypeTokenExchange, "subject_token", subject, "subject_token_type", oauth.TokenTypeAccessToken}, kv...)...)
+	}
 	tests := []struct {
 		name        string
 		row         string // the README row
@@ -129,6 +135,12 @@ func TestTokenErrors(t *testing.T) {
 		{name: "revoked refresh token", row: rowGrant, rfc: "RFC 6749 5.2, RFC 7009 2.1", body: refreshForm(revoked), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant", wantHint: "revoked"},
 		{name: "refresh for a disabled user", row: rowGrant, rfc: "RFC 6749 5.2 (the grant is revoked)", body: refreshForm(ofDisabledUser), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_grant", wantHint: "The user is disabled"},
 		{name: "refresh by a disabled client", row: rowGrant, rfc: "RFC 6749 5.2 (the grant is revoked)", body: refreshForm(ofDisabledClient), user: "off", pass: offSecret, wantStatus: 400, wantError: "invalid_grant"},
+		{name: "token exchange not allowed for client", row: rowUnauthz, rfc: "RFC 8693 2.2.2, RFC 6749 5.2", body: exchange("a.b.c"), user: "svc", pass: ccSecret, wantStatus: 400, wantError: "unauthorized_client"},
+		{name: "token exchange: missing subject_token", row: rowExchange, rfc: "RFC 8693 2.1, 2.2.2", body: form("grant_type", oauth.GrantTypeTokenExchange, "subject_token_type", oauth.TokenTypeAccessToken), user: "tx", pass: txSecret, wantStatus: 400, wantError: "invalid_request", wantHint: "subject_token"},
+		{name: "token exchange: forged subject_token", row: rowExchange, rfc: "RFC 8693 2.2.2", body: exchange("a.b.c"), user: "tx", pass: txSecret, wantStatus: 400, wantError: "invalid_request", wantHint: "subject_token"},
+		{name: "token exchange: actor token", row: rowExchange, rfc: "RFC 8693 2.1, 2.2.2", body: exchange("a.b.c", "actor_token", "a.b.c", "actor_token_type", oauth.TokenTypeAccessToken), user: "tx", pass: txSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "token exchange: requested_token_type id_token", row: rowExchange, rfc: "RFC 8693 2.1, 2.2.2", body: exchange("a.b.c", "requested_token_type", "urn:ietf:params:oauth:token-type:id_token"), user: "tx", pass: txSecret, wantStatus: 400, wantError: "invalid_request"},
+		{name: "token exchange: audience not allowed", row: rowTarget, rfc: "RFC 8693 2.2.2", body: exchange("a.b.c", "audience", "payroll"), user: "tx", pass: txSecret, wantStatus: 400, wantError: "invalid_target"},
 		{name: "missing password", row: rowRequest, rfc: "RFC 6749 4.3.2, 5.2", body: form("grant_type", "password", "username", "erin"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_request"},
 		{name: "missing refresh token", row: rowRequest, rfc: "RFC 6749 6, 5.2", body: form("grant_type", "refresh_token"), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_request"},
 		{name: "empty refresh token", row: rowRequest, rfc: "RFC 6749 6, 5.2", body: form("grant_type", "refresh_token", "refresh_token", ""), user: "app", pass: pwSecret, wantStatus: 400, wantError: "invalid_request"},
