@@ -56,6 +56,9 @@ type Config struct {
 	// LogoutRevokesFamilies makes RP-initiated logout also revoke the
 	// refresh families issued in the ended login session.
 	LogoutRevokesFamilies bool
+	// ClientJWKSTimeout bounds one fetch of a private_key_jwt client's
+	// jwks_uri. Default DefaultClientJWKSTimeout.
+	ClientJWKSTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives request failures; never secrets.
@@ -84,6 +87,7 @@ func (c *Config) setDefaults() {
 	c.RefreshFamilyLifetime = cmp.Or(c.RefreshFamilyLifetime, DefaultRefreshFamilyLifetime)
 	c.Leeway = cmp.Or(c.Leeway, DefaultLeeway)
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.ClientJWKSTimeout = cmp.Or(c.ClientJWKSTimeout, DefaultClientJWKSTimeout)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

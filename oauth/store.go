@@ -93,6 +93,10 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	if c.Public && st.secretPresented {
 		return nil, fmt.Errorf("public client %q presented a secret: %w", id, fosite.ErrNotFound)
 	}
+	if c.AuthMethod == storage.AuthMethodPrivateKeyJWT && st.secretPresented {
+		// It has no secret at all (RFC 7523 section 2.2).
+		return nil, fmt.Errorf("private_key_jwt client %q presented a secret: %w", id, fosite.ErrNotFound)
+	}
 	return newClient(c, s.now(), s.issuer), nil
 }
 

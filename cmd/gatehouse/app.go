@@ -105,6 +105,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Logger:                logger,
 		Now:                   cfg.Now,
 		ClientCacheTTL:        cfg.ClientCacheTTL,
+		ClientJWKSTimeout:     cfg.ClientJWKSTimeout,
 		ProductName:           cfg.ProductName,
 		LogoURI:               logo,
 		LoginSessionLifetime:  cfg.LoginSessionLifetime,
@@ -137,9 +138,11 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Issuer:      cfg.Issuer,
 		GrantTypes:  oauth.GrantTypes(),
 		AuthMethods: oauth.AuthMethods(),
-		Scopes:      cfg.Scopes,
-		Algorithms:  a.ring.Algorithms,
-		MaxAge:      cfg.JWKSMaxAge,
+		// private_key_jwt assertions (oauth/client_assertion.go).
+		AuthSigningAlgs: oauth.AssertionAlgorithms(),
+		Scopes:          cfg.Scopes,
+		Algorithms:      a.ring.Algorithms,
+		MaxAge:          cfg.JWKSMaxAge,
 	}, a.ring.JWKS, &readiness{
 		ping:       a.store.Ping,
 		schema:     a.schema,
