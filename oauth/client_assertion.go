@@ -24,9 +24,11 @@ import (
 const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // MaxAssertionLifetime caps how far in the future a client assertion's
-// "exp" may lie: an assertion is made for one request, and its jti is
-// remembered until it expires.
-const MaxAssertionLifetime = 5 * time.Minute
+// "exp" may lie (plus the leeway): an assertion is made for one request,
+// and its jti is remembered until it expires. One hour is the longest
+// that common clients sign for (zitadel/oidc's relying party signs its
+// assertions for one hour; Okta refuses longer ones).
+const MaxAssertionLifetime = time.Hour
 
 // assertionKind is the storage.AssertionDigest namespace of client
 // assertions.
