@@ -28,6 +28,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/storage/postgres/pgtest"
 )
 
 // A private_key_jwt client (RFC 7523 section 2.2, OIDC Core 1.0 section
@@ -483,5 +484,56 @@ func TestPrivateKeyJWTSlowKeys(t *testing.T) {
 	}
 	if n := otherHits.Load(); n > 2 {
 		t.Errorf("5 forged kids caused %d fetches; want at most 2 (the first and one refetch)", n)
+	}
+}
+
+// TestPrivateKeyJWTConcurrentReplay presents one assertion 20 times at once
+// to a PostgreSQL-backed server: exactly one request gets a token, every
+// other one 401 invalid_client (RFC 7523 section 3 item 7). A warm-up
+// round of distinct assertions first opens the HTTP and database
+// connections, so the racing requests reach the store together.
+func TestPrivateKeyJWTConcurrentReplay(t *testing.T) {
+	ts := startServer(t, withPostgres(pgtest.URL(t)))
+	key := newECKey(t, "k1")
+	ts.addKeyClient(t, "app", key.jwks, "")
+
+	const n = 20
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	defer hc.CloseIdleConnections()
+	round := func(assertion func() string) map[int]int {
+		codes := make(chan int, n)
+		start := make(chan struct{})
+		for range n {
+			a := assertion()
+			go func() {
+				<-start
+				resp, err := hc.PostForm(ts.URL+"/oauth2/token", assertionForm(a))
+				if err != nil {
+					t.Error(err)
+					codes <- 0
+					return
+				}
+				var body map[string]any
+				json.NewDecoder(resp.Body).Decode(&body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK && (resp.StatusCode != http.StatusUnauthorized || body["error"] != "invalid_client") {
+					t.Errorf("got %d %v; want 200, or 401 invalid_client", resp.StatusCode, body)
+				}
+				codes <- resp.StatusCode
+			}()
+		}
+		close(start)
+		count := map[int]int{}
+		for range n {
+			count[<-codes]++
+		}
+		return count
+	}
+	if warm := round(func() string { return key.sign(t, assertionClaims(ts, "app")) }); warm[http.StatusOK] != n {
+		t.Fatalf("warm-up with distinct assertions: %v; want %d 200", warm, n)
+	}
+	same := key.sign(t, assertionClaims(ts, "app"))
+	if count := round(func() string { return same }); count[http.StatusOK] != 1 || count[http.StatusUnauthorized] != n-1 {
+		t.Fatalf("status counts %v; want exactly one 200 and %d 401", count, n-1)
 	}
 }
