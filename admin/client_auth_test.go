@@ -41,7 +41,9 @@ func TestPrivateKeyJWTRegistration(t *testing.T) {
 	ec2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024)
 	pub := jwkJSON(t, &ec.PublicKey, "k1", "sig", "ES256")
-	set := func(keys ...string) json.RawMessage { return json.RawMessage(`{"keys":[` + strings.Join(keys, ",") + `]}`) }
+	set := func(keys ...string) json.RawMessage {
+		return json.RawMessage(`{"keys":[` + strings.Join(keys, ",") + `]}`)
+	}
 	pk := func(p ClientParams) ClientParams {
 		p.Name, p.GrantTypes, p.TokenEndpointAuthMethod = "k-"+time.Now().Format("150405.000000000"), []string{"client_credentials"}, authPrivateKeyJWT
 		return p
