@@ -40,6 +40,7 @@ const (
 // cannot set up.
 var rowsTestedElsewhere = map[string]string{
 	rowUnavailable: "TestDatabaseOutage",
+	"client assertion (`private_key_jwt`) expired, not yet valid, living over an hour, replayed, wrong `aud`/`iss`/`sub`, no `jti`, unknown `kid`, bad signature, algorithm not allowed, or keys unreachable at its `jwks_uri`": "TestPrivateKeyJWTRefused, TestPrivateKeyJWTReplay, TestPrivateKeyJWTSlowKeys",
 	"password attempts past a throttle limit (see [Security](#security-password-guessing))":    "TestThrottleOwnerFromAnotherAddress, TestMetrics",
 	"password hashing at capacity: queue full, or the request's deadline passed while waiting": "TestPasswordHashingBounded",
 }
