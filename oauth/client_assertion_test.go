@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -157,5 +159,35 @@ func TestJWKSStrategyIsBounded(t *testing.T) {
 	_, err := fc.GetJWKSFetcherStrategy(context.Background()).Resolve(context.Background(), srv.URL, false)
 	if !errors.Is(err, fosite.ErrInvalidClient) || time.Since(start) > time.Second {
 		t.Errorf("Resolve(503) = %v after %v; want invalid_client at once", err, time.Since(start))
+	}
+}
+
+// TestFositeConfigHasNoLazyDefaults calls every getter of the composed
+// fosite.Config and fails if one of them fills a field that was empty:
+// such a getter writes on first use, a data race under concurrent first
+// requests (provider.go). JWKSFetcherStrategy was one until
+// private_key_jwt set it.
+func TestFositeConfigHasNoLazyDefaults(t *testing.T) {
+	s, _ := assertionServer(t)
+	fc := s.provider.(*fosite.Fosite).Config.(*fosite.Config)
+	v := reflect.ValueOf(fc).Elem()
+	empty := map[string]bool{}
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			empty[v.Type().Field(i).Name] = true
+		}
+	}
+	ctx := reflect.ValueOf(context.Background())
+	pv := reflect.ValueOf(fc)
+	for i := range pv.NumMethod() {
+		m := pv.Type().Method(i)
+		if strings.HasPrefix(m.Name, "Get") && m.Type.NumIn() == 2 && m.Type.In(1) == reflect.TypeFor[context.Context]() {
+			pv.Method(i).Call([]reflect.Value{ctx})
+		}
+	}
+	for i := range v.NumField() {
+		if name := v.Type().Field(i).Name; empty[name] && !v.Field(i).IsZero() {
+			t.Errorf("fosite.Config.%s was empty and a getter filled it: set it in newProvider", name)
+		}
 	}
 }
