@@ -25,6 +25,7 @@ import (
 	zclient "github.com/zitadel/oidc/v3/pkg/client"
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
@@ -535,5 +536,49 @@ func TestPrivateKeyJWTConcurrentReplay(t *testing.T) {
 	same := key.sign(t, assertionClaims(ts, "app"))
 	if count := round(func() string { return same }); count[http.StatusOK] != 1 || count[http.StatusUnauthorized] != n-1 {
 		t.Fatalf("status counts %v; want exactly one 200 and %d 401", count, n-1)
+	}
+}
+
+// TestPrivateKeyJWTCodeFlow: a private_key_jwt client redeems an
+// authorization code and refreshes with assertions (x/oauth2 with the
+// assertion as parameters, no secret), and a code it redeems without an
+// assertion is refused as invalid_client.
+func TestPrivateKeyJWTCodeFlow(t *testing.T) {
+	ts := startServer(t, nil)
+	key := newECKey(t, "k1")
+	c := storage.Client{ID: "web", Name: "web", GrantTypes: []string{"authorization_code", "refresh_token"},
+		Scopes: []string{"openid", "profile", "offline_access"}, RedirectURIs: []string{"http://127.0.0.1/callback"},
+		AuthMethod: storage.AuthMethodPrivateKeyJWT, JWKS: key.jwks, AuthSigningAlgs: []string{"ES256"},
+		CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := ts.app.store.CreateClient(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	ts.addUser(t, "u-7", "grace", "pw-grace-123", "user")
+	party := newRP(t, ts, "web", "")
+	party.conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	ctx := context.Background()
+	assertionOpts := func() []oauth2.AuthCodeOption {
+		return []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("client_assertion_type", oauth.ClientAssertionType),
+			oauth2.SetAuthURLParam("client_assertion", key.sign(t, assertionClaims(ts, "web")))}
+	}
+
+	authURL, _, _, verifier := party.start()
+	code := loginPage(t, newBrowser(t), authURL, "grace", "pw-grace-123").Query().Get("code")
+	if _, err := party.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_client") {
+		t.Errorf("code exchange without an assertion: %v; want invalid_client", err)
+	}
+	authURL, _, _, verifier = party.start()
+	code = loginPage(t, newBrowser(t), authURL, "grace", "pw-grace-123").Query().Get("code")
+	tok, err := party.conf.Exchange(ctx, code, append(assertionOpts(), oauth2.VerifierOption(verifier))...)
+	if err != nil {
+		t.Fatalf("code exchange with private_key_jwt: %v", err)
+	}
+	if _, err := party.verifier.Verify(ctx, tok.Extra("id_token").(string)); err != nil || tok.RefreshToken == "" {
+		t.Fatalf("ID token: %v; refresh token %q", err, tok.RefreshToken)
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken},
+		"client_assertion_type": {oauth.ClientAssertionType}, "client_assertion": {key.sign(t, assertionClaims(ts, "web"))}}
+	if resp, body := ts.post(t, "/oauth2/token", form, "", ""); resp.StatusCode != http.StatusOK || body["refresh_token"] == nil {
+		t.Errorf("refresh with private_key_jwt: %d %v", resp.StatusCode, body)
 	}
 }
