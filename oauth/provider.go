@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -59,7 +60,7 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 		pages: pageTemplates()}
 	s.origins = &originSet{list: s.webOrigins, ttl: cfg.ClientCacheTTL, now: cfg.Now}
 	s.assertions = &assertionAuth{store: adapter, fetcher: newJWKSFetcher(cfg.ClientJWKSTimeout, cfg.Now),
-		audiences: []string{cfg.Issuer + "/oauth2/token", cfg.Issuer}, leeway: cfg.Leeway, now: cfg.Now, logger: cfg.Logger}
+		audiences: []string{strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/token", cfg.Issuer}, leeway: cfg.Leeway, now: cfg.Now, logger: cfg.Logger}
 	s.provider = newProvider(cfg, adapter, ring, s.assertions)
 	return s, nil
 }

@@ -100,8 +100,10 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	return newClient(c, s.now(), s.issuer), nil
 }
 
-// ClientAssertionJWTValid is part of fosite.ClientManager; Gatehouse does
-// not accept client assertions, so no jti is ever known.
+// ClientAssertionJWTValid is part of fosite.ClientManager. fosite never
+// calls it: client assertions are authenticated by Gatehouse
+// (client_assertion.go), which records each jti in the AssertionStore
+// after every other check.
 func (s *fositeStore) ClientAssertionJWTValid(context.Context, string) error { return nil }
 
 // SetClientAssertionJWT is part of fosite.ClientManager; see above.
