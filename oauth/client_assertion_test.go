@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,17 @@ func assertionServer(t testing.TB) (*Server, *ecdsa.PrivateKey) {
 	return s, k
 }
 
+// postForm sends form to h with no Basic credentials (serve adds some).
+func postForm(ctx context.Context, h http.HandlerFunc, form url.Values) (int, map[string]any) {
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	h(w, req)
+	var body map[string]any
+	json.Unmarshal(w.Body.Bytes(), &body)
+	return w.Code, body
+}
+
 func signAssertion(t testing.TB, k *ecdsa.PrivateKey, claims map[string]any) string {
 	t.Helper()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
@@ -70,14 +82,19 @@ func FuzzClientAssertion(f *testing.F) {
 	s, k := assertionServer(f)
 	now := time.Now()
 	claims := map[string]any{"iss": "kc", "sub": "kc", "aud": "https://issuer.example/oauth2/token", "exp": now.Add(time.Minute).Unix(), "jti": "seed"}
-	f.Add(signAssertion(f, k, claims), ClientAssertionType)
+	good := signAssertion(f, k, claims)
+	if code, body := postForm(context.Background(), s.Token, url.Values{"grant_type": {"client_credentials"},
+		"client_assertion": {good}, "client_assertion_type": {ClientAssertionType}}); code != http.StatusOK {
+		f.Fatalf("the seed assertion: %d %v; want a token", code, body)
+	}
+	f.Add(good, ClientAssertionType)
 	f.Add("eyJhbGciOiJub25lIn0.eyJpc3MiOiJrYyIsInN1YiI6ImtjIn0.", ClientAssertionType)
 	f.Add("eyJhbGciOiJFUzI1NiIsImNyaXQiOlsiYiJdfQ.e30.AAAA", ClientAssertionType)
 	f.Add("a.b.c", "urn:other")
 	f.Add("", ClientAssertionType)
 	f.Fuzz(func(t *testing.T, assertion, typ string) {
 		form := url.Values{"grant_type": {"client_credentials"}, "client_assertion": {assertion}, "client_assertion_type": {typ}}
-		code, body := tokenRequest(context.Background(), s, form)
+		code, body := postForm(context.Background(), s.Token, form)
 		switch {
 		case code == http.StatusOK:
 			// Only a genuine signature by kc's key gets here, and each
@@ -190,4 +207,38 @@ func TestFositeConfigHasNoLazyDefaults(t *testing.T) {
 			t.Errorf("fosite.Config.%s was empty and a getter filled it: set it in newProvider", name)
 		}
 	}
+}
+
+// BenchmarkClientCredentials compares a client_credentials token for a
+// private_key_jwt client (ES256 assertion verified, jti recorded in the
+// memory store) with one for a secret client.
+func BenchmarkClientCredentials(b *testing.B) {
+	s, k := assertionServer(b)
+	ctx := context.Background()
+	if err := s.store.CreateClient(ctx, storage.Client{ID: "sc", Name: "sc", SecretHash: HashClientSecret("s"),
+		GrantTypes: []string{"client_credentials"}, CreatedAt: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("private_key_jwt", func(b *testing.B) {
+		forms := make([]url.Values, b.N)
+		for i := range forms {
+			a := signAssertion(b, k, map[string]any{"iss": "kc", "sub": "kc", "aud": "https://issuer.example",
+				"exp": time.Now().Add(time.Minute).Unix(), "jti": strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.Itoa(i)})
+			forms[i] = url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {ClientAssertionType}, "client_assertion": {a}}
+		}
+		b.ResetTimer()
+		for i := range b.N {
+			if code, body := postForm(ctx, s.Token, forms[i]); code != http.StatusOK {
+				b.Fatalf("%d %v", code, body)
+			}
+		}
+	})
+	b.Run("client_secret_post", func(b *testing.B) {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"sc"}, "client_secret": {"s"}}
+		for range b.N {
+			if code, body := postForm(ctx, s.Token, form); code != http.StatusOK {
+				b.Fatalf("%d %v", code, body)
+			}
+		}
+	})
 }
