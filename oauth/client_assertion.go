@@ -34,6 +34,9 @@ const MaxAssertionLifetime = time.Hour
 // assertions.
 const assertionKind = "client_assertion"
 
+// maxNumericDate is the year 9999; later dates are refused as nonsense.
+const maxNumericDate = 253402300799
+
 // maxJTILen bounds an assertion's "jti".
 const maxJTILen = 256
 
@@ -205,6 +208,11 @@ func (a *assertionAuth) checkClaims(c assertionClaims, id string) (time.Time, er
 	}
 	if c.Expiry == nil {
 		return time.Time{}, assertionErr("The client assertion needs an exp (RFC 7523 section 3).")
+	}
+	for _, d := range []*float64{c.Expiry, c.NotBef, c.IssuedAt} {
+		if d != nil && (*d < 0 || *d > maxNumericDate) {
+			return time.Time{}, assertionErr("The client assertion's exp, nbf or iat is not a NumericDate.")
+		}
 	}
 	now := a.now()
 	vc := verifier.Claims{Issuer: c.Issuer, Expiry: numericDate(c.Expiry), NotBefore: numericDate(c.NotBef), IssuedAt: numericDate(c.IssuedAt)}

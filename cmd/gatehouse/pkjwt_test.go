@@ -265,6 +265,7 @@ func TestPrivateKeyJWTRefused(t *testing.T) {
 		{"exp too far ahead", key.sign(t, with("app", func(c map[string]any) { c["exp"] = now.Add(2 * time.Hour).Unix() }))},
 		{"exp ten years ahead", key.sign(t, with("app", func(c map[string]any) { c["exp"] = now.AddDate(10, 0, 0).Unix() }))},
 		{"no exp", key.sign(t, with("app", func(c map[string]any) { delete(c, "exp") }))},
+		{"exp beyond year 9999", key.sign(t, with("app", func(c map[string]any) { c["exp"] = 1e300 }))},
 		{"exp a string", key.sign(t, with("app", func(c map[string]any) { c["exp"] = "soon" }))},
 		{"no jti", key.sign(t, with("app", func(c map[string]any) { delete(c, "jti") }))},
 		{"wrong aud", key.sign(t, with("app", func(c map[string]any) { c["aud"] = "https://elsewhere.example/token" }))},
