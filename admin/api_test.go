@@ -143,6 +143,11 @@ func TestAPIValidation(t *testing.T) {
 		{"user id prefix", "POST", "/clients", ClientParams{ID: "u-x", Name: "a", GrantTypes: cc}, 400, "id"},
 		{"no name", "POST", "/clients", ClientParams{GrantTypes: cc}, 400, "name"},
 		{"audience with space", "POST", "/clients", ClientParams{Name: "a", GrantTypes: cc, Audiences: []string{"a b"}}, 400, "audiences"},
+		{"jwks with a private key", "POST", "/clients", `{"name":"a","grant_types":["client_credentials"],"token_endpoint_auth_method":"private_key_jwt",` +
+			`"jwks":{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}}`, 400, "jwks"},
+		{"jwks with a NUL", "POST", "/clients", `{"name":"a","grant_types":["client_credentials"],"token_endpoint_auth_method":"private_key_jwt","jwks":{"keys":[{"kid":"a\u0000"}]}}`, 400, "jwks.keys.kid"},
+		{"jwks_uri over http", "POST", "/clients", ClientParams{Name: "a", GrantTypes: cc, TokenEndpointAuthMethod: "private_key_jwt", JWKSURI: "http://keys.example/jwks"}, 400, "jwks_uri"},
+		{"alg none", "POST", "/clients", ClientParams{Name: "a", GrantTypes: cc, TokenEndpointAuthMethod: "private_key_jwt", JWKSURI: "https://keys.example/jwks", TokenEndpointAuthSigningAlgs: []string{"none"}}, 400, "token_endpoint_auth_signing_algs"},
 		{"unknown field", "POST", "/clients", `{"name":"a","grant_types":["client_credentials"],"colour":"red"}`, 400, "colour"},
 		{"wrong type", "POST", "/clients", `{"name":"a","grant_types":"client_credentials"}`, 400, "grant_types"},
 		{"malformed JSON", "POST", "/clients", `{"name":`, 400, ""},

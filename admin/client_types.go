@@ -1,6 +1,9 @@
 package admin
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Client is a registered client as administrators see it: everything but
 // its secret digests.
@@ -26,7 +29,16 @@ type Client struct {
 	// get the consent page.
 	Public     bool `json:"public"`
 	ThirdParty bool `json:"third_party"`
-	Disabled   bool `json:"disabled"`
+	// TokenEndpointAuthMethod is how the client authenticates (RFC 7591
+	// section 2): client_secret_basic (which also accepts
+	// client_secret_post), private_key_jwt, or none for a public client.
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method"`
+	// JWKS or JWKSURI hold a private_key_jwt client's public keys, and
+	// TokenEndpointAuthSigningAlgs the algorithms it may sign with.
+	JWKS                         json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                      string          `json:"jwks_uri,omitempty"`
+	TokenEndpointAuthSigningAlgs []string        `json:"token_endpoint_auth_signing_algs,omitempty"`
+	Disabled                     bool            `json:"disabled"`
 	// PreviousSecretExpiresAt is set while a rotated secret is still
 	// accepted.
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
@@ -35,7 +47,8 @@ type Client struct {
 }
 
 // ClientWithSecret is a new client and its secret, which is shown this
-// once: only its digest is stored. A public client has none.
+// once: only its digest is stored. A public client and a private_key_jwt
+// client have none.
 type ClientWithSecret struct {
 	Client
 	ClientSecret string `json:"client_secret,omitempty"`
@@ -68,6 +81,19 @@ type ClientParams struct {
 	Public bool `json:"public,omitempty"`
 	// ThirdParty shows the consent page to the client's users.
 	ThirdParty bool `json:"third_party,omitempty"`
+	// TokenEndpointAuthMethod: client_secret_basic (the default for a
+	// confidential client; client_secret_post works too), private_key_jwt
+	// (RFC 7523 section 2.2: no secret, the client signs assertions with
+	// keys from JWKS or JWKSURI), or none (a public client).
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+	// JWKS is a JWK Set of public RSA or EC signature keys (RFC 7517
+	// section 5); JWKSURI an https URL serving one. private_key_jwt takes
+	// exactly one of them.
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
+	// TokenEndpointAuthSigningAlgs are the algorithms the client may sign
+	// its assertions with; default every algorithm Gatehouse accepts.
+	TokenEndpointAuthSigningAlgs []string `json:"token_endpoint_auth_signing_algs,omitempty"`
 }
 
 // ClientPatch changes the fields it sets and leaves the others.
@@ -86,7 +112,14 @@ type ClientPatch struct {
 	// client has no secret until rotate-secret gives it one.
 	Public     *bool `json:"public,omitempty"`
 	ThirdParty *bool `json:"third_party,omitempty"`
-	Disabled   *bool `json:"disabled,omitempty"`
+	// TokenEndpointAuthMethod set to private_key_jwt removes the
+	// client's secrets; set to client_secret_basic, the client has no
+	// secret until rotate-secret gives it one, and its keys are removed.
+	TokenEndpointAuthMethod      *string          `json:"token_endpoint_auth_method,omitempty"`
+	JWKS                         *json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                      *string          `json:"jwks_uri,omitempty"`
+	TokenEndpointAuthSigningAlgs *[]string        `json:"token_endpoint_auth_signing_algs,omitempty"`
+	Disabled                     *bool            `json:"disabled,omitempty"`
 }
 
 // RotateParams rotates a client's secret.

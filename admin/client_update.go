@@ -23,6 +23,8 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (C
 		Roles: cur.Roles, Claims: cur.Claims, TokenLifetimeSeconds: int64(cur.TokenLifetime / time.Second),
 		RedirectURIs: cur.RedirectURIs, PostLogoutRedirectURIs: cur.PostLogoutRedirectURIs, WebOrigins: cur.WebOrigins,
 		Public: cur.Public, ThirdParty: cur.ThirdParty,
+		TokenEndpointAuthMethod: authMethodView(cur), JWKS: rawJWKS(cur.JWKS), JWKSURI: cur.JWKSURI,
+		TokenEndpointAuthSigningAlgs: cur.AuthSigningAlgs,
 	}
 	var changed []string
 	set := func(name string, ok bool) {
@@ -66,6 +68,7 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (C
 	if p.ThirdParty != nil {
 		want.ThirdParty = *p.ThirdParty
 	}
+	authChanged := patchAuth(&want, cur, p)
 	set("name", p.Name != nil)
 	set("grant_types", p.GrantTypes != nil)
 	set("scopes", p.Scopes != nil)
@@ -78,6 +81,10 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (C
 	set("web_origins", p.WebOrigins != nil)
 	set("public", p.Public != nil)
 	set("third_party", p.ThirdParty != nil)
+	set("token_endpoint_auth_method", p.TokenEndpointAuthMethod != nil)
+	set("jwks", p.JWKS != nil)
+	set("jwks_uri", p.JWKSURI != nil)
+	set("token_endpoint_auth_signing_algs", p.TokenEndpointAuthSigningAlgs != nil)
 	set("disabled", p.Disabled != nil)
 	if len(changed) == 0 {
 		return s.clientView(cur), nil
@@ -142,6 +149,13 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (C
 			if p.ThirdParty != nil {
 				c.ThirdParty = *p.ThirdParty
 			}
+			if authChanged {
+				c.AuthMethod, c.JWKS, c.JWKSURI, c.AuthSigningAlgs = sp.auth.method, sp.auth.jwks, sp.auth.jwksURI, sp.auth.algs
+				if c.AuthMethod == storage.AuthMethodPrivateKeyJWT {
+					// No shared secret at all (RFC 7523 section 2.2).
+					c.SecretHash, c.PreviousSecretHash, c.PreviousSecretExpiresAt = nil, nil, time.Time{}
+				}
+			}
 			if p.Disabled != nil {
 				disabled = *p.Disabled && !c.Disabled
 				c.Disabled = *p.Disabled
@@ -168,4 +182,43 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (C
 	}
 	s.audit(ctx, "client.update", "client", id, "fields", changed, "revoked_families", revoked)
 	return s.clientView(updated), nil
+}
+
+// patchAuth applies p's authentication fields to want, the patched client
+// as a whole, and reports whether any of them changes. Making a client
+// public makes its method none; leaving private_key_jwt drops the keys;
+// giving jwks drops a jwks_uri and the reverse.
+func patchAuth(want *ClientParams, cur storage.Client, p ClientPatch) bool {
+	changed := p.TokenEndpointAuthMethod != nil || p.JWKS != nil || p.JWKSURI != nil ||
+		p.TokenEndpointAuthSigningAlgs != nil || (p.Public != nil && *p.Public != cur.Public)
+	if !changed {
+		return false
+	}
+	switch {
+	case p.TokenEndpointAuthMethod != nil:
+		want.TokenEndpointAuthMethod = *p.TokenEndpointAuthMethod
+	case p.Public != nil && *p.Public:
+		want.TokenEndpointAuthMethod = authNone
+	case p.Public != nil && cur.Public:
+		want.TokenEndpointAuthMethod = authSecretBasic
+	}
+	if want.TokenEndpointAuthMethod != authPrivateKeyJWT {
+		want.JWKS, want.JWKSURI, want.TokenEndpointAuthSigningAlgs = nil, "", nil
+	}
+	if p.JWKS != nil {
+		want.JWKS = *p.JWKS
+		if p.JWKSURI == nil {
+			want.JWKSURI = ""
+		}
+	}
+	if p.JWKSURI != nil {
+		want.JWKSURI = *p.JWKSURI
+		if p.JWKS == nil {
+			want.JWKS = nil
+		}
+	}
+	if p.TokenEndpointAuthSigningAlgs != nil {
+		want.TokenEndpointAuthSigningAlgs = *p.TokenEndpointAuthSigningAlgs
+	}
+	return true
 }

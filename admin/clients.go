@@ -21,22 +21,26 @@ func nonNil(l []string) []string {
 
 func (s *Service) clientView(c storage.Client) Client {
 	v := Client{
-		ID:                     c.ID,
-		Name:                   c.Name,
-		GrantTypes:             nonNil(c.GrantTypes),
-		Scopes:                 nonNil(c.Scopes),
-		Audiences:              nonNil(c.Audiences),
-		Roles:                  nonNil(c.Roles),
-		Claims:                 c.Claims,
-		TokenLifetimeSeconds:   int64(c.TokenLifetime / time.Second),
-		RedirectURIs:           nonNil(c.RedirectURIs),
-		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
-		WebOrigins:             nonNil(c.WebOrigins),
-		Public:                 c.Public,
-		ThirdParty:             c.ThirdParty,
-		Disabled:               c.Disabled,
-		CreatedAt:              c.CreatedAt.UTC(),
-		UpdatedAt:              c.UpdatedAt.UTC(),
+		ID:                           c.ID,
+		Name:                         c.Name,
+		GrantTypes:                   nonNil(c.GrantTypes),
+		Scopes:                       nonNil(c.Scopes),
+		Audiences:                    nonNil(c.Audiences),
+		Roles:                        nonNil(c.Roles),
+		Claims:                       c.Claims,
+		TokenLifetimeSeconds:         int64(c.TokenLifetime / time.Second),
+		RedirectURIs:                 nonNil(c.RedirectURIs),
+		PostLogoutRedirectURIs:       nonNil(c.PostLogoutRedirectURIs),
+		WebOrigins:                   nonNil(c.WebOrigins),
+		Public:                       c.Public,
+		ThirdParty:                   c.ThirdParty,
+		TokenEndpointAuthMethod:      authMethodView(c),
+		JWKS:                         rawJWKS(c.JWKS),
+		JWKSURI:                      c.JWKSURI,
+		TokenEndpointAuthSigningAlgs: c.AuthSigningAlgs,
+		Disabled:                     c.Disabled,
+		CreatedAt:                    c.CreatedAt.UTC(),
+		UpdatedAt:                    c.UpdatedAt.UTC(),
 	}
 	if v.Claims == nil {
 		v.Claims = map[string]any{}
@@ -56,6 +60,7 @@ type clientSpec struct {
 	lifetime                        time.Duration
 	redirectURIs, postLogoutURIs    []string
 	webOrigins                      []string
+	auth                            clientAuth
 }
 
 func (s *Service) checkClientSpec(p ClientParams) (clientSpec, error) {
@@ -92,6 +97,9 @@ func (s *Service) checkClientSpec(p ClientParams) (clientSpec, error) {
 		return sp, err
 	}
 	if sp.webOrigins, err = cleanWebOrigins(p.WebOrigins); err != nil {
+		return sp, err
+	}
+	if sp.auth, err = cleanClientAuth(p); err != nil {
 		return sp, err
 	}
 	if p.Public && slices.Contains(sp.grantTypes, "client_credentials") {
@@ -146,12 +154,12 @@ func (s *Service) CreateClient(ctx context.Context, p ClientParams) (ClientWithS
 		return ClientWithSecret{}, nameConflict(sp.name)
 	}
 	// A public client gets no secret (RFC 6749 section 2.1), so it has
-	// none to authenticate with.
+	// none to authenticate with; a private_key_jwt client has its keys.
 	var (
 		secret string
 		digest []byte
 	)
-	if !p.Public {
+	if !p.Public && sp.auth.method != storage.AuthMethodPrivateKeyJWT {
 		if secret, digest, err = oauth.NewClientSecret(); err != nil {
 			return ClientWithSecret{}, fmt.Errorf("generate client secret: %w", err)
 		}
@@ -172,6 +180,10 @@ func (s *Service) CreateClient(ctx context.Context, p ClientParams) (ClientWithS
 		WebOrigins:             sp.webOrigins,
 		Public:                 p.Public,
 		ThirdParty:             p.ThirdParty,
+		AuthMethod:             sp.auth.method,
+		JWKS:                   sp.auth.jwks,
+		JWKSURI:                sp.auth.jwksURI,
+		AuthSigningAlgs:        sp.auth.algs,
 		CreatedAt:              now,
 		UpdatedAt:              now,
 	}
@@ -187,7 +199,7 @@ func (s *Service) CreateClient(ctx context.Context, p ClientParams) (ClientWithS
 	s.audit(ctx, "client.create", "client", id, "name", sp.name, "grant_types", sp.grantTypes,
 		"scopes", sp.scopes, "audiences", sp.auds, "roles", sp.roles, "claim_names", slices.Sorted(maps.Keys(sp.claims)),
 		"redirect_uris", sp.redirectURIs, "post_logout_redirect_uris", sp.postLogoutURIs, "web_origins", sp.webOrigins,
-		"public", p.Public, "third_party", p.ThirdParty)
+		"public", p.Public, "third_party", p.ThirdParty, "auth_method", authMethodView(c), "jwks_uri", sp.auth.jwksURI)
 	return ClientWithSecret{Client: s.clientView(c), ClientSecret: secret}, nil
 }
 
@@ -272,6 +284,9 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string, p RotatePar
 	err = s.store.UpdateClient(ctx, id, func(c storage.Client) (storage.Client, error) {
 		if c.Public {
 			return c, fieldErr("public", "client %q is public: it has no secret (RFC 6749 section 2.1); make it confidential first", id)
+		}
+		if c.AuthMethod == storage.AuthMethodPrivateKeyJWT {
+			return c, fieldErr("token_endpoint_auth_method", "client %q authenticates with private_key_jwt: it has no secret; change its method to client_secret_basic first", id)
 		}
 		if grace > 0 {
 			c.PreviousSecretHash = c.SecretHash

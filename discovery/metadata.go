@@ -28,7 +28,11 @@ type Config struct {
 	Issuer      string
 	GrantTypes  []string
 	AuthMethods []string
-	Scopes      []string
+	// AuthSigningAlgs are the JWS algorithms accepted for private_key_jwt
+	// client assertions; required when AuthMethods lists private_key_jwt
+	// (OIDC Discovery 1.0 section 3, RFC 8414 section 2).
+	AuthSigningAlgs []string
+	Scopes          []string
 	// Algorithms returns the algorithms access tokens are signed with.
 	Algorithms func() []string
 	// IDTokenAlgorithms returns the algorithms ID tokens are signed with;
@@ -62,10 +66,14 @@ type Metadata struct {
 	TokenEndpointAuthMethodsSupported         []string `json:"token_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
-	SubjectTypesSupported                     []string `json:"subject_types_supported"`
-	AccessTokenSigningAlgValuesSupported      []string `json:"access_token_signing_alg_values_supported"`
-	IDTokenSigningAlgValuesSupported          []string `json:"id_token_signing_alg_values_supported"`
-	ClaimsSupported                           []string `json:"claims_supported"`
+	// The signing algorithms of private_key_jwt assertions, per endpoint.
+	TokenEndpointAuthSigningAlgValuesSupported         []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
+	RevocationEndpointAuthSigningAlgValuesSupported    []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
+	SubjectTypesSupported                              []string `json:"subject_types_supported"`
+	AccessTokenSigningAlgValuesSupported               []string `json:"access_token_signing_alg_values_supported"`
+	IDTokenSigningAlgValuesSupported                   []string `json:"id_token_signing_alg_values_supported"`
+	ClaimsSupported                                    []string `json:"claims_supported"`
 }
 
 // Build returns the metadata for cfg.
@@ -75,6 +83,10 @@ func Build(cfg Config) Metadata {
 	idAlgs := algs
 	if cfg.IDTokenAlgorithms != nil {
 		idAlgs = cfg.IDTokenAlgorithms()
+	}
+	var authAlgs []string
+	if slices.Contains(cfg.AuthMethods, "private_key_jwt") {
+		authAlgs = cfg.AuthSigningAlgs
 	}
 	return Metadata{
 		Issuer:                            cfg.Issuer,
@@ -92,12 +104,15 @@ func Build(cfg Config) Metadata {
 		AuthorizationResponseIssParameter: true,
 		ScopesSupported:                   cfg.Scopes,
 		// Public clients (RFC 6749 section 2.1) authenticate with none.
-		TokenEndpointAuthMethodsSupported:         append(slices.Clone(cfg.AuthMethods), "none"),
-		IntrospectionEndpointAuthMethodsSupported: cfg.AuthMethods,
-		RevocationEndpointAuthMethodsSupported:    cfg.AuthMethods,
-		SubjectTypesSupported:                     []string{"public"},
-		AccessTokenSigningAlgValuesSupported:      algs,
-		IDTokenSigningAlgValuesSupported:          idAlgs,
+		TokenEndpointAuthMethodsSupported:                  append(slices.Clone(cfg.AuthMethods), "none"),
+		IntrospectionEndpointAuthMethodsSupported:          cfg.AuthMethods,
+		RevocationEndpointAuthMethodsSupported:             cfg.AuthMethods,
+		TokenEndpointAuthSigningAlgValuesSupported:         authAlgs,
+		IntrospectionEndpointAuthSigningAlgValuesSupported: authAlgs,
+		RevocationEndpointAuthSigningAlgValuesSupported:    authAlgs,
+		SubjectTypesSupported:                              []string{"public"},
+		AccessTokenSigningAlgValuesSupported:               algs,
+		IDTokenSigningAlgValuesSupported:                   idAlgs,
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "roles",
 			"auth_time", "azp", "at_hash", "nonce", "amr", "preferred_username", "name", "email", "email_verified"},
 	}

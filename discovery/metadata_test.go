@@ -105,3 +105,27 @@ func TestIDTokenMembers(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthSigningAlgs: OIDC Discovery 1.0 section 3 requires
+// token_endpoint_auth_signing_alg_values_supported when private_key_jwt is
+// listed, and "none" may not be among them; without private_key_jwt the
+// field is absent (nothing is advertised that is not done).
+func TestAuthSigningAlgs(t *testing.T) {
+	cfg := testConfig()
+	cfg.AuthSigningAlgs = []string{"RS256", "ES256"}
+	b, _ := json.Marshal(discovery.Build(cfg))
+	if strings.Contains(string(b), "auth_signing_alg_values_supported") {
+		t.Errorf("without private_key_jwt the metadata lists signing algorithms: %s", b)
+	}
+	cfg.AuthMethods = append(cfg.AuthMethods, "private_key_jwt")
+	m := discovery.Build(cfg)
+	for name, got := range map[string][]string{
+		"token":         m.TokenEndpointAuthSigningAlgValuesSupported,
+		"introspection": m.IntrospectionEndpointAuthSigningAlgValuesSupported,
+		"revocation":    m.RevocationEndpointAuthSigningAlgValuesSupported,
+	} {
+		if strings.Join(got, " ") != "RS256 ES256" {
+			t.Errorf("%s_endpoint_auth_signing_alg_values_supported = %v; want [RS256 ES256]", name, got)
+		}
+	}
+}

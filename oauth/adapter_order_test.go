@@ -110,7 +110,7 @@ func TestFositeCallOrder(t *testing.T) {
 	store := memory.New()
 	s := refreshServer(t, store)
 	rec := &recordingStore{fositeStore: s.adapter}
-	s.provider = newProvider(s.cfg, rec, s.ring)
+	s.provider = newProvider(s.cfg, rec, s.ring, s.assertions)
 	ctx := context.Background()
 
 	steps := []struct {

@@ -68,6 +68,9 @@ type Config struct {
 	// to trust a test certificate); the host and scheme rules apply on
 	// top of it. Default: a transport of its own.
 	FederationTransport http.RoundTripper
+	// ClientJWKSTimeout bounds one fetch of a private_key_jwt client's
+	// jwks_uri. Default DefaultClientJWKSTimeout.
+	ClientJWKSTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives request failures; never secrets.
@@ -96,6 +99,7 @@ func (c *Config) setDefaults() {
 	c.RefreshFamilyLifetime = cmp.Or(c.RefreshFamilyLifetime, DefaultRefreshFamilyLifetime)
 	c.Leeway = cmp.Or(c.Leeway, DefaultLeeway)
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.ClientJWKSTimeout = cmp.Or(c.ClientJWKSTimeout, DefaultClientJWKSTimeout)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -36,7 +36,13 @@ func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ir, err := s.provider.NewIntrospectionRequest(ctx, r, newSession())
+	var ir fosite.IntrospectionResponder
+	var err error
+	if hasAssertion(r.PostForm) {
+		ir, err = s.introspectAsserted(ctx, r)
+	} else {
+		ir, err = s.provider.NewIntrospectionRequest(ctx, r, newSession())
+	}
 	switch {
 	case err == nil && ir.GetTokenUse() == fosite.RefreshToken && ir.GetAccessRequester().GetClient().GetID() != callerID(r, st):
 		// A refresh token is its client's secret: only that client learns
@@ -62,6 +68,9 @@ func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 // Basic credentials, or by an access token of its own, which preverify has
 // verified.
 func callerID(r *http.Request, st *requestState) string {
+	if id := st.asserted(); id != "" {
+		return id
+	}
 	if tok := bearer(r); tok != "" {
 		st.mu.Lock()
 		defer st.mu.Unlock()
@@ -73,6 +82,29 @@ func callerID(r *http.Request, st *requestState) string {
 	id, _, _ := r.BasicAuth()
 	id, _ = url.QueryUnescape(id)
 	return id
+}
+
+// introspectAsserted is fosite's NewIntrospectionRequest for a caller that
+// authenticates with a client assertion (private_key_jwt), which fosite's
+// introspection handler does not read: it takes Basic or a bearer token.
+func (s *Server) introspectAsserted(ctx context.Context, r *http.Request) (fosite.IntrospectionResponder, error) {
+	form := r.PostForm
+	if r.Header.Get("Authorization") != "" || form.Get("client_secret") != "" {
+		return nil, errInvalidRequest("Use one client authentication method: a client assertion, Basic or a bearer token, not two.")
+	}
+	if _, err := s.assertions.authenticate(ctx, form); err != nil {
+		return nil, err
+	}
+	scopes := fosite.RemoveEmpty(strings.Split(form.Get("scope"), " "))
+	tu, ar, err := s.provider.IntrospectToken(ctx, form.Get("token"), fosite.TokenUse(form.Get("token_type_hint")), newSession(), scopes...)
+	if err != nil {
+		return nil, fosite.ErrInactiveToken.WithWrap(err)
+	}
+	resp := &fosite.IntrospectionResponse{Active: true, AccessRequester: ar, TokenUse: tu}
+	if tu == fosite.AccessToken {
+		resp.AccessTokenType = fosite.BearerAccessToken
+	}
+	return resp, nil
 }
 
 // formCredentialsToBasic lets introspection accept client_secret_post,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,9 @@ type Server struct {
 	// forwardedIgnored: the warning about a forwarding header without
 	// trusted proxies was logged (clientaddr.go).
 	forwardedIgnored atomic.Bool
+	// assertions authenticates private_key_jwt clients
+	// (client_assertion.go).
+	assertions *assertionAuth
 }
 
 // New builds the protocol layer over store and ring.
@@ -60,7 +64,9 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 		timeout: cfg.FederationTimeout, transport: cfg.FederationTransport, now: cfg.Now, logger: cfg.Logger,
 		m: map[string]cachedVerifier{}}
 	s.origins = &originSet{list: s.webOrigins, ttl: cfg.ClientCacheTTL, now: cfg.Now}
-	s.provider = newProvider(cfg, adapter, ring)
+	s.assertions = &assertionAuth{store: adapter, fetcher: newJWKSFetcher(cfg.ClientJWKSTimeout, cfg.Now),
+		audiences: []string{strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/token", cfg.Issuer}, leeway: cfg.Leeway, now: cfg.Now, logger: cfg.Logger}
+	s.provider = newProvider(cfg, adapter, ring, s.assertions)
 	return s, nil
 }
 
@@ -68,7 +74,7 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 // Every fosite setting that has a lazy default is set here: the lazy
 // getters write to the config on first use, a data race under concurrent
 // first requests.
-func newProvider(cfg Config, store fositeStorage, ring *keys.Ring) fosite.OAuth2Provider {
+func newProvider(cfg Config, store fositeStorage, ring *keys.Ring, assertions *assertionAuth) fosite.OAuth2Provider {
 	fc := &fosite.Config{
 		AccessTokenLifespan:  cfg.AccessTokenLifetime,
 		RefreshTokenLifespan: cfg.RefreshTokenLifetime,
@@ -94,6 +100,10 @@ func newProvider(cfg Config, store fositeStorage, ring *keys.Ring) fosite.OAuth2
 		EnablePKCEPlainChallengeMethod: false,
 		// A code is stored with the parameters its redemption checks.
 		SanitationWhiteList: codeFormParameters(),
+		// Client assertions are Gatehouse's (client_assertion.go); the
+		// fetcher is set too so that no fosite path builds its default
+		// one (15 s of retries, then 500).
+		JWKSFetcherStrategy: jwksStrategy{assertions.fetcher},
 	}
 	// Access tokens are JWTs signed by Gatehouse's signer; refresh tokens
 	// are Gatehouse's own (refresh.go). fosite's HMAC strategy is left
@@ -109,7 +119,7 @@ func newProvider(cfg Config, store fositeStorage, ring *keys.Ring) fosite.OAuth2
 	strategy := tokenStrategy{DefaultJWTStrategy: jwtStrategy, idTokens: idTokens, now: cfg.Now}
 	// Handlers run in this order: an ID token hashes the access token a
 	// grant handler before it made (at_hash).
-	return compose.Compose(fc, store, strategy,
+	provider := compose.Compose(fc, store, strategy,
 		// The code flow: fosite's order, PKCE after the code handler
 		// (FOSITE-OIDC.md "Composition").
 		ownGrantAndAuthorize[*oauth2.AuthorizeExplicitGrantHandler](compose.OAuth2AuthorizeExplicitFactory),
@@ -127,6 +137,10 @@ func newProvider(cfg Config, store fositeStorage, ring *keys.Ring) fosite.OAuth2
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 	)
+	// private_key_jwt (RFC 7523 section 2.2) is Gatehouse's; the secret
+	// methods stay fosite's. Set before the first request.
+	fc.ClientAuthenticationStrategy = assertions.strategy(provider.(*fosite.Fosite).DefaultClientAuthenticationStrategy)
+	return provider
 }
 
 // ownGrantOnly wraps a grant factory so that its handler answers a request

@@ -22,6 +22,7 @@ import (
 //	user           Authenticate                        CreateRefreshTokenSession, Token (claims)
 //	verified       preverify (introspection, revoke)   GetAccessTokenSession, RevokeAccessToken, callerID
 //	revocation     Revoke                              GetRefreshTokenSession, RevokeRefreshToken
+//	assertedClient assertionAuth (private_key_jwt)     callerID, revokingClient
 //
 // The readers rely on fosite calling the adapter in a fixed order (the
 // user is authenticated before a family is created, and so on);
@@ -45,6 +46,9 @@ type requestState struct {
 	// revocation marks an RFC 7009 revocation request: there, any genuine
 	// refresh token of a family names the family, however old.
 	revocation bool
+	// assertedClient is the client a private_key_jwt assertion
+	// authenticated.
+	assertedClient string
 }
 
 type stateKey struct{}
@@ -82,4 +86,17 @@ func (st *requestState) verifiedToken(signature string) (*accessToken, bool) {
 	defer st.mu.Unlock()
 	at, ok := st.verified[signature]
 	return at, ok
+}
+
+func (st *requestState) setAssertedClient(id string) {
+	st.mu.Lock()
+	st.assertedClient = id
+	st.mu.Unlock()
+}
+
+// asserted is the client a private_key_jwt assertion authenticated, or "".
+func (st *requestState) asserted() string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.assertedClient
 }

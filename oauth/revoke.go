@@ -41,15 +41,18 @@ func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.obs.ClientAuthenticated(ctx, revokingClient(r))
+	s.obs.ClientAuthenticated(ctx, revokingClient(r, st))
 	s.obs.Revoked(ctx, revokedType(st, r.PostForm.Get("token")))
 	s.provider.WriteRevocationResponse(ctx, w, nil)
 }
 
 // revokingClient is the client that authenticated a successful revocation
-// (Basic, form-encoded per RFC 6749 section 2.3.1, or client_id in the
-// body).
-func revokingClient(r *http.Request) string {
+// (a client assertion, Basic, form-encoded per RFC 6749 section 2.3.1, or
+// client_id in the body).
+func revokingClient(r *http.Request, st *requestState) string {
+	if id := st.asserted(); id != "" {
+		return id
+	}
 	if id, _, ok := r.BasicAuth(); ok {
 		id, _ = url.QueryUnescape(id)
 		return id

@@ -93,11 +93,17 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	if c.Public && st.secretPresented {
 		return nil, fmt.Errorf("public client %q presented a secret: %w", id, fosite.ErrNotFound)
 	}
+	if c.AuthMethod == storage.AuthMethodPrivateKeyJWT && st.secretPresented {
+		// It has no secret at all (RFC 7523 section 2.2).
+		return nil, fmt.Errorf("private_key_jwt client %q presented a secret: %w", id, fosite.ErrNotFound)
+	}
 	return newClient(c, s.now(), s.issuer), nil
 }
 
-// ClientAssertionJWTValid is part of fosite.ClientManager; Gatehouse does
-// not accept client assertions, so no jti is ever known.
+// ClientAssertionJWTValid is part of fosite.ClientManager. fosite never
+// calls it: client assertions are authenticated by Gatehouse
+// (client_assertion.go), which records each jti in the AssertionStore
+// after every other check.
 func (s *fositeStore) ClientAssertionJWTValid(context.Context, string) error { return nil }
 
 // SetClientAssertionJWT is part of fosite.ClientManager; see above.

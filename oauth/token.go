@@ -21,8 +21,12 @@ func GrantTypes() []string {
 		GrantTypeTokenExchange}
 }
 
-// AuthMethods are the client authentication methods of the token endpoint.
-func AuthMethods() []string { return []string{"client_secret_basic", "client_secret_post"} }
+// AuthMethods are the client authentication methods of the token,
+// introspection and revocation endpoints; private_key_jwt assertions may
+// be signed with AssertionAlgorithms.
+func AuthMethods() []string {
+	return []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+}
 
 // Token serves the token endpoint (RFC 6749 section 3.2) for the
 // authorization_code (4.1), client_credentials (4.4), password (4.3) and
@@ -177,13 +181,20 @@ func presentsSecret(r *http.Request) bool {
 
 // checkClientAuthMethods refuses a request without client authentication
 // (fosite says invalid_request; RFC 6749 section 5.2 says invalid_client)
-// or with two methods at once (section 2.3).
+// or with two methods at once (section 2.3): Basic, client_secret in the
+// body, or a client assertion (RFC 7523 section 2.2), which needs no
+// client_id.
 func checkClientAuthMethods(r *http.Request) error {
 	_, _, basic := r.BasicAuth()
+	secret := r.PostForm.Get("client_secret") != ""
 	switch {
+	case hasAssertion(r.PostForm) && (basic || secret):
+		return errInvalidRequest("Use one client authentication method: a client assertion, Basic or client_secret in the body, not two.")
+	case hasAssertion(r.PostForm):
+		return nil
 	case !basic && r.PostForm.Get("client_id") == "":
 		return fosite.ErrInvalidClient.WithHint("No client authentication was included.")
-	case basic && r.PostForm.Get("client_secret") != "":
+	case basic && secret:
 		return errInvalidRequest("Use one client authentication method: Basic or client_secret in the body, not both.")
 	}
 	return nil

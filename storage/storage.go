@@ -62,10 +62,30 @@ type Client struct {
 	// ThirdParty marks a client the user is asked to consent to; a
 	// first-party client skips the consent page.
 	ThirdParty bool
-	Disabled   bool
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// AuthMethod is how a confidential client authenticates at the token,
+	// introspection and revocation endpoints: AuthMethodSecret (the
+	// default, "": client_secret_basic or client_secret_post) or
+	// AuthMethodPrivateKeyJWT (RFC 7523 section 2.2, OIDC Core 1.0
+	// section 9), which has no secret at all.
+	AuthMethod string
+	// JWKS is the client's JWK Set (RFC 7517 section 5) of public
+	// signature keys as JSON, or JWKSURI the https URL it is fetched from;
+	// a private_key_jwt client has exactly one of them.
+	JWKS    []byte
+	JWKSURI string
+	// AuthSigningAlgs are the JWS algorithms a private_key_jwt client may
+	// sign its assertions with.
+	AuthSigningAlgs []string
+	Disabled        bool
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
+
+// Client authentication methods (Client.AuthMethod).
+const (
+	AuthMethodSecret        = ""
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
+)
 
 // User is a resource owner who may use the password grant.
 type User struct {

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -417,4 +422,44 @@ func TestAdminCLIHelp(t *testing.T) {
 			t.Errorf("gatehouse %s help = %v, %q", group, r.err, r.stdout)
 		}
 	}
+}
+
+// TestClientsCLIPrivateKeyJWT: a private_key_jwt client is created from a
+// JWKS file (or standard input) with no secret printed or stored, moves to
+// a jwks_uri, and a private key in the file is refused naming the flag's
+// field.
+func TestClientsCLIPrivateKeyJWT(t *testing.T) {
+	env := adminEnv(adminDB(t))
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.PublicKey, KeyID: "k1", Use: "sig"}}})
+	priv, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k, KeyID: "k1", Use: "sig"}}})
+	dir := t.TempDir()
+	file := filepath.Join(dir, "jwks.json")
+	if err := os.WriteFile(file, pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := cliOK(t, env, "", "clients", "create", "--name", "batch", "--grant-types", "client_credentials",
+		"--auth-method", "private_key_jwt", "--jwks-file", file, "--auth-signing-algs", "ES256", "--json")
+	created := decodeCLIJSON[admin.ClientWithSecret](t, r.stdout)
+	if created.ClientSecret != "" || created.TokenEndpointAuthMethod != "private_key_jwt" || len(created.JWKS) == 0 ||
+		!slices.Equal(created.TokenEndpointAuthSigningAlgs, []string{"ES256"}) {
+		t.Fatalf("clients create --auth-method private_key_jwt = %s", r.stdout)
+	}
+	r = cliOK(t, env, string(pub), "clients", "create", "--name", "batch2", "--grant-types", "client_credentials",
+		"--auth-method", "private_key_jwt", "--jwks-file", "-")
+	if strings.Contains(r.stdout, "client_secret") || !strings.Contains(r.stdout, "no secret") {
+		t.Errorf("clients create (text) for a private_key_jwt client printed %q; want no secret", r.stdout)
+	}
+	r = cliOK(t, env, "", "clients", "update", "batch", "--jwks-uri", "https://batch.example.com/jwks.json", "--json")
+	if upd := decodeCLIJSON[admin.Client](t, r.stdout); upd.JWKSURI != "https://batch.example.com/jwks.json" || len(upd.JWKS) != 0 {
+		t.Errorf("clients update --jwks-uri = %s", r.stdout)
+	}
+	if err := os.WriteFile(file, priv, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cliFails(t, env, "--jwks-file: key 0: has the private", "clients", "create", "--name", "leaky", "--grant-types", "client_credentials",
+		"--auth-method", "private_key_jwt", "--jwks-file", file)
+	cliFails(t, env, "--jwks-uri", "clients", "create", "--name", "plain", "--grant-types", "client_credentials",
+		"--auth-method", "private_key_jwt", "--jwks-uri", "http://keys.example.com/jwks.json")
+	cliFails(t, env, "--auth-method: client", "clients", "rotate-secret", "batch")
 }

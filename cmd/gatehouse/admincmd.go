@@ -90,6 +90,12 @@ func flagFor(field string) string {
 		return "--claim " + strings.TrimPrefix(strings.TrimPrefix(field, "claims"), ".")
 	case field == "password":
 		return "password"
+	case field == "jwks":
+		return "--jwks-file"
+	case field == "token_endpoint_auth_method":
+		return "--auth-method"
+	case field == "token_endpoint_auth_signing_algs":
+		return "--auth-signing-algs"
 	}
 	return "--" + strings.ReplaceAll(field, "_", "-")
 }

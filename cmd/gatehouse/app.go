@@ -105,6 +105,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Logger:                logger,
 		Now:                   cfg.Now,
 		ClientCacheTTL:        cfg.ClientCacheTTL,
+		ClientJWKSTimeout:     cfg.ClientJWKSTimeout,
 		ProductName:           cfg.ProductName,
 		LogoURI:               logo,
 		LoginSessionLifetime:  cfg.LoginSessionLifetime,
@@ -138,9 +139,11 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		return nil, err
 	}
 	a.handler = routes(a.oauth, discovery.Config{
-		Issuer:            cfg.Issuer,
-		GrantTypes:        oauth.GrantTypes(),
-		AuthMethods:       oauth.AuthMethods(),
+		Issuer:      cfg.Issuer,
+		GrantTypes:  oauth.GrantTypes(),
+		AuthMethods: oauth.AuthMethods(),
+		// private_key_jwt assertions (oauth/client_assertion.go).
+		AuthSigningAlgs:   oauth.AssertionAlgorithms(),
 		Scopes:            cfg.Scopes,
 		Algorithms:        a.ring.Algorithms,
 		IDTokenAlgorithms: a.ring.IDTokenAlgorithms,

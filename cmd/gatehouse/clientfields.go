@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"time"
 
@@ -28,14 +30,32 @@ type clientFields struct {
 	WebOrigins             *wordList `name:"web-origins" help:"Comma-separated origins (scheme://host[:port]) allowed to call the token, userinfo and revocation endpoints from a browser (CORS)."`
 	Public                 *bool     `name:"public" negatable:"" help:"A client without a secret (a browser or native app); it must use PKCE."`
 	ThirdParty             *bool     `name:"third-party" negatable:"" help:"Show the consent page to the client's users."`
+	// private_key_jwt clients (RFC 7523 section 2.2).
+	AuthMethod *string   `name:"auth-method" placeholder:"METHOD" help:"How the client authenticates: client_secret_basic (a generated secret; client_secret_post works too), private_key_jwt (no secret: signed assertions, with --jwks-file or --jwks-uri) or none (public)."`
+	JWKSFile   *string   `name:"jwks-file" placeholder:"FILE" help:"private_key_jwt: a JSON file holding the client's JWK Set of public RSA or EC keys (- reads standard input)."`
+	JWKSURI    *string   `name:"jwks-uri" placeholder:"URL" help:"private_key_jwt: https URL the server fetches the client's JWK Set from."`
+	AuthAlgs   *wordList `name:"auth-signing-algs" help:"private_key_jwt: comma-separated JWS algorithms the client may sign with (default RS256,RS384,RS512,ES256,ES384,ES512,PS256,PS384,PS512)."`
 }
 
-// patch is the change the flags given ask for.
-func (f clientFields) patch() (admin.ClientPatch, error) {
+// maxJWKSFile bounds what --jwks-file reads; the admin rules refuse a set
+// over 32 KiB.
+const maxJWKSFile = 64 << 10
+
+// patch is the change the flags given ask for; stdin serves --jwks-file -.
+func (f clientFields) patch(stdin io.Reader) (admin.ClientPatch, error) {
 	p := admin.ClientPatch{Name: f.Name, GrantTypes: (*[]string)(f.GrantTypes), Scopes: (*[]string)(f.Scopes),
 		Audiences: (*[]string)(f.Audiences), Roles: (*[]string)(f.Roles), RedirectURIs: (*[]string)(f.RedirectURIs),
 		PostLogoutRedirectURIs: (*[]string)(f.PostLogoutRedirectURIs), WebOrigins: (*[]string)(f.WebOrigins),
-		Public: f.Public, ThirdParty: f.ThirdParty}
+		Public: f.Public, ThirdParty: f.ThirdParty, TokenEndpointAuthMethod: f.AuthMethod, JWKSURI: f.JWKSURI,
+		TokenEndpointAuthSigningAlgs: (*[]string)(f.AuthAlgs)}
+	if f.JWKSFile != nil {
+		b, err := readJWKSFile(*f.JWKSFile, stdin)
+		if err != nil {
+			return p, err
+		}
+		raw := json.RawMessage(b)
+		p.JWKS = &raw
+	}
 	if f.Claim != nil || f.ClaimJSON != nil {
 		m := map[string]any{}
 		for k, v := range f.Claim {
@@ -91,8 +111,48 @@ func printClient(w io.Writer, cl admin.Client) {
 		lifetime = (time.Duration(cl.TokenLifetimeSeconds) * time.Second).String()
 	}
 	fmt.Fprintf(w, "token lifetime:\t%s\n", lifetime)
+	fmt.Fprintf(w, "auth method:\t%s\n", cl.TokenEndpointAuthMethod)
+	if cl.JWKSURI != "" {
+		fmt.Fprintf(w, "jwks_uri:\t%s\n", cl.JWKSURI)
+	}
+	if len(cl.JWKS) > 0 {
+		fmt.Fprintf(w, "jwks:\t%s\n", cl.JWKS)
+	}
+	if len(cl.TokenEndpointAuthSigningAlgs) > 0 {
+		fmt.Fprintf(w, "auth signing algs:\t%s\n", joinOr(cl.TokenEndpointAuthSigningAlgs))
+	}
 	if cl.PreviousSecretExpiresAt != nil {
 		fmt.Fprintf(w, "previous secret valid until:\t%s\n", cl.PreviousSecretExpiresAt.Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, "created:\t%s\nupdated:\t%s\n", cl.CreatedAt.Format(time.RFC3339), cl.UpdatedAt.Format(time.RFC3339))
+}
+
+// readJWKSFile reads a JWK Set for --jwks-file: a JSON document of at most
+// maxJWKSFile bytes, from a file or, for "-", standard input.
+func readJWKSFile(name string, stdin io.Reader) ([]byte, error) {
+	var r io.Reader
+	if name == "-" {
+		if stdin == nil {
+			return nil, errors.New("--jwks-file -: no standard input")
+		}
+		r = stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("--jwks-file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxJWKSFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("--jwks-file: %w", err)
+	}
+	if len(b) > maxJWKSFile {
+		return nil, fmt.Errorf("--jwks-file: more than %d bytes", maxJWKSFile)
+	}
+	if !json.Valid(b) {
+		return nil, errors.New("--jwks-file: not JSON (want a JWK Set: {\"keys\": [...]})")
+	}
+	return b, nil
 }

@@ -14,10 +14,10 @@ import (
 // id, as a user by its username or id; a name that starts with "-" follows
 // "--".
 type clientsCmd struct {
-	Create       clientsCreateCmd `cmd:"" help:"Register a client; prints its client_id and generated secret once." example:"gatehouse clients create --name reports --grant-types client_credentials --scopes read --audiences billing-api --roles service --claim tenant=acme --token-lifetime 5m" example:"gatehouse clients create --name my-spa --public --grant-types authorization_code,refresh_token --scopes openid,profile,offline_access --redirect-uris https://app.example.com/callback,http://127.0.0.1/callback --post-logout-redirect-uris https://app.example.com/ --web-origins https://app.example.com" example:"gatehouse clients create --id orders-api --name orders --grant-types urn:ietf:params:oauth:grant-type:token-exchange --scopes read --audiences inventory-api"`
+	Create       clientsCreateCmd `cmd:"" help:"Register a client; prints its client_id and generated secret once." example:"gatehouse clients create --name reports --grant-types client_credentials --scopes read --audiences billing-api --roles service --claim tenant=acme --token-lifetime 5m" example:"gatehouse clients create --name batch-job --grant-types client_credentials --scopes read --auth-method private_key_jwt --jwks-uri https://batch.example.com/jwks.json" example:"gatehouse clients create --name my-spa --public --grant-types authorization_code,refresh_token --scopes openid,profile,offline_access --redirect-uris https://app.example.com/callback,http://127.0.0.1/callback --post-logout-redirect-uris https://app.example.com/ --web-origins https://app.example.com" example:"gatehouse clients create --id orders-api --name orders --grant-types urn:ietf:params:oauth:grant-type:token-exchange --scopes read --audiences inventory-api"`
 	List         clientsListCmd   `cmd:"" help:"List clients." example:"gatehouse clients list --json"`
 	Show         clientsShowCmd   `cmd:"" help:"Show one client." example:"gatehouse clients show billing"`
-	Update       clientsUpdateCmd `cmd:"" help:"Change a client's fields; only the flags given change." example:"gatehouse clients update billing --roles service,reporting --disabled=false --token-lifetime 15m"`
+	Update       clientsUpdateCmd `cmd:"" help:"Change a client's fields; only the flags given change." example:"gatehouse clients update billing --roles service,reporting --disabled=false --token-lifetime 15m" example:"gatehouse clients update billing --auth-method private_key_jwt --jwks-file /etc/gatehouse/billing-jwks.json --auth-signing-algs ES256"`
 	Delete       clientsDeleteCmd `cmd:"" help:"Delete a client and revoke its refresh tokens." example:"gatehouse clients delete billing --json" example:"gatehouse clients delete -- -legacy"`
 	RotateSecret clientsRotateCmd `cmd:"" help:"Give a client a new secret; prints it once." example:"gatehouse clients rotate-secret billing --grace 1h"`
 }
@@ -64,7 +64,7 @@ type clientsCreateCmd struct {
 }
 
 func (c *clientsCreateCmd) Run(ctx context.Context, e *cliEnv) error {
-	p, err := c.patch()
+	p, err := c.patch(e.stdin)
 	if err != nil {
 		return err
 	}
@@ -75,6 +75,8 @@ func (c *clientsCreateCmd) Run(ctx context.Context, e *cliEnv) error {
 			TokenLifetimeSeconds: deref(p.TokenLifetimeSeconds), RedirectURIs: deref(p.RedirectURIs),
 			PostLogoutRedirectURIs: deref(p.PostLogoutRedirectURIs), WebOrigins: deref(p.WebOrigins),
 			Public: deref(p.Public), ThirdParty: deref(p.ThirdParty),
+			TokenEndpointAuthMethod: deref(p.TokenEndpointAuthMethod), JWKS: deref(p.JWKS), JWKSURI: deref(p.JWKSURI),
+			TokenEndpointAuthSigningAlgs: deref(p.TokenEndpointAuthSigningAlgs),
 		})
 		if err != nil {
 			return cliError(err)
@@ -82,6 +84,10 @@ func (c *clientsCreateCmd) Run(ctx context.Context, e *cliEnv) error {
 		return c.print(e.stdout, renameID(cl, "client_id"), func(w io.Writer) {
 			if cl.Public {
 				fmt.Fprintf(w, "# A public client: it has no secret.\nclient_id=%s\n", cl.ID)
+				return
+			}
+			if cl.TokenEndpointAuthMethod == "private_key_jwt" {
+				fmt.Fprintf(w, "# A private_key_jwt client: it has no secret; it signs assertions with its keys.\nclient_id=%s\n", cl.ID)
 				return
 			}
 			fmt.Fprintf(w, "# The secret is shown once: only its digest is stored.\nclient_id=%s\nclient_secret=%s\n", cl.ID, cl.ClientSecret)
@@ -129,7 +135,7 @@ type clientsUpdateCmd struct {
 }
 
 func (c *clientsUpdateCmd) Run(ctx context.Context, e *cliEnv) error {
-	p, err := c.patch()
+	p, err := c.patch(e.stdin)
 	if err != nil {
 		return err
 	}

@@ -179,6 +179,9 @@ func (c *Config) Validate() error {
 	if c.ClientCacheTTL < 0 || c.ClientCacheTTL > time.Minute {
 		errs = append(errs, fmt.Errorf("--client-cache-ttl %v: must be between 0 and 1m", c.ClientCacheTTL))
 	}
+	if c.ClientJWKSTimeout < 100*time.Millisecond || c.ClientJWKSTimeout > 30*time.Second {
+		errs = append(errs, fmt.Errorf("--client-jwks-timeout %v: must be between 100ms and 30s", c.ClientJWKSTimeout))
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
 	}

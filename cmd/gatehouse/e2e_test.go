@@ -471,12 +471,18 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		}
 	}
 	for k, v := range map[string][]string{
-		"grant_types_supported":                     {"authorization_code", "client_credentials", "password", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer", "urn:ietf:params:oauth:grant-type:token-exchange"},
-		"token_endpoint_auth_methods_supported":     {"client_secret_basic", "client_secret_post", "none"},
-		"response_types_supported":                  {"code"},
-		"code_challenge_methods_supported":          {"S256"},
-		"scopes_supported":                          {"openid", "profile", "email", "read", "write", "offline_access"},
-		"access_token_signing_alg_values_supported": {"ES256"},
+		"grant_types_supported":                         {"authorization_code", "client_credentials", "password", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer", "urn:ietf:params:oauth:grant-type:token-exchange"},
+		"token_endpoint_auth_methods_supported":         {"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+		"introspection_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"revocation_endpoint_auth_methods_supported":    {"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		// OIDC Discovery 1.0 section 3: required with private_key_jwt.
+		"token_endpoint_auth_signing_alg_values_supported":         {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"},
+		"introspection_endpoint_auth_signing_alg_values_supported": {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"},
+		"revocation_endpoint_auth_signing_alg_values_supported":    {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"},
+		"response_types_supported":                                 {"code"},
+		"code_challenge_methods_supported":                         {"S256"},
+		"scopes_supported":                                         {"openid", "profile", "email", "read", "write", "offline_access"},
+		"access_token_signing_alg_values_supported":                {"ES256"},
 		// OpenID Connect Discovery 1.0 section 3: RS256 must be
 		// included; ID tokens are signed with the RS256 line only.
 		"id_token_signing_alg_values_supported": {"RS256"},

@@ -80,6 +80,8 @@ func TestHelpExamples(t *testing.T) {
 		"/run/secrets/gatehouse":      exampleOldSecret + "\n",
 		"/run/secrets/bob-password":   "bob-password-123\n",
 		"/run/secrets/alice-password": "alice-password-456\n",
+		"/etc/gatehouse/billing-jwks.json": `{"keys":[{"kty":"EC","crv":"P-256","kid":"billing-1","use":"sig",` +
+			`"x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`,
 	}
 	var replacer []string
 	for name, content := range files {

@@ -51,6 +51,7 @@ type Config struct {
 	AdminScope         string        `name:"admin-scope" envvar:"GATEHOUSE_ADMIN_SCOPE" default:"gatehouse:admin" help:"Scope that grants the admin API."`
 	AdminAudience      string        `name:"admin-audience" envvar:"GATEHOUSE_ADMIN_AUDIENCE" help:"Audience admin tokens must carry; default the issuer."`
 	ClientCacheTTL     time.Duration `name:"client-cache-ttl" envvar:"GATEHOUSE_CLIENT_CACHE_TTL" default:"1s" help:"How long a client record is reused without a database read; bounds how long a change made on another instance takes to apply (0 disables)."`
+	ClientJWKSTimeout  time.Duration `name:"client-jwks-timeout" envvar:"GATEHOUSE_CLIENT_JWKS_TIMEOUT" default:"2s" help:"Timeout of one fetch of a private_key_jwt client's jwks_uri; past it the client's request gets invalid_client."`
 	KeyPublishLead     time.Duration `name:"key-publish-lead" envvar:"GATEHOUSE_KEY_PUBLISH_LEAD" default:"0s" help:"How long a new key is published before it signs; 0 means JWKS max-age + refresh interval + 1m."`
 	KeyRotationPeriod  time.Duration `name:"key-rotation-period" envvar:"GATEHOUSE_KEY_ROTATION_PERIOD" default:"24h" help:"How long a signing key signs before the next one takes over."`
 	KeyRefreshInterval time.Duration `name:"key-refresh-interval" envvar:"GATEHOUSE_KEY_REFRESH_INTERVAL" default:"10s" help:"How often each instance rereads the signing keys from the store."`

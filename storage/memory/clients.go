@@ -21,6 +21,8 @@ func cloneClient(c storage.Client) storage.Client {
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
 	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	c.WebOrigins = slices.Clone(c.WebOrigins)
+	c.JWKS = slices.Clone(c.JWKS)
+	c.AuthSigningAlgs = slices.Clone(c.AuthSigningAlgs)
 	return c
 }
 

@@ -13,7 +13,8 @@ import (
 
 const clientColumns = `id, name, secret_hash, previous_secret_hash, previous_secret_expires_at,
 	grant_types, scopes, audiences, roles, claims, token_lifetime_ns, disabled, created_at, updated_at,
-	redirect_uris, post_logout_redirect_uris, web_origins, public, third_party`
+	redirect_uris, post_logout_redirect_uris, web_origins, public, third_party,
+	auth_method, jwks, jwks_uri, auth_signing_algs`
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var (
@@ -21,10 +22,12 @@ func scanClient(row pgx.Row) (storage.Client, error) {
 		prevExp  *time.Time
 		claims   []byte
 		lifetime int64
+		jwks     string
 	)
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.PreviousSecretHash, &prevExp,
 		&c.GrantTypes, &c.Scopes, &c.Audiences, &c.Roles, &claims, &lifetime, &c.Disabled,
-		&c.CreatedAt, &c.UpdatedAt, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.WebOrigins, &c.Public, &c.ThirdParty)
+		&c.CreatedAt, &c.UpdatedAt, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.WebOrigins, &c.Public, &c.ThirdParty,
+		&c.AuthMethod, &jwks, &c.JWKSURI, &c.AuthSigningAlgs)
 	if err != nil {
 		return storage.Client{}, err
 	}
@@ -38,6 +41,12 @@ func scanClient(row pgx.Row) (storage.Client, error) {
 		c.Claims = nil
 	}
 	c.TokenLifetime = time.Duration(lifetime)
+	if jwks != "" {
+		c.JWKS = []byte(jwks)
+	}
+	if len(c.AuthSigningAlgs) == 0 {
+		c.AuthSigningAlgs = nil
+	}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, nil
 }
@@ -54,7 +63,8 @@ func clientArgs(c storage.Client) ([]any, error) {
 	return []any{c.ID, c.Name, c.SecretHash, c.PreviousSecretHash, nullTime(c.PreviousSecretExpiresAt),
 		list(c.GrantTypes), list(c.Scopes), list(c.Audiences), list(c.Roles), claims,
 		int64(c.TokenLifetime), c.Disabled, c.CreatedAt, c.UpdatedAt,
-		list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), list(c.WebOrigins), c.Public, c.ThirdParty}, nil
+		list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), list(c.WebOrigins), c.Public, c.ThirdParty,
+		c.AuthMethod, string(c.JWKS), c.JWKSURI, list(c.AuthSigningAlgs)}, nil
 }
 
 // GetClient returns the client with the given id.
@@ -86,7 +96,7 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 	}
 	defer release()
 	_, err = q.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`, args...)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`, args...)
 	if err != nil {
 		return s.wrap(err, op)
 	}
@@ -110,7 +120,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(storage.Cli
 				previous_secret_expires_at = $5, grant_types = $6, scopes = $7, audiences = $8, roles = $9,
 				claims = $10, token_lifetime_ns = $11, disabled = $12, created_at = $13, updated_at = $14,
 				redirect_uris = $15, post_logout_redirect_uris = $16, web_origins = $17, public = $18,
-				third_party = $19
+				third_party = $19, auth_method = $20, jwks = $21, jwks_uri = $22, auth_signing_algs = $23
 				WHERE id = $1`, args...)
 			return err
 		})

@@ -139,7 +139,9 @@ func equalClient(a, b storage.Client) bool {
 		fmt.Sprint(a.Claims) == fmt.Sprint(b.Claims) && a.TokenLifetime == b.TokenLifetime &&
 		a.Disabled == b.Disabled && a.CreatedAt.Equal(b.CreatedAt) &&
 		slices.Equal(a.RedirectURIs, b.RedirectURIs) && slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) &&
-		slices.Equal(a.WebOrigins, b.WebOrigins) && a.Public == b.Public && a.ThirdParty == b.ThirdParty
+		slices.Equal(a.WebOrigins, b.WebOrigins) && a.Public == b.Public && a.ThirdParty == b.ThirdParty &&
+		a.AuthMethod == b.AuthMethod && string(a.JWKS) == string(b.JWKS) && a.JWKSURI == b.JWKSURI &&
+		slices.Equal(a.AuthSigningAlgs, b.AuthSigningAlgs)
 }
 
 func equalUser(a, b storage.User) bool {
@@ -194,6 +196,31 @@ func testClients(t *testing.T, s storage.Store) {
 	wantErr(t, "UpdateClient(unknown)", s.UpdateClient(ctx, "nope", func(c storage.Client) (storage.Client, error) { return c, nil }), storage.ErrNotFound)
 
 	mustNil(t, "CreateClient(2)", s.CreateClient(ctx, sampleClient("client-2")))
+
+	// A private_key_jwt client: no secret, a JWK Set or a JWKS URI, and
+	// its algorithms, read back byte for byte.
+	kc := sampleClient("client-3")
+	kc.SecretHash, kc.Public = nil, false
+	kc.AuthMethod = storage.AuthMethodPrivateKeyJWT
+	kc.JWKS = []byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k1"}]}`)
+	kc.AuthSigningAlgs = []string{"ES256", "PS256"}
+	mustNil(t, "CreateClient(private_key_jwt)", s.CreateClient(ctx, kc))
+	got, err = s.GetClient(ctx, "client-3")
+	mustNil(t, "GetClient(private_key_jwt)", err)
+	if !equalClient(got, kc) {
+		t.Fatalf("GetClient = %+v; want %+v", got, kc)
+	}
+	mustNil(t, "UpdateClient(jwks_uri)", s.UpdateClient(ctx, "client-3", func(c storage.Client) (storage.Client, error) {
+		c.JWKS, c.JWKSURI, c.AuthSigningAlgs = nil, "https://keys.example/jwks.json", []string{"RS256"}
+		return c, nil
+	}))
+	got, _ = s.GetClient(ctx, "client-3")
+	if got.JWKS != nil || got.JWKSURI != "https://keys.example/jwks.json" || !slices.Equal(got.AuthSigningAlgs, []string{"RS256"}) ||
+		got.AuthMethod != storage.AuthMethodPrivateKeyJWT || got.SecretHash != nil {
+		t.Fatalf("after UpdateClient(jwks_uri): %+v", got)
+	}
+	mustNil(t, "DeleteClient(3)", s.DeleteClient(ctx, "client-3"))
+
 	list, err := s.ListClients(ctx)
 	mustNil(t, "ListClients", err)
 	if len(list) != 2 || list[0].ID != "client-1" || list[1].ID != "client-2" {
