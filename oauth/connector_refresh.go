@@ -77,4 +77,3 @@ func (s *Server) rereadUpstream(r *http.Request, familyID string, u *storage.Use
 	}
 	return nil
 }
-

@@ -207,7 +207,7 @@ func TestConnectorOIDCPolicy(t *testing.T) {
 	cs.up.setUser("up-bob", "bob", "bob@corp.example", false, "idp-devs")
 
 	for _, c := range []struct{ user, want string }{
-		{"carol", "has no account here"},      // provisioning off
+		{"carol", "has no account here"},     // provisioning off
 		{"bob", "its email is not verified"}, // link by email without email_verified
 	} {
 		b := newUpstreamBrowser(t)
