@@ -48,7 +48,7 @@ button:focus,input:focus{outline:3px solid #f2a900;outline-offset:2px}
 <input type="hidden" name="csrf_token" value="{{$.CSRF}}">
 <input type="hidden" name="authorization" value="{{$.Authorization}}">
 <input type="hidden" name="connector" value="{{.ID}}">
-<button type="submit" class="secondary">Sign in with {{.Name}}</button>
+<button type="submit" class="secondary" id="connector-{{.ID}}">Sign in with {{.Name}}</button>
 </form>
 {{end}}
 {{else if eq .Kind "consent"}}
