@@ -205,3 +205,39 @@ func (s *Service) DeleteConnector(ctx context.Context, id string) error {
 	s.audit(ctx, "connector.delete", "connector", id)
 	return nil
 }
+
+// ReencryptConnectorSecrets seals every connector's secret again under the
+// current master secret (the first), after a new one was put in front;
+// the old one can then be dropped. It returns how many it resealed. A
+// secret no master secret opens stops it with an error naming the
+// connector.
+func (s *Service) ReencryptConnectorSecrets(ctx context.Context) (int, error) {
+	if s.secrets == nil {
+		return 0, errors.New("admin: no master secrets (set GATEHOUSE_SECRETS)")
+	}
+	cs, err := s.store.ListConnectors(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list connectors: %w", err)
+	}
+	n := 0
+	for _, c := range cs {
+		if len(c.SecretEnc) == 0 {
+			continue
+		}
+		err := s.store.UpdateConnector(ctx, c.ID, func(c storage.Connector) (storage.Connector, error) {
+			plain, err := s.secrets.OpenData(SecretPurposeConnector, c.ID, c.SecretEnc)
+			if err != nil {
+				return c, fmt.Errorf("connector %s: %w", c.ID, err)
+			}
+			c.SecretEnc, err = s.secrets.SealData(SecretPurposeConnector, c.ID, plain)
+			clear(plain)
+			return c, err
+		})
+		if err != nil {
+			return n, fmt.Errorf("reencrypt connector secret: %w", err)
+		}
+		n++
+		s.audit(ctx, "connector.reencrypt", "connector", c.ID)
+	}
+	return n, nil
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/storage/memory"
 )
@@ -143,5 +144,27 @@ func TestConnectorsAPI(t *testing.T) {
 	audit := g.audit.String()
 	if !strings.Contains(audit, "connector.create") || strings.Contains(audit, connectorSecret) || strings.Contains(audit, "another-secret-value") {
 		t.Fatalf("audit log: want connector events and no secret:\n%s", audit)
+	}
+}
+
+// TestReencryptConnectorSecrets moves connector secrets to a new master
+// secret: after it, the new secret alone opens them.
+func TestReencryptConnectorSecrets(t *testing.T) {
+	store := memory.New()
+	oldS, _ := keys.ParseSecrets([]string{strings.Repeat("o", 32)})
+	both, _ := keys.ParseSecrets([]string{strings.Repeat("n", 32), strings.Repeat("o", 32)})
+	newS, _ := keys.ParseSecrets([]string{strings.Repeat("n", 32)})
+	svc := newService(t, store, time.Now, &syncBuffer{})
+	svc.secrets = oldS
+	if _, err := svc.CreateConnector(context.Background(), oidcParams()); err != nil {
+		t.Fatal(err)
+	}
+	svc.secrets = both
+	if n, err := svc.ReencryptConnectorSecrets(context.Background()); err != nil || n != 1 {
+		t.Fatalf("ReencryptConnectorSecrets = %d, %v; want 1", n, err)
+	}
+	c, _ := store.GetConnector(context.Background(), "corp")
+	if pt, err := newS.OpenData(SecretPurposeConnector, "corp", c.SecretEnc); err != nil || string(pt) != connectorSecret {
+		t.Fatalf("the new secret alone: %q, %v; want the connector's secret", pt, err)
 	}
 }

@@ -297,7 +297,9 @@ func (u *oidcUpstream) Reread(ctx context.Context, c storage.Connector, link sto
 	}
 	rt, err := u.secrets.OpenData(sealUpstreamRefresh, c.ID+"\x00"+link.Subject, link.RefreshTokenEnc)
 	if err != nil {
-		return UpstreamIdentity{}, link, fmt.Errorf("connector %s: upstream refresh token: %w", c.ID, err)
+		// Sealed under a master secret since dropped: the user signs in
+		// again, which stores a new one.
+		return UpstreamIdentity{}, link, fmt.Errorf("%w: connector %s: upstream refresh token: %w", ErrUpstreamRevoked, c.ID, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, connectorTimeout(c))
 	defer cancel()
@@ -320,10 +322,11 @@ func (u *oidcUpstream) Reread(ctx context.Context, c storage.Connector, link sto
 	if id.Subject != link.Subject {
 		return UpstreamIdentity{}, link, fmt.Errorf("%w: the refreshed identity is another user", ErrUpstreamRevoked)
 	}
-	if tok.RefreshToken != "" && tok.RefreshToken != string(rt) {
-		if link.RefreshTokenEnc, err = u.sealRefresh(c.ID, link.Subject, tok.RefreshToken); err != nil {
-			return UpstreamIdentity{}, link, err
-		}
+	// Sealed again at each refresh, rotated or not, so that it moves to
+	// the current master secret.
+	next := cmpOr(tok.RefreshToken, string(rt))
+	if link.RefreshTokenEnc, err = u.sealRefresh(c.ID, link.Subject, next); err != nil {
+		return UpstreamIdentity{}, link, err
 	}
 	return id, link, nil
 }

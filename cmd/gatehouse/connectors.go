@@ -16,11 +16,28 @@ import (
 // password is read from standard input (--secret-stdin) or a file
 // (--secret-file), never from a flag value, and never printed.
 type connectorsCmd struct {
-	Create connectorsCreateCmd `cmd:"" help:"Create a connector: an upstream OpenID Connect provider (--kind oidc) or LDAP directory (--kind ldap)." example:"gatehouse connectors create --id sso --kind oidc --name SSO --issuer https://sso.example.com --client-id gatehouse --secret-file /run/secrets/sso-client-secret --roles-claim groups --role-map sso-admins=admin,sso-devs=developer --provision"`
-	List   connectorsListCmd   `cmd:"" help:"List connectors." example:"gatehouse connectors list --json"`
-	Show   connectorsShowCmd   `cmd:"" help:"Show one connector (its secret is never shown)." example:"gatehouse connectors show corp"`
-	Update connectorsUpdateCmd `cmd:"" help:"Change a connector; only the flags given change." example:"gatehouse connectors update corp --disabled"`
-	Delete connectorsDeleteCmd `cmd:"" help:"Delete a connector and its identity links (the users stay)." example:"gatehouse connectors delete corp"`
+	Create    connectorsCreateCmd    `cmd:"" help:"Create a connector: an upstream OpenID Connect provider (--kind oidc) or LDAP directory (--kind ldap)." example:"gatehouse connectors create --id sso --kind oidc --name SSO --issuer https://sso.example.com --client-id gatehouse --secret-file /run/secrets/sso-client-secret --roles-claim groups --role-map sso-admins=admin,sso-devs=developer --provision"`
+	List      connectorsListCmd      `cmd:"" help:"List connectors." example:"gatehouse connectors list --json"`
+	Show      connectorsShowCmd      `cmd:"" help:"Show one connector (its secret is never shown)." example:"gatehouse connectors show corp"`
+	Update    connectorsUpdateCmd    `cmd:"" help:"Change a connector; only the flags given change." example:"gatehouse connectors update corp --disabled"`
+	Delete    connectorsDeleteCmd    `cmd:"" help:"Delete a connector and its identity links (the users stay)." example:"gatehouse connectors delete corp"`
+	Reencrypt connectorsReencryptCmd `cmd:"" help:"Seal every connector's secret under the first master secret (after putting a new one first)." example:"gatehouse connectors reencrypt --json"`
+}
+
+type connectorsReencryptCmd struct {
+	storeCmd
+}
+
+func (c *connectorsReencryptCmd) Run(ctx context.Context, e *cliEnv) error {
+	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
+		n, err := svc.ReencryptConnectorSecrets(ctx)
+		if err != nil {
+			return err
+		}
+		return c.print(e.stdout, map[string]any{"reencrypted": n}, func(w io.Writer) {
+			fmt.Fprintf(w, "re-encrypted the secrets of %d connectors\n", n)
+		})
+	})
 }
 
 // connectorRef is the positional connector argument.
@@ -103,8 +120,12 @@ func printConnector(w io.Writer, c admin.Connector) {
 	for k, v := range c.RoleMap {
 		pairs = append(pairs, k+"="+v)
 	}
-	fmt.Fprintf(w, "roles claim:\t%s\nrole map:\t%s\nemail domains:\t%s\ntimeout:\t%ds\n",
-		orDash(c.RolesClaim), joinOr(slices.Sorted(slices.Values(pairs))), joinOr(c.EmailDomains), c.TimeoutSeconds)
+	timeout := fmt.Sprintf("%ds", c.TimeoutSeconds)
+	if c.TimeoutSeconds == 0 {
+		timeout = fmt.Sprintf("default (%v)", admin.DefaultConnectorTimeout)
+	}
+	fmt.Fprintf(w, "roles claim:\t%s\nrole map:\t%s\nemail domains:\t%s\ntimeout:\t%s\n",
+		orDash(c.RolesClaim), joinOr(slices.Sorted(slices.Values(pairs))), joinOr(c.EmailDomains), timeout)
 }
 
 func orDash(s string) string {
