@@ -177,6 +177,23 @@ func TestConnectorOIDCLogin(t *testing.T) {
 	if resp, page := finish(b, cb); resp.StatusCode != 400 || !strings.Contains(page, "did not start in this browser") {
 		t.Fatalf("replayed callback: %d; want 400 with an explanation:\n%s", resp.StatusCode, page)
 	}
+	// A provider that is down at refresh: 503, and the family lives.
+	tok = cs.signIn(t, "alice")
+	cs.up.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
+	if status, body := cs.refresh(t, tok.RefreshToken); status != http.StatusServiceUnavailable || body["error"] != "temporarily_unavailable" {
+		t.Fatalf("refresh with the provider down: %d %v; want 503 temporarily_unavailable", status, body)
+	}
+	family := strings.Split(tok.RefreshToken, ".")[1]
+	if f, _, err := cs.ts.app.store.GetRefreshFamily(context.Background(), family); err != nil || !f.RevokedAt.IsZero() {
+		t.Fatalf("family after an upstream outage: %+v, %v; want it live", f, err)
+	}
+	cs.up.serve(nil)
+	if status, body := cs.refresh(t, tok.RefreshToken); status != 200 {
+		t.Fatalf("refresh once the provider is back: %d %v", status, body)
+	}
+
 	cs.up.forge.Store(true)
 	cs.up.setUser("up-mallory", "mallory", "mallory@corp.example", true, "idp-admins")
 	b = newUpstreamBrowser(t)

@@ -32,6 +32,9 @@ type upstreamOP struct {
 	*httptest.Server
 	st    *upstreamStorage
 	login atomic.Value // string: the username the next login signs in
+	// handler is the provider's handler (tests swap Config.Handler).
+	handler http.Handler
+	swap    atomic.Pointer[http.Handler] // replaces handler while set
 	// forge replaces the ID token of every token response with the same
 	// claims signed by a key that is not the provider's.
 	forge atomic.Bool
@@ -104,6 +107,24 @@ func (s *upstreamStorage) TokenRequestByRefreshToken(ctx context.Context, rt str
 	return r, err
 }
 
+// current is the handler serving now: the provider, or what a test put
+// in its place.
+func (o *upstreamOP) current() http.Handler {
+	if h := o.swap.Load(); h != nil {
+		return *h
+	}
+	return o.handler
+}
+
+// serve makes h serve in the provider's place; nil restores the provider.
+func (o *upstreamOP) serve(h http.Handler) {
+	if h == nil {
+		o.swap.Store(nil)
+		return
+	}
+	o.swap.Store(&h)
+}
+
 // setUser adds or replaces an upstream user and its groups.
 func (o *upstreamOP) setUser(id, username, email string, verified bool, groups ...string) {
 	o.st.users.mu.Lock()
@@ -149,7 +170,8 @@ func startUpstreamOP(t *testing.T, clientID, secret, redirectURI string) *upstre
 	})
 	mux.Handle("/oauth/token", o.forger(p))
 	mux.Handle("/", p)
-	o.Config.Handler = mux
+	o.handler = mux
+	o.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { o.current().ServeHTTP(w, r) })
 	o.Start()
 	t.Cleanup(o.Close)
 	return o
