@@ -178,6 +178,14 @@ func (u *oidcUpstream) exchange(ctx context.Context, c storage.Connector, code, 
 		if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
 			return fmt.Errorf("%w: nonce does not match the login's", errUpstreamForged)
 		}
+		// OIDC Core 1.0 section 3.1.3.7 items 4 and 5: a token for
+		// several audiences must name Gatehouse as its authorized party.
+		var azp struct {
+			AZP string `json:"azp"`
+		}
+		if len(idt.Audience) > 1 && (idt.Claims(&azp) != nil || azp.AZP != c.OIDC.ClientID) {
+			return fmt.Errorf("%w: several audiences and azp is not this client", errUpstreamForged)
+		}
 		return nil
 	})
 	return id, tok, err

@@ -26,7 +26,8 @@ import (
 //   - otherwise the mapped roles are written to the user (SyncUpstreamRoles)
 //     and the new token carries them.
 //
-// A user without links costs one indexed read.
+// It runs only for a user with links (Session.userLinked, read in the
+// same query as the family), so other refreshes pay nothing for it.
 func (s *Server) rereadUpstream(r *http.Request, familyID string, u *storage.User) error {
 	ctx := r.Context()
 	links, err := s.store.ListUserIdentityLinks(ctx, u.ID)

@@ -180,6 +180,21 @@ func testIdentityLinks(t *testing.T, s storage.Store) {
 		}
 	}
 
+	// A family's read says whether its user is linked.
+	dave := sampleUser("u5", "dave")
+	mustNil(t, "CreateUser(dave)", s.CreateUser(ctx, dave))
+	for _, c := range []struct {
+		user   string
+		linked bool
+	}{{alice.ID, true}, {dave.ID, false}} {
+		mustNil(t, "CreateRefreshFamily", s.CreateRefreshFamily(ctx, sampleFamily("fam-"+c.user, c.user)))
+		f, _, err := s.GetRefreshFamily(ctx, "fam-"+c.user)
+		mustNil(t, "GetRefreshFamily", err)
+		if f.SubjectLinked != c.linked {
+			t.Fatalf("GetRefreshFamily(family of %s).SubjectLinked = %v; want %v", c.user, f.SubjectLinked, c.linked)
+		}
+	}
+
 	mustNil(t, "DeleteUser", s.DeleteUser(ctx, alice.ID))
 	links, err = s.ListUserIdentityLinks(ctx, alice.ID)
 	mustNil(t, "ListUserIdentityLinks after delete", err)
