@@ -36,6 +36,9 @@ const (
 	// discoveryTTL is how long an upstream's discovery document and keys
 	// are reused; a change of the connector drops them at once.
 	discoveryTTL = time.Hour
+	// maxUpstreamCall bounds any one upstream call, whatever its context
+	// (admin.MaxConnectorTimeout).
+	maxUpstreamCall = time.Minute
 )
 
 // Why an upstream OpenID provider's login failed; the login page shows a
@@ -60,7 +63,9 @@ type oidcUpstream struct {
 	secrets *keys.Secrets
 	now     func() time.Time
 	// client makes every upstream call; its transport is http's default,
-	// its timeout the connector's, applied per call through the context.
+	// each call bounded by the connector's timeout through the context.
+	// Its own Timeout bounds what go-oidc runs without a deadline (it
+	// fetches a provider's JWKS with a context it never cancels).
 	client *http.Client
 
 	mu        sync.Mutex
@@ -75,7 +80,7 @@ type cachedProvider struct {
 
 func newOIDCUpstream(issuer string, secrets *keys.Secrets, now func() time.Time) *oidcUpstream {
 	return &oidcUpstream{issuer: issuer, secrets: secrets, now: now,
-		client: &http.Client{Transport: http.DefaultTransport, CheckRedirect: func(*http.Request, []*http.Request) error {
+		client: &http.Client{Transport: http.DefaultTransport, Timeout: maxUpstreamCall, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // an upstream's endpoints answer; they do not send Gatehouse elsewhere
 		}},
 		providers: map[string]cachedProvider{}}
