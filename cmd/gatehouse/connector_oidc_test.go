@@ -205,6 +205,17 @@ func TestConnectorOIDCLogin(t *testing.T) {
 	if _, err := cs.ts.app.store.GetIdentityLink(context.Background(), "corp", "up-mallory"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("link after a forged ID token: %v; want none", err)
 	}
+
+	// A genuine ID token of an earlier login, replayed: its nonce is not
+	// this login's.
+	cs.up.forge.Store(false)
+	cs.up.replay.Store(true)
+	cs.signIn(t, "alice") // the token the provider will replay
+	b = newUpstreamBrowser(t)
+	cb, _ = cs.upstreamLogin(t, b, "corp", "alice")
+	if resp, page := finish(b, cb); resp.StatusCode != http.StatusBadGateway || !strings.Contains(page, "could not be verified") {
+		t.Fatalf("replayed ID token: %d; want 502 saying it could not be verified:\n%s", resp.StatusCode, page)
+	}
 }
 
 // TestConnectorOIDCPolicy checks the linking policy through the login

@@ -38,6 +38,10 @@ type upstreamOP struct {
 	// forge replaces the ID token of every token response with the same
 	// claims signed by a key that is not the provider's.
 	forge atomic.Bool
+	// replay answers every token request with the ID token of the first
+	// one seen while it is set (a genuine token of another login).
+	replay   atomic.Bool
+	replayed atomic.Value // string
 }
 
 // upstreamUsers is a mutable zstorage.UserStore.
@@ -182,7 +186,7 @@ func startUpstreamOP(t *testing.T, clientID, secret, redirectURI string) *upstre
 func (o *upstreamOP) forger(next http.Handler) http.Handler {
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !o.forge.Load() {
+		if !o.forge.Load() && !o.replay.Load() {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -190,7 +194,12 @@ func (o *upstreamOP) forger(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		var body map[string]any
 		if json.Unmarshal(rec.Body.Bytes(), &body) == nil {
-			if idt, ok := body["id_token"].(string); ok {
+			if idt, ok := body["id_token"].(string); ok && o.replay.Load() {
+				o.replayed.CompareAndSwap(nil, idt)
+				body["id_token"] = o.replayed.Load()
+				b, _ := json.Marshal(body)
+				rec.Body = bytes.NewBuffer(b)
+			} else if ok {
 				parts := strings.Split(idt, ".")
 				hdr, _ := base64.RawURLEncoding.DecodeString(parts[0])
 				payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
