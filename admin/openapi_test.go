@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/mux"
+
+	"github.com/gatehouse/gatehouse/storage"
 )
 
 type openAPIDoc struct {
@@ -94,6 +96,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"Error":           apiError{},
 		"ThrottleCounter": ThrottleCounter{}, "ThrottleParams": ThrottleParams{},
 		"TrustedIssuer": TrustedIssuer{}, "TrustedIssuerParams": TrustedIssuerParams{}, "TrustedIssuerPatch": TrustedIssuerPatch{},
+		"Connector": Connector{}, "ConnectorParams": ConnectorParams{}, "ConnectorPatch": ConnectorPatch{},
+		"OIDCSettings": storage.OIDCSettings{}, "LDAPSettings": storage.LDAPSettings{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
 )
@@ -61,6 +62,9 @@ type Config struct {
 	// Observer, when set, is told of every throttle counter an operator
 	// clears (a metric); nil is fine.
 	Observer oauth.PasswordObserver
+	// Secrets seal connector secrets (keys.Secrets.SealData); without
+	// them a connector can be created only without a secret.
+	Secrets *keys.Secrets
 }
 
 // Service holds the admin rules for clients and users. It is safe for
@@ -76,6 +80,7 @@ type Service struct {
 	issuer     string
 	changed    func(id string)
 	observer   oauth.PasswordObserver
+	secrets    *keys.Secrets
 }
 
 // NewService returns a Service for cfg.
@@ -115,6 +120,7 @@ func NewService(cfg Config) (*Service, error) {
 		issuer:     cfg.Issuer,
 		changed:    cfg.ClientChanged,
 		observer:   cfg.Observer,
+		secrets:    cfg.Secrets,
 	}, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/discovery/verifier"
+	"github.com/gatehouse/gatehouse/keys"
 )
 
 // Config is what the protocol layer needs; cmd/gatehouse fills it from the
@@ -75,6 +76,14 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives request failures; never secrets.
 	Logger *slog.Logger
+	// Secrets seal the upstream login flow's cookie and upstream refresh
+	// tokens, and open connector secrets (keys.Secrets.SealData); nil
+	// switches connectors off (the login page offers none).
+	Secrets *keys.Secrets
+	// Rereaders re-read a linked user upstream at refresh, by connector
+	// kind (UpstreamRereader); the OIDC kind's is built in. A link whose
+	// kind has none is not re-read.
+	Rereaders map[string]UpstreamRereader
 	// Observer is told about requests, tokens, reuse, revocations,
 	// throttle blocks and password-hash waits; nil observes nothing.
 	Observer Observer

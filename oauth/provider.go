@@ -42,6 +42,11 @@ type Server struct {
 	// assertions authenticates private_key_jwt clients
 	// (client_assertion.go).
 	assertions *assertionAuth
+	// upstream runs logins through OIDC connectors; nil without
+	// Config.Secrets. rereaders re-read linked users at refresh, by
+	// connector kind.
+	upstream  *oidcUpstream
+	rereaders map[string]UpstreamRereader
 }
 
 // New builds the protocol layer over store and ring.
@@ -67,6 +72,14 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 	s.assertions = &assertionAuth{store: adapter, fetcher: newJWKSFetcher(cfg.ClientJWKSTimeout, cfg.Now),
 		audiences: []string{strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/token", cfg.Issuer}, leeway: cfg.Leeway, now: cfg.Now, logger: cfg.Logger}
 	s.provider = newProvider(cfg, adapter, ring, s.assertions)
+	s.rereaders = map[string]UpstreamRereader{}
+	if cfg.Secrets != nil {
+		s.upstream = newOIDCUpstream(cfg.Issuer, cfg.Secrets, cfg.Now)
+		s.rereaders[storage.ConnectorOIDC] = s.upstream
+	}
+	for kind, rr := range cfg.Rereaders {
+		s.rereaders[kind] = rr
+	}
 	return s, nil
 }
 

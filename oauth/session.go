@@ -24,6 +24,9 @@ type Session struct {
 	// same query as the family; fosite's refresh handler carries it into
 	// the new request with Clone. It is never stored.
 	user *storage.User
+	// userLinked: user has identity links, read with the family; a
+	// refresh re-reads linked users upstream (connector_refresh.go).
+	userLinked bool
 	// idClaims and idHeaders are the ID token of this request, when
 	// openid is granted (idtoken.go).
 	idClaims  *jwt.IDTokenClaims
@@ -157,7 +160,7 @@ func familyRequest(f storage.RefreshFamily, u *storage.User, c fosite.Client) (*
 		return nil, fmt.Errorf("oauth: decode refresh family %s: %w", f.ID, err)
 	}
 	s := newSession()
-	s.user = u
+	s.user, s.userLinked = u, f.SubjectLinked
 	s.Subject = f.Subject
 	s.Username = fs.Username
 	s.JWTClaims.Subject = f.Subject

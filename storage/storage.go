@@ -169,6 +169,11 @@ type RefreshFamily struct {
 	// LoginSessionID is the LoginSession.ID of the login whose
 	// authorization code began the family; empty for the password grant.
 	LoginSessionID string
+	// SubjectLinked is not stored: GetRefreshFamily sets it, in the same
+	// read, when the family's user has an identity link, so that a
+	// refresh asks an upstream only for linked users and costs others
+	// nothing.
+	SubjectLinked bool
 }
 
 // RefreshRotation is a compare-and-swap of a family's current token: it
@@ -221,7 +226,8 @@ type RefreshFamilyStore interface {
 	// CreateRefreshFamily stores a new family; its id must be unused.
 	CreateRefreshFamily(ctx context.Context, f RefreshFamily) error
 	// GetRefreshFamily returns the family, revoked or not, and, in the
-	// same read, the user whose id is its subject (nil when deleted).
+	// same read, the user whose id is its subject (nil when deleted) and
+	// whether that user has identity links (SubjectLinked).
 	GetRefreshFamily(ctx context.Context, id string) (RefreshFamily, *User, error)
 	// RotateRefreshFamily applies r in one atomic step. When any of its
 	// conditions fails it changes nothing and returns ErrNotFound, so of
@@ -276,6 +282,8 @@ type Store interface {
 	LoginSessionStore
 	AssertionStore
 	TrustedIssuerStore
+	ConnectorStore
+	IdentityLinkStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error

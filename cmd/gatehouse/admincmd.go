@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
@@ -42,9 +43,19 @@ func (c *storeCmd) open(ctx context.Context, e *cliEnv) (context.Context, *admin
 		store.Close()
 		return nil, nil, nil, err
 	}
+	var secrets *keys.Secrets
+	if cfg.Secrets != "" || cfg.SecretsFile != "" {
+		// Only connectors need them (to seal their secrets); a command
+		// that seals without them says so.
+		if secrets, err = cfg.loadSecrets(); err != nil {
+			store.Close()
+			return nil, nil, nil, err
+		}
+	}
 	svc, err := admin.NewService(admin.Config{
 		Store: store, Hasher: hasher, Logger: logger, Now: cfg.Now, Scopes: cfg.Scopes, AdminRole: cfg.AdminRole,
-		Issuer: cfg.Issuer,
+		Issuer:  cfg.Issuer,
+		Secrets: secrets,
 	})
 	if err != nil {
 		store.Close()

@@ -38,6 +38,10 @@ func FuzzAdminAPIPostgres(f *testing.F) {
 		{9, "x", "", `{"roles":["a","b\u0000"]}`},
 		{10, "u-1", "a\x00", ""},
 		{4, strings.Repeat("a", 1000), "", `{"grace_seconds":1}`},
+		{13, "", "", `{"id":"corp","kind":"oidc","name":"Corp","oidc":{"issuer":"https://idp.example","client_id":"g\u0000"}}`},
+		{13, "", "", "{\"id\":\"dir\",\"kind\":\"ldap\",\"name\":\"D\",\"ldap\":{\"url\":\"ldaps://h\",\"user_base_dn\":\"\xff\",\"user_filter\":\"(uid={username})\"}}"},
+		{14, "corp", "", `{"role_map":{"a\u0000":"admin"}}`},
+		{15, "c\x00", "", ""},
 	} {
 		f.Add(seed.route, seed.id, seed.query, seed.body)
 	}
@@ -55,6 +59,10 @@ func FuzzAdminAPIPostgres(f *testing.F) {
 		{http.MethodDelete, "/users/{id}/roles/{q}"},
 		{http.MethodDelete, "/clients/{id}"},
 		{http.MethodDelete, "/users/{id}"},
+		{http.MethodPost, "/connectors"},
+		{http.MethodPatch, "/connectors/{id}"},
+		{http.MethodGet, "/connectors/{id}"},
+		{http.MethodDelete, "/connectors/{id}"},
 	}
 	f.Fuzz(func(t *testing.T, route uint8, id, query, body string) {
 		rt := routes[int(route)%len(routes)]

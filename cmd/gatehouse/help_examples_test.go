@@ -82,6 +82,7 @@ func TestHelpExamples(t *testing.T) {
 		"/run/secrets/alice-password": "alice-password-456\n",
 		"/etc/gatehouse/billing-jwks.json": `{"keys":[{"kty":"EC","crv":"P-256","kid":"billing-1","use":"sig",` +
 			`"x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`,
+		"/run/secrets/sso-client-secret": "sso-client-secret-789\n",
 	}
 	var replacer []string
 	for name, content := range files {
@@ -196,6 +197,8 @@ func newExampleFixture(t *testing.T) exampleFixture {
 	cliOK(t, getenv, "", "keys", "rotate")
 	cliOK(t, getenv, "", "issuers", "create", "--id", "keycloak", "--issuer", "https://kc.example/realms/acme",
 		"--roles-claim", "realm_access.roles", "--role-map", "api-admin=admin")
+	cliOK(t, getenv, "corp-client-secret\n", "connectors", "create", "--id", "corp", "--kind", "oidc", "--name", "Corp",
+		"--issuer", "https://corp.example.com", "--client-id", "gatehouse", "--secret-stdin")
 	f := exampleFixture{url: env["GATEHOUSE_DATABASE_URL"], copies: new(atomic.Int64)}
 	for _, k := range listJSON(t, env) {
 		if k.State == "active" {

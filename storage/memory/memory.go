@@ -33,6 +33,10 @@ type Store struct {
 	assertions map[string]time.Time
 	// issuers holds trusted issuers by id (issuers.go).
 	issuers map[string]storage.TrustedIssuer
+	// connectors holds connectors by id, links identity links by
+	// linkKey (connectors.go).
+	connectors map[string]storage.Connector
+	links      map[string]storage.IdentityLink
 }
 
 // New returns an empty store.
@@ -51,6 +55,8 @@ func New() *Store {
 		sessionDigests: map[string]string{},
 		assertions:     map[string]time.Time{},
 		issuers:        map[string]storage.TrustedIssuer{},
+		connectors:     map[string]storage.Connector{},
+		links:          map[string]storage.IdentityLink{},
 	}
 }
 

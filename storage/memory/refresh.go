@@ -44,7 +44,14 @@ func (s *Store) GetRefreshFamily(ctx context.Context, id string) (storage.Refres
 	}
 	if u, ok := s.users[f.Subject]; ok {
 		u = cloneUser(u)
-		return cloneFamily(f), &u, nil
+		f = cloneFamily(f)
+		for _, l := range s.links {
+			if l.UserID == u.ID {
+				f.SubjectLinked = true
+				break
+			}
+		}
+		return f, &u, nil
 	}
 	return cloneFamily(f), nil, nil
 }

@@ -57,13 +57,15 @@ func (s *Store) GetRefreshFamily(ctx context.Context, id string) (storage.Refres
 	)
 	err = q.QueryRow(ctx, `SELECT `+familyColumns+`,
 			u.id, u.username, u.password_hash, u.credentials_version, u.roles, u.disabled, u.created_at, u.updated_at,
-			u.email, u.email_verified, u.name
+			u.email, u.email_verified, u.name,
+			EXISTS (SELECT 1 FROM identity_links l WHERE l.user_id = f.subject)
 		FROM refresh_families f LEFT JOIN users u ON u.id = f.subject
 		WHERE f.id = $1`, id).
 		Scan(&f.ID, &f.ClientID, &f.Subject, &f.SubjectVersion, &f.Scopes, &f.Audiences, &f.CreatedAt,
 			&f.ExpiresAt, &f.IdleExpiresAt, &f.FamilyDigest, &f.TokenDigest, &f.Generation, &revokedAt,
 			&f.RevokedReason, &f.Session, &f.LoginSessionID,
-			&uid, &name, &hash, &version, &roles, &disabled, &created, &updated, &email, &emailVerified, &fullName)
+			&uid, &name, &hash, &version, &roles, &disabled, &created, &updated, &email, &emailVerified, &fullName,
+			&f.SubjectLinked)
 	if err != nil {
 		return storage.RefreshFamily{}, nil, s.wrap(err, op)
 	}

@@ -54,6 +54,9 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"AssertionRace", testAssertionRace},
 		{"TrustedIssuers", testTrustedIssuers},
 		{"TrustedIssuerUpdateAtomic", testTrustedIssuerUpdateAtomic},
+		{"Connectors", testConnectors},
+		{"IdentityLinks", testIdentityLinks},
+		{"IdentityLinkRace", testIdentityLinkRace},
 	}
 	for _, kt := range keyStoreTests() {
 		tests = append(tests, struct {
