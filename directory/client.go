@@ -59,9 +59,9 @@ func New(cfg Config) (*Client, error) {
 	u, _ := url.Parse(cfg.URL)
 	c := &Client{cfg: cfg, url: u, mapped: map[string][]string{},
 		tls: &tls.Config{ServerName: u.Hostname(), RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}}
-	for g, roles := range cfg.RoleMap {
+	for g, role := range cfg.RoleMap {
 		k := strings.ToLower(g)
-		c.mapped[k] = append(c.mapped[k], roles...)
+		c.mapped[k] = append(c.mapped[k], role)
 	}
 	return c, nil
 }
@@ -244,7 +244,7 @@ func (c *Client) identity(conn *ldap.Conn, entry *ldap.Entry, username string) (
 	if c.cfg.GroupBase == "" {
 		return id, nil
 	}
-	filter := fill(c.cfg.GroupFilter, ldap.EscapeFilter(entry.DN), ldap.EscapeFilter(username))
+	filter := fill(c.cfg.GroupFilter, ldap.EscapeFilter(username), ldap.EscapeFilter(entry.DN))
 	req := ldap.NewSearchRequest(c.cfg.GroupBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		filter, []string{c.cfg.GroupNameAttribute}, nil)
 	res, err := conn.Search(req)

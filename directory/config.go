@@ -34,8 +34,8 @@ type Config struct {
 	BindDN, BindPassword string
 
 	// UserBase is where users are searched (subtree); UserFilter is the
-	// search filter with %s where the username goes, escaped, e.g.
-	// "(&(objectClass=inetOrgPerson)(uid=%s))".
+	// search filter with {username} where the username goes, escaped,
+	// e.g. "(&(objectClass=inetOrgPerson)(uid={username}))".
 	UserBase, UserFilter string
 	// SubjectAttribute gives the user's stable identifier: an attribute
 	// such as entryUUID (the default) or "dn" for the entry's DN (which
@@ -46,17 +46,17 @@ type Config struct {
 	EmailAttribute, NameAttribute string
 
 	// GroupBase is where groups are searched (subtree); empty: no groups
-	// are read and users get no roles. GroupFilter has %s where the
-	// user's DN goes and %u where the username goes, both escaped, e.g.
-	// "(&(objectClass=groupOfNames)(member=%s))" or
-	// "(&(objectClass=posixGroup)(memberUid=%u))".
+	// are read and users get no roles. GroupFilter has {dn} where the
+	// user's DN goes and {username} where the username goes, both
+	// escaped, e.g. "(&(objectClass=groupOfNames)(member={dn}))" or
+	// "(&(objectClass=posixGroup)(memberUid={username}))".
 	GroupBase, GroupFilter string
 	// GroupNameAttribute names a group; default cn.
 	GroupNameAttribute string
 	// RoleMap is an allow-list from group names (compared case-
 	// insensitively, as LDAP compares cn) to Gatehouse roles; a group not
 	// in it gives no role.
-	RoleMap map[string][]string
+	RoleMap map[string]string
 
 	// ConnectTimeout bounds the TCP connect; default 5 s. Timeout bounds a
 	// whole operation (connect, TLS, binds, searches); default 10 s.
@@ -122,9 +122,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("directory: %s attribute %q is not an attribute name", a.name, a.v))
 		}
 	}
-	for g, roles := range c.RoleMap {
-		if g == "" || len(roles) == 0 {
-			errs = append(errs, fmt.Errorf("directory: role map entry %q: a group name and at least one role", g))
+	for g, role := range c.RoleMap {
+		if g == "" || role == "" {
+			errs = append(errs, fmt.Errorf("directory: role map entry %q: a group name and a role", g))
 		}
 	}
 	if c.ConnectTimeout <= 0 || c.Timeout <= 0 || c.ConnectTimeout > c.Timeout || c.Timeout > time.Minute {
@@ -169,11 +169,11 @@ func checkTemplate(name, tmpl string, user bool) error {
 	if tmpl == "" {
 		return fmt.Errorf("directory: a %s is required", name)
 	}
-	if user && !strings.Contains(tmpl, "%s") {
-		return fmt.Errorf("directory: %s %q has no %%s for the username", name, tmpl)
+	if user && !strings.Contains(tmpl, "{username}") {
+		return fmt.Errorf("directory: %s %q has no {username}", name, tmpl)
 	}
-	if !user && !strings.Contains(tmpl, "%s") && !strings.Contains(tmpl, "%u") {
-		return fmt.Errorf("directory: %s %q has no %%s (user DN) or %%u (username)", name, tmpl)
+	if !user && !strings.Contains(tmpl, "{dn}") && !strings.Contains(tmpl, "{username}") {
+		return fmt.Errorf("directory: %s %q has no {dn} (the user's DN) or {username}", name, tmpl)
 	}
 	if _, err := ldap.CompileFilter(fill(tmpl, "x", "x")); err != nil {
 		return fmt.Errorf("directory: %s %q does not parse: %w", name, tmpl, err)
@@ -181,9 +181,9 @@ func checkTemplate(name, tmpl string, user bool) error {
 	return nil
 }
 
-// fill puts s (already escaped) for %s and u (already escaped) for %u.
-func fill(tmpl, s, u string) string {
-	return strings.NewReplacer("%s", s, "%u", u).Replace(tmpl)
+// fill puts username and dn (both already escaped) in their places.
+func fill(tmpl, username, dn string) string {
+	return strings.NewReplacer("{username}", username, "{dn}", dn).Replace(tmpl)
 }
 
 // validAttribute: an attribute description's name (RFC 4512 section

@@ -76,9 +76,9 @@ func config(s *ldaptest.Server) directory.Config {
 	return directory.Config{
 		URL:    s.URL,
 		BindDN: ldaptest.ServiceDN, BindPassword: ldaptest.ServicePassword,
-		UserBase: ldaptest.UserBase, UserFilter: "(&(objectClass=inetOrgPerson)(uid=%s))",
-		GroupBase: ldaptest.GroupBase, GroupFilter: "(&(objectClass=groupOfNames)(member=%s))",
-		RoleMap: map[string][]string{"Admins": {"admin", "user"}, "developers": {"user", "deploy"}},
+		UserBase: ldaptest.UserBase, UserFilter: "(&(objectClass=inetOrgPerson)(uid={username}))",
+		GroupBase: ldaptest.GroupBase, GroupFilter: "(&(objectClass=groupOfNames)(member={dn}))",
+		RoleMap: map[string]string{"Admins": "admin", "ADMINS": "user", "developers": "user", "Developers": "deploy"},
 		Timeout: 5 * time.Second,
 	}
 }
@@ -170,7 +170,7 @@ func TestFilterInjection(t *testing.T) {
 // connection, so it cannot become an unauthenticated bind; the client
 // points at a port where nothing listens, which would be ErrUnavailable.
 func TestEmptyPasswordNeverBinds(t *testing.T) {
-	cfg := directory.Config{URL: "ldap://127.0.0.1:1", UserBase: ldaptest.UserBase, UserFilter: "(uid=%s)"}
+	cfg := directory.Config{URL: "ldap://127.0.0.1:1", UserBase: ldaptest.UserBase, UserFilter: "(uid={username})"}
 	c := newClient(t, cfg)
 	if _, err := c.Authenticate(context.Background(), "alice", ""); !errors.Is(err, directory.ErrInvalidCredentials) {
 		t.Errorf("Authenticate(alice, \"\") = %v; want ErrInvalidCredentials", err)
@@ -226,7 +226,7 @@ func TestLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := config(s)
-	cfg.UserFilter = "(&(objectClass=inetOrgPerson)(uid=%s)(!(cn=Alice*)))"
+	cfg.UserFilter = "(&(objectClass=inetOrgPerson)(uid={username})(!(cn=Alice*)))"
 	if got, err := newClient(t, cfg).Lookup(ctx, alice.Subject); !errors.Is(err, directory.ErrGone) {
 		t.Errorf("Lookup(alice) with a filter that excludes her = %+v, %v; want ErrGone", got, err)
 	}
@@ -316,7 +316,7 @@ func TestTLS(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	base := directory.Config{URL: "ldaps://ldap.example.org", UserBase: "ou=people,dc=example,dc=org", UserFilter: "(uid=%s)"}
+	base := directory.Config{URL: "ldaps://ldap.example.org", UserBase: "ou=people,dc=example,dc=org", UserFilter: "(uid={username})"}
 	for _, tc := range []struct {
 		name   string
 		change func(*directory.Config)
@@ -332,14 +332,14 @@ func TestConfigValidate(t *testing.T) {
 		{"ldaps with starttls", func(c *directory.Config) { c.StartTLS = true }, "StartTLS"},
 		{"http", func(c *directory.Config) { c.URL = "http://ldap.example.org" }, "scheme"},
 		{"a DN in the URL", func(c *directory.Config) { c.URL = "ldaps://ldap.example.org/dc=example" }, "want ldaps"},
-		{"no %s", func(c *directory.Config) { c.UserFilter = "(uid=alice)" }, "%s"},
-		{"bad filter", func(c *directory.Config) { c.UserFilter = "(uid=%s" }, "parse"},
+		{"no placeholder", func(c *directory.Config) { c.UserFilter = "(uid=alice)" }, "{username}"},
+		{"bad filter", func(c *directory.Config) { c.UserFilter = "(uid={username}" }, "parse"},
 		{"no user base", func(c *directory.Config) { c.UserBase = "" }, "user search base"},
 		{"bad base", func(c *directory.Config) { c.UserBase = "not a dn" }, "not a DN"},
 		{"bind DN without password", func(c *directory.Config) { c.BindDN = "cn=x,dc=example,dc=org" }, "together"},
-		{"role map without groups", func(c *directory.Config) { c.RoleMap = map[string][]string{"a": {"b"}} }, "group search base"},
-		{"group filter placeholder", func(c *directory.Config) { c.GroupBase, c.GroupFilter = "ou=g,dc=x", "(cn=x)" }, "%u"},
-		{"posix groups", func(c *directory.Config) { c.GroupBase, c.GroupFilter = "ou=g,dc=x", "(memberUid=%u)" }, ""},
+		{"role map without groups", func(c *directory.Config) { c.RoleMap = map[string]string{"a": "b"} }, "group search base"},
+		{"group filter placeholder", func(c *directory.Config) { c.GroupBase, c.GroupFilter = "ou=g,dc=x", "(cn=x)" }, "{dn}"},
+		{"posix groups", func(c *directory.Config) { c.GroupBase, c.GroupFilter = "ou=g,dc=x", "(memberUid={username})" }, ""},
 		{"bad attribute", func(c *directory.Config) { c.SubjectAttribute = "uid)(x" }, "attribute name"},
 		{"timeouts", func(c *directory.Config) { c.ConnectTimeout, c.Timeout = 2*time.Second, time.Second }, "timeout"},
 	} {
