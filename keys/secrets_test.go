@@ -120,3 +120,36 @@ func TestSecretsRedacted(t *testing.T) {
 		t.Fatalf("secret in output: %s", out)
 	}
 }
+
+func TestSealData(t *testing.T) {
+	s, err := ParseSecrets([]string{strings.Repeat("a", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := s.SealData("connector", "corp", []byte("client-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, []byte("client-secret")) {
+		t.Fatal("sealed value holds the plaintext")
+	}
+	if pt, err := s.OpenData("connector", "corp", sealed); err != nil || string(pt) != "client-secret" {
+		t.Fatalf("OpenData = %q, %v; want client-secret", pt, err)
+	}
+	for _, c := range []struct{ purpose, id string }{{"connector", "other"}, {"connector-refresh", "corp"}, {"", "connector\x00corp"}} {
+		if _, err := s.OpenData(c.purpose, c.id, sealed); !errors.Is(err, ErrWrongSecret) {
+			t.Errorf("OpenData(%q, %q) = %v; want ErrWrongSecret", c.purpose, c.id, err)
+		}
+	}
+	if _, _, err := s.open("corp", sealed); err == nil {
+		t.Error("a sealed value opened as a signing key")
+	}
+	// An older secret still opens what it sealed.
+	rotated, err := ParseSecrets([]string{strings.Repeat("b", 32), strings.Repeat("a", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := rotated.OpenData("connector", "corp", sealed); err != nil || string(pt) != "client-secret" {
+		t.Fatalf("OpenData after rotation = %q, %v", pt, err)
+	}
+}

@@ -255,6 +255,8 @@ type Store interface {
 	AuthorizationCodeStore
 	LoginSessionStore
 	AssertionStore
+	ConnectorStore
+	IdentityLinkStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error

@@ -160,17 +160,10 @@ func (r claimRules) readRoles(m map[string]any) ([]string, error) {
 		return nil, err
 	}
 	roles, err := claimStrings(truncate(r.roles.String()), v, true)
-	if err != nil || len(r.roleMap) == 0 {
-		return roles, err
+	if err != nil {
+		return nil, err
 	}
-	// An allow-list: roles the map does not name are dropped.
-	var mapped []string
-	for _, role := range roles {
-		if local, ok := r.roleMap[role]; ok && !slices.Contains(mapped, local) {
-			mapped = append(mapped, local)
-		}
-	}
-	return mapped, nil
+	return MapRoles(roles, r.roleMap), nil
 }
 
 func claimString(name string, v any) (string, error) {

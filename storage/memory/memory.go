@@ -31,6 +31,10 @@ type Store struct {
 	sessionDigests map[string]string
 	// assertions holds used assertions' expiry by digest (assertions.go).
 	assertions map[string]time.Time
+	// connectors holds connectors by id, links identity links by
+	// linkKey (connectors.go).
+	connectors map[string]storage.Connector
+	links      map[string]storage.IdentityLink
 }
 
 // New returns an empty store.
@@ -48,6 +52,8 @@ func New() *Store {
 		sessions:       map[string]storage.LoginSession{},
 		sessionDigests: map[string]string{},
 		assertions:     map[string]time.Time{},
+		connectors:     map[string]storage.Connector{},
+		links:          map[string]storage.IdentityLink{},
 	}
 }
 

@@ -90,6 +90,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if err := deleteMap(ctx, s.usernames, u.Username); err != nil {
 		return err
 	}
+	if err := s.deleteUserLinks(ctx, id); err != nil {
+		return err
+	}
 	return deleteMap(ctx, s.users, id)
 }
 

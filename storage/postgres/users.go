@@ -79,9 +79,22 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(storage.User)
 		})
 }
 
-// DeleteUser removes a user.
+// DeleteUser removes a user and its identity links in one transaction.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	return s.execOne(ctx, fmt.Sprintf("delete user %q", id), `DELETE FROM users WHERE id = $1`, id)
+	op := fmt.Sprintf("delete user %q", id)
+	return s.inOwnTx(ctx, op, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+		if err != nil {
+			return s.wrap(err, op)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM identity_links WHERE user_id = $1`, id); err != nil {
+			return s.wrap(err, op)
+		}
+		return nil
+	})
 }
 
 // ListUsers returns all users ordered by username.

@@ -52,6 +52,9 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"RefreshRevokeLoginSession", testRefreshRevokeLoginSession},
 		{"Assertions", testAssertions},
 		{"AssertionRace", testAssertionRace},
+		{"Connectors", testConnectors},
+		{"IdentityLinks", testIdentityLinks},
+		{"IdentityLinkRace", testIdentityLinkRace},
 	}
 	for _, kt := range keyStoreTests() {
 		tests = append(tests, struct {
