@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -37,17 +36,16 @@ type Identity struct {
 	DN      string
 	// Email and Name are the profile attributes' first values, or empty.
 	Email, Name string
-	// Groups are the names of the user's groups, sorted; Roles the
-	// Gatehouse roles RoleMap gives them, sorted, without duplicates.
-	Groups, Roles []string
+	// Groups are the names of the user's groups as the directory spells
+	// them, sorted, without duplicates.
+	Groups []string
 }
 
 // Client talks to one directory.
 type Client struct {
-	cfg    Config
-	url    *url.URL
-	tls    *tls.Config
-	mapped map[string][]string // RoleMap with lower-case keys
+	cfg Config
+	url *url.URL
+	tls *tls.Config
 }
 
 // New checks cfg and returns a client for it. No connection is made.
@@ -57,13 +55,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	u, _ := url.Parse(cfg.URL)
-	c := &Client{cfg: cfg, url: u, mapped: map[string][]string{},
-		tls: &tls.Config{ServerName: u.Hostname(), RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}}
-	for g, role := range cfg.RoleMap {
-		k := strings.ToLower(g)
-		c.mapped[k] = append(c.mapped[k], role)
-	}
-	return c, nil
+	return &Client{cfg: cfg, url: u,
+		tls: &tls.Config{ServerName: u.Hostname(), RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}}, nil
 }
 
 // Authenticate checks username and password against the directory: a
@@ -252,14 +245,10 @@ func (c *Client) identity(conn *ldap.Conn, entry *ldap.Entry, username string) (
 		return Identity{}, fmt.Errorf("%w: group search: %w", ErrUnavailable, err)
 	}
 	for _, g := range res.Entries {
-		for _, name := range g.GetEqualFoldAttributeValues(c.cfg.GroupNameAttribute) {
-			id.Groups = append(id.Groups, name)
-			id.Roles = append(id.Roles, c.mapped[strings.ToLower(name)]...)
-		}
+		id.Groups = append(id.Groups, g.GetEqualFoldAttributeValues(c.cfg.GroupNameAttribute)...)
 	}
 	slices.Sort(id.Groups)
-	slices.Sort(id.Roles)
-	id.Groups, id.Roles = slices.Compact(id.Groups), slices.Compact(id.Roles)
+	id.Groups = slices.Compact(id.Groups)
 	return id, nil
 }
 

@@ -51,12 +51,9 @@ type Config struct {
 	// escaped, e.g. "(&(objectClass=groupOfNames)(member={dn}))" or
 	// "(&(objectClass=posixGroup)(memberUid={username}))".
 	GroupBase, GroupFilter string
-	// GroupNameAttribute names a group; default cn.
+	// GroupNameAttribute names a group; default cn. Turning group names
+	// into Gatehouse roles is the caller's (a connector's role map).
 	GroupNameAttribute string
-	// RoleMap is an allow-list from group names (compared case-
-	// insensitively, as LDAP compares cn) to Gatehouse roles; a group not
-	// in it gives no role.
-	RoleMap map[string]string
 
 	// ConnectTimeout bounds the TCP connect; default 5 s. Timeout bounds a
 	// whole operation (connect, TLS, binds, searches); default 10 s.
@@ -113,18 +110,13 @@ func (c Config) Validate() error {
 		if err := checkTemplate("group filter", c.GroupFilter, false); err != nil {
 			errs = append(errs, err)
 		}
-	} else if c.GroupFilter != "" || len(c.RoleMap) > 0 {
-		errs = append(errs, errors.New("directory: a group filter or role map needs a group search base"))
+	} else if c.GroupFilter != "" {
+		errs = append(errs, errors.New("directory: a group filter needs a group search base"))
 	}
 	for _, a := range []struct{ name, v string }{{"subject", c.SubjectAttribute}, {"email", c.EmailAttribute},
 		{"name", c.NameAttribute}, {"group name", c.GroupNameAttribute}} {
 		if a.v != "" && !validAttribute(a.v) {
 			errs = append(errs, fmt.Errorf("directory: %s attribute %q is not an attribute name", a.name, a.v))
-		}
-	}
-	for g, role := range c.RoleMap {
-		if g == "" || role == "" {
-			errs = append(errs, fmt.Errorf("directory: role map entry %q: a group name and a role", g))
 		}
 	}
 	if c.ConnectTimeout <= 0 || c.Timeout <= 0 || c.ConnectTimeout > c.Timeout || c.Timeout > time.Minute {

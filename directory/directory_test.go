@@ -78,7 +78,6 @@ func config(s *ldaptest.Server) directory.Config {
 		BindDN: ldaptest.ServiceDN, BindPassword: ldaptest.ServicePassword,
 		UserBase: ldaptest.UserBase, UserFilter: "(&(objectClass=inetOrgPerson)(uid={username}))",
 		GroupBase: ldaptest.GroupBase, GroupFilter: "(&(objectClass=groupOfNames)(member={dn}))",
-		RoleMap: map[string]string{"Admins": "admin", "ADMINS": "user", "developers": "user", "Developers": "deploy"},
 		Timeout: 5 * time.Second,
 	}
 }
@@ -110,17 +109,12 @@ func TestAuthenticate(t *testing.T) {
 	if want := []string{"admins", "developers", "lunch"}; !slices.Equal(id.Groups, want) {
 		t.Errorf("groups = %v; want %v", id.Groups, want)
 	}
-	// The role map is an allow-list, matched case-insensitively: lunch
-	// gives nothing, and "user" from two groups appears once.
-	if want := []string{"admin", "deploy", "user"}; !slices.Equal(id.Roles, want) {
-		t.Errorf("roles = %v; want %v", id.Roles, want)
-	}
 	// The username matches as the directory compares uid: case-insensitively.
 	if id2, err := c.Authenticate(ctx, "ALICE", "alice-pw"); err != nil || id2.Subject != id.Subject {
 		t.Errorf("Authenticate(ALICE) = %+v, %v; want alice's subject", id2, err)
 	}
-	if id, err := c.Authenticate(ctx, "carol", "carol-pw"); err != nil || len(id.Roles) != 0 || len(id.Groups) != 0 {
-		t.Errorf("Authenticate(carol) = %+v, %v; want no groups, no roles", id, err)
+	if id, err := c.Authenticate(ctx, "carol", "carol-pw"); err != nil || len(id.Groups) != 0 {
+		t.Errorf("Authenticate(carol) = %+v, %v; want no groups", id, err)
 	}
 	// A username made of filter metacharacters is matched literally.
 	if _, err := c.Authenticate(ctx, `st*r(x)\`, "star-pw"); err != nil {
@@ -195,8 +189,8 @@ func TestLookup(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, err := c.Lookup(ctx, bob.Subject)
-			if err != nil || got.Subject != bob.Subject || !slices.Equal(got.Roles, []string{"deploy", "user"}) {
-				t.Fatalf("Lookup(bob) = %+v, %v; want bob with deploy, user", got, err)
+			if err != nil || got.Subject != bob.Subject || !slices.Equal(got.Groups, []string{"developers"}) {
+				t.Fatalf("Lookup(bob) = %+v, %v; want bob in developers", got, err)
 			}
 			for _, subject := range []string{"", "*", "no-such-subject", "uid=nobody,ou=people,dc=example,dc=org",
 				"cn=admins,ou=groups,dc=example,dc=org", ldaptest.ServiceDN} {
@@ -213,8 +207,8 @@ func TestLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Modify(t, "cn=developers,ou=groups,dc=example,dc=org", ldap.DeleteAttribute, "member", bob.DN)
-	if got, err := c.Lookup(ctx, bob.Subject); err != nil || len(got.Roles) != 0 {
-		t.Errorf("Lookup(bob) after leaving developers = %+v, %v; want no roles", got, err)
+	if got, err := c.Lookup(ctx, bob.Subject); err != nil || len(got.Groups) != 0 {
+		t.Errorf("Lookup(bob) after leaving developers = %+v, %v; want no groups", got, err)
 	}
 	s.Delete(t, bob.DN)
 	if got, err := c.Lookup(ctx, bob.Subject); !errors.Is(err, directory.ErrGone) {
@@ -337,7 +331,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no user base", func(c *directory.Config) { c.UserBase = "" }, "user search base"},
 		{"bad base", func(c *directory.Config) { c.UserBase = "not a dn" }, "not a DN"},
 		{"bind DN without password", func(c *directory.Config) { c.BindDN = "cn=x,dc=example,dc=org" }, "together"},
-		{"role map without groups", func(c *directory.Config) { c.RoleMap = map[string]string{"a": "b"} }, "group search base"},
+		{"group filter without base", func(c *directory.Config) { c.GroupFilter = "(member={dn})" }, "group search base"},
 		{"group filter placeholder", func(c *directory.Config) { c.GroupBase, c.GroupFilter = "ou=g,dc=x", "(cn=x)" }, "{dn}"},
 		{"posix groups", func(c *directory.Config) { c.GroupBase, c.GroupFilter = "ou=g,dc=x", "(memberUid={username})" }, ""},
 		{"bad attribute", func(c *directory.Config) { c.SubjectAttribute = "uid)(x" }, "attribute name"},

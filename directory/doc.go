@@ -5,8 +5,8 @@
 // (the username escaped with ldap.EscapeFilter, RFC 4515 section 3, so no
 // input can change the filter's shape), binds as the one entry found with
 // the password (RFC 4513 section 5.1.3; an empty password is refused before
-// any bind, since an unauthenticated bind "succeeds"), and reads the user's
-// groups, which an allow-list maps to Gatehouse roles. Lookup reads a user
+// any bind, since an unauthenticated bind "succeeds"), and reads the names
+// of the user's groups (which the connector maps to roles). Lookup reads a user
 // again by the stable subject Authenticate returned, for a refresh: a user
 // gone from the directory is ErrGone.
 //
