@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/discovery/verifier"
+	"github.com/gatehouse/gatehouse/keys"
 )
 
 // Config is what the protocol layer needs; cmd/gatehouse fills it from the
@@ -56,6 +57,9 @@ type Config struct {
 	// LogoutRevokesFamilies makes RP-initiated logout also revoke the
 	// refresh families issued in the ended login session.
 	LogoutRevokesFamilies bool
+	// Secrets open the secrets connectors keep sealed in the store (an
+	// LDAP connector's bind password); nil: no connector secret opens.
+	Secrets *keys.Secrets
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives request failures; never secrets.

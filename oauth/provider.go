@@ -50,7 +50,7 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 	}
 	adapter := &fositeStore{store: store, hasher: hasher, now: cfg.Now, logger: cfg.Logger, issuer: cfg.Issuer,
 		refreshLifetime: cfg.RefreshTokenLifetime, familyLifetime: cfg.RefreshFamilyLifetime,
-		clients: newClientCache(cfg.ClientCacheTTL)}
+		clients: newClientCache(cfg.ClientCacheTTL), ldap: ldapKind{secrets: cfg.Secrets}}
 	adapter.throttle = &throttle{store: store, limits: cfg.Throttle, now: cfg.Now, logger: cfg.Logger, observer: cfg.Observer}
 	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, logger: cfg.Logger, obs: cfg.Observer,
 		pages: pageTemplates()}

@@ -113,6 +113,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Throttle:              cfg.throttleLimits(),
 		TrustedProxies:        cfg.TrustedProxies,
 		ForwardedHeader:       cfg.ForwardedHeader,
+		Secrets:               secrets,
 	}, a.store, a.ring)
 	if err != nil {
 		a.store.Close()
