@@ -66,6 +66,11 @@ func newRouter(svc *Service, auth func(http.Handler) http.Handler) *mux.Router {
 	route(http.MethodPost, "/users/{id}/enable", a.enableUser)
 	route(http.MethodPost, "/users/{id}/roles", a.addRoles)
 	route(http.MethodDelete, "/users/{id}/roles/{role}", a.removeRole)
+	route(http.MethodGet, "/connectors", a.listConnectors)
+	route(http.MethodPost, "/connectors", a.createConnector)
+	route(http.MethodGet, "/connectors/{id}", a.getConnector)
+	route(http.MethodPatch, "/connectors/{id}", a.updateConnector)
+	route(http.MethodDelete, "/connectors/{id}", a.deleteConnector)
 	route(http.MethodGet, "/throttle", a.throttleStatus)
 	route(http.MethodPost, "/throttle/clear", a.clearThrottle)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -81,7 +81,7 @@ func newService(t testing.TB, store *memory.Store, now func() time.Time, logOut 
 		t.Fatal(err)
 	}
 	svc, err := NewService(Config{
-		Store: store, Hasher: h, Now: now, Scopes: testScopes,
+		Store: store, Hasher: h, Now: now, Scopes: testScopes, Secrets: keys.RandomSecrets(),
 		Logger: slog.New(slog.NewJSONHandler(logOut, nil)),
 	})
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/mux"
+
+	"github.com/gatehouse/gatehouse/storage"
 )
 
 type openAPIDoc struct {
@@ -93,6 +95,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"UserParams": UserParams{}, "UserPatch": UserPatch{}, "PasswordParams": PasswordParams{}, "RolesParams": RolesParams{},
 		"Error":           apiError{},
 		"ThrottleCounter": ThrottleCounter{}, "ThrottleParams": ThrottleParams{},
+		"Connector": Connector{}, "ConnectorParams": ConnectorParams{}, "ConnectorPatch": ConnectorPatch{},
+		"OIDCSettings": storage.OIDCSettings{}, "LDAPSettings": storage.LDAPSettings{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
 )
@@ -58,6 +59,9 @@ type Config struct {
 	// Observer, when set, is told of every throttle counter an operator
 	// clears (a metric); nil is fine.
 	Observer oauth.PasswordObserver
+	// Secrets seal connector secrets (keys.Secrets.SealData); without
+	// them a connector can be created only without a secret.
+	Secrets *keys.Secrets
 }
 
 // Service holds the admin rules for clients and users. It is safe for
@@ -72,6 +76,7 @@ type Service struct {
 	adminRole  string
 	changed    func(id string)
 	observer   oauth.PasswordObserver
+	secrets    *keys.Secrets
 }
 
 // NewService returns a Service for cfg.
@@ -110,6 +115,7 @@ func NewService(cfg Config) (*Service, error) {
 		adminRole:  cfg.AdminRole,
 		changed:    cfg.ClientChanged,
 		observer:   cfg.Observer,
+		secrets:    cfg.Secrets,
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
@@ -42,8 +43,18 @@ func (c *storeCmd) open(ctx context.Context, e *cliEnv) (context.Context, *admin
 		store.Close()
 		return nil, nil, nil, err
 	}
+	var secrets *keys.Secrets
+	if e.getenv(keys.EnvSecrets) != "" || e.getenv(keys.EnvSecretsFile) != "" {
+		// Only connectors need them (to seal their secrets); a command
+		// that seals without them says so.
+		if secrets, err = keys.LoadSecrets(e.getenv); err != nil {
+			store.Close()
+			return nil, nil, nil, err
+		}
+	}
 	svc, err := admin.NewService(admin.Config{
 		Store: store, Hasher: hasher, Logger: logger, Now: cfg.Now, Scopes: cfg.Scopes, AdminRole: cfg.AdminRole,
+		Secrets: secrets,
 	})
 	if err != nil {
 		store.Close()

@@ -23,6 +23,7 @@ type cli struct {
 	Migrate     migrateCmd     `cmd:"" help:"Apply database migrations; 'migrate status' lists them." example:"gatehouse migrate" example:"gatehouse migrate status --json"`
 	Clients     clientsCmd     `cmd:"" help:"Create, list, show, update, delete clients; rotate secrets." example:"gatehouse clients list"`
 	Users       usersCmd       `cmd:"" help:"Create, list, show users; set passwords; disable, enable, delete; roles." example:"gatehouse users list --json"`
+	Connectors  connectorsCmd  `cmd:"" help:"Create, list, show, update, delete connectors: upstream OpenID Connect providers and LDAP directories users sign in through." example:"gatehouse connectors list"`
 	Keys        keysCmd        `cmd:"" help:"List, rotate, revoke signing keys; re-encrypt them under a new master secret." example:"gatehouse keys list"`
 	Bootstrap   bootstrapCmd   `cmd:"" help:"Create the first admin client, if none exists, and print its secret once." example:"gatehouse bootstrap"`
 	Throttle    throttleCmd    `cmd:"" help:"List, show and clear login-throttle blocks." example:"gatehouse throttle list"`

@@ -77,9 +77,10 @@ func TestHelpExamples(t *testing.T) {
 	}
 	dir := t.TempDir()
 	files := map[string]string{
-		"/run/secrets/gatehouse":      exampleOldSecret + "\n",
-		"/run/secrets/bob-password":   "bob-password-123\n",
-		"/run/secrets/alice-password": "alice-password-456\n",
+		"/run/secrets/gatehouse":         exampleOldSecret + "\n",
+		"/run/secrets/bob-password":      "bob-password-123\n",
+		"/run/secrets/alice-password":    "alice-password-456\n",
+		"/run/secrets/sso-client-secret": "sso-client-secret-789\n",
 	}
 	var replacer []string
 	for name, content := range files {
@@ -192,6 +193,8 @@ func newExampleFixture(t *testing.T) exampleFixture {
 	cliOK(t, getenv, "", "clients", "create", "--name=-legacy", "--grant-types", "client_credentials")
 	cliOK(t, getenv, "alice-first-password\n", "users", "create", "--username", "alice", "--roles", "user,editor", "--password-stdin")
 	cliOK(t, getenv, "", "keys", "rotate")
+	cliOK(t, getenv, "corp-client-secret\n", "connectors", "create", "--id", "corp", "--kind", "oidc", "--name", "Corp",
+		"--issuer", "https://corp.example.com", "--client-id", "gatehouse", "--secret-stdin")
 	f := exampleFixture{url: env["GATEHOUSE_DATABASE_URL"], copies: new(atomic.Int64)}
 	for _, k := range listJSON(t, env) {
 		if k.State == "active" {

@@ -22,8 +22,10 @@ import (
 // only in the output of `gatehouse bootstrap`, which exists to show it.
 func TestNoSecretInOutput(t *testing.T) {
 	const (
-		dbPassword   = "db-pass-7f3a91c2e5"
-		masterSecret = "master-secret-4b8d0e6f1a2c3b4d5e6f7a8b9c0d"
+		dbPassword     = "db-pass-7f3a91c2e5"
+		masterSecret   = "master-secret-4b8d0e6f1a2c3b4d5e6f7a8b9c0d"
+		upstreamSecret = "upstream-client-secret-0c1d2e3f4a5b"
+		bindPassword   = "ldap-bind-password-9e8d7c6b5a"
 	)
 	u, err := url.Parse(adminDB(t))
 	if err != nil {
@@ -43,7 +45,8 @@ func TestNoSecretInOutput(t *testing.T) {
 	}
 	withEnv := func(extra ...string) []string { return append(extra, environ...) } // the first entry of a name wins
 
-	secrets := map[string]string{"database password": dbPassword, "master secret": masterSecret}
+	secrets := map[string]string{"database password": dbPassword, "master secret": masterSecret,
+		"connector client secret": upstreamSecret, "LDAP bind password": bindPassword}
 	var adminSecret string
 	check := func(what, output string) {
 		t.Helper()
@@ -144,6 +147,19 @@ func TestNoSecretInOutput(t *testing.T) {
 	mustRun("", "keys", "revoke", "--", list[0].ID) // a kid may start with "-"
 	mustRun("", "users", "delete", "alice")
 	mustRun("", "clients", "delete", created.ID)
+	mustRun(upstreamSecret+"\n", "connectors", "create", "--id", "corp", "--kind", "oidc", "--name", "Corp",
+		"--issuer", "https://corp.example.com", "--client-id", "gh", "--secret-stdin")
+	mustRun(bindPassword+"\n", "connectors", "create", "--id", "dir", "--kind", "ldap", "--name", "Directory",
+		"--url", "ldaps://ldap.example.com", "--user-base-dn", "ou=people,dc=example,dc=com", "--user-filter", "(uid={username})",
+		"--bind-dn", "cn=gh,dc=example,dc=com", "--secret-stdin", "--json")
+	for _, args := range [][]string{
+		{"connectors", "list"}, {"connectors", "list", "--json"}, {"connectors", "show", "corp"}, {"connectors", "show", "dir", "--json"},
+		{"connectors", "update", "corp", "--provision", "--json"},
+	} {
+		mustRun("", args...)
+	}
+	mustRun(upstreamSecret+"-new\n", "connectors", "update", "dir", "--secret-stdin")
+	mustRun("", "connectors", "delete", "corp")
 
 	// Every command with --help, with a bad flag, and against a database
 	// that refuses it, where errors carry the URL.
@@ -155,6 +171,8 @@ func TestNoSecretInOutput(t *testing.T) {
 		{"users", "disable", "x"}, {"users", "enable", "x"}, {"users", "delete", "x"},
 		{"users", "roles", "add", "x", "r"}, {"users", "roles", "remove", "x", "r"},
 		{"keys", "list"}, {"keys", "rotate"}, {"keys", "revoke", "x"}, {"keys", "reencrypt"},
+		{"connectors", "list"}, {"connectors", "show", "x"}, {"connectors", "delete", "x"},
+		{"connectors", "create", "--id", "x", "--kind", "oidc", "--name", "X", "--issuer", "https://x.example", "--client-id", "x", "--secret-stdin"},
 	}
 	// withFlag puts a flag after the command's words, before its
 	// arguments, where every command parses flags.
@@ -163,7 +181,7 @@ func TestNoSecretInOutput(t *testing.T) {
 		switch {
 		case args[0] == "users" && args[1] == "roles":
 			n = 3
-		case args[0] == "clients" || args[0] == "users" || args[0] == "keys":
+		case args[0] == "clients" || args[0] == "users" || args[0] == "keys" || args[0] == "connectors":
 			n = 2
 		}
 		return append(append(append([]string{}, args[:n]...), f), args[n:]...)

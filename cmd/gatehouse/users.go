@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,24 +46,31 @@ type passwordFlags struct {
 // read returns the password given, or "" when none is, which asks the
 // service to generate one.
 func (p passwordFlags) read(stdin io.Reader) (string, error) {
+	return readSecretInput(stdin, p.PasswordStdin, p.PasswordFile, "password")
+}
+
+// readSecretInput reads one line from standard input (useStdin) or from
+// file, for the --<what>-stdin and --<what>-file flags; neither given is
+// "". The value never appears in an error.
+func readSecretInput(stdin io.Reader, useStdin bool, file, what string) (string, error) {
 	var (
 		b   []byte
 		err error
 	)
 	switch {
-	case p.PasswordStdin && p.PasswordFile != "":
-		return "", errors.New("--password-stdin and --password-file: choose one")
-	case p.PasswordStdin:
+	case useStdin && file != "":
+		return "", fmt.Errorf("--%s-stdin and --%s-file: choose one", what, what)
+	case useStdin:
 		if stdin == nil {
-			return "", errors.New("--password-stdin: no standard input")
+			return "", fmt.Errorf("--%s-stdin: no standard input", what)
 		}
 		b, err = io.ReadAll(io.LimitReader(stdin, 64<<10))
 		if err != nil {
-			return "", fmt.Errorf("--password-stdin: %w", err)
+			return "", fmt.Errorf("--%s-stdin: %w", what, err)
 		}
-	case p.PasswordFile != "":
-		if b, err = os.ReadFile(p.PasswordFile); err != nil {
-			return "", fmt.Errorf("--password-file: %w", err)
+	case file != "":
+		if b, err = os.ReadFile(file); err != nil {
+			return "", fmt.Errorf("--%s-file: %w", what, err)
 		}
 	default:
 		return "", nil
@@ -73,10 +79,10 @@ func (p passwordFlags) read(stdin io.Reader) (string, error) {
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	b = bytes.TrimSuffix(b, []byte("\r"))
 	if len(b) == 0 {
-		return "", errors.New("the password given is empty")
+		return "", fmt.Errorf("the %s given is empty", what)
 	}
 	if bytes.ContainsAny(b, "\r\n") {
-		return "", errors.New("the password given has more than one line")
+		return "", fmt.Errorf("the %s given has more than one line", what)
 	}
 	return string(b), nil
 }

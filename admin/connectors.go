@@ -1,0 +1,207 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/gatehouse/gatehouse/storage"
+)
+
+// SecretPurposeConnector is the purpose connector secrets are sealed for
+// (keys.Secrets.SealData), with the connector's id.
+const SecretPurposeConnector = "connector"
+
+func connectorView(c storage.Connector) Connector {
+	return Connector{
+		ID: c.ID, Kind: c.Kind, Name: c.Name, Enabled: !c.Disabled, OIDC: c.OIDC, LDAP: c.LDAP,
+		SecretSet: len(c.SecretEnc) > 0, Provision: c.Provision, LinkByEmail: c.LinkByEmail,
+		RolesClaim: c.RolesClaim, RoleMap: nonNilMap(c.RoleMap), EmailDomains: nonNil(c.EmailDomains),
+		TimeoutSeconds: int64(c.Timeout.Seconds()), CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
+	}
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// cleanKind checks that exactly the kind's settings are given and cleans
+// them.
+func cleanKind(c *storage.Connector) error {
+	switch c.Kind {
+	case storage.ConnectorOIDC:
+		if c.OIDC == nil || c.LDAP != nil {
+			return fieldErr("oidc", "an oidc connector needs oidc settings and no ldap settings")
+		}
+		o, err := cleanOIDCSettings(c.OIDC)
+		if err != nil {
+			return err
+		}
+		c.OIDC = o
+	case storage.ConnectorLDAP:
+		if c.LDAP == nil || c.OIDC != nil {
+			return fieldErr("ldap", "an ldap connector needs ldap settings and no oidc settings")
+		}
+		l, err := cleanLDAPSettings(c.LDAP)
+		if err != nil {
+			return err
+		}
+		c.LDAP = l
+	default:
+		return fieldErr("kind", "%q: use oidc or ldap", c.Kind)
+	}
+	return nil
+}
+
+// sealSecret seals secret for connector id; an empty secret is none.
+func (s *Service) sealSecret(id, secret string) ([]byte, error) {
+	if secret == "" {
+		return nil, nil
+	}
+	if s.secrets == nil {
+		return nil, errors.New("admin: no master secrets to seal the connector's secret (set GATEHOUSE_SECRETS)")
+	}
+	sealed, err := s.secrets.SealData(SecretPurposeConnector, id, []byte(secret))
+	if err != nil {
+		return nil, fmt.Errorf("seal connector secret: %w", err)
+	}
+	return sealed, nil
+}
+
+// CreateConnector creates a connector; a taken id is a *ConflictError.
+func (s *Service) CreateConnector(ctx context.Context, p ConnectorParams) (Connector, error) {
+	if err := checkConnectorID(p.ID); err != nil {
+		return Connector{}, err
+	}
+	if err := checkConnectorSecret(p.Secret); err != nil {
+		return Connector{}, err
+	}
+	now := s.now().UTC()
+	c := storage.Connector{
+		ID: p.ID, Kind: p.Kind, Name: p.Name, Disabled: p.Disabled, OIDC: p.OIDC, LDAP: p.LDAP,
+		Provision: p.Provision, LinkByEmail: p.LinkByEmail, RolesClaim: p.RolesClaim, RoleMap: maps.Clone(p.RoleMap),
+		EmailDomains: slices.Clone(p.EmailDomains), CreatedAt: now, UpdatedAt: now,
+	}
+	if err := cleanKind(&c); err != nil {
+		return Connector{}, err
+	}
+	if err := cleanConnectorPolicy(&c, p.TimeoutSeconds); err != nil {
+		return Connector{}, err
+	}
+	sealed, err := s.sealSecret(c.ID, p.Secret)
+	if err != nil {
+		return Connector{}, err
+	}
+	c.SecretEnc = sealed
+	if err := s.store.CreateConnector(ctx, c); err != nil {
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			return Connector{}, &ConflictError{Field: "id", Reason: fmt.Sprintf("connector %q exists", c.ID)}
+		}
+		return Connector{}, fmt.Errorf("create connector: %w", err)
+	}
+	s.audit(ctx, "connector.create", "connector", c.ID, "kind", c.Kind, "provision", c.Provision,
+		"link_by_email", c.LinkByEmail, "secret_set", len(c.SecretEnc) > 0)
+	return connectorView(c), nil
+}
+
+// GetConnector returns a connector; an unknown id is a *NotFoundError.
+func (s *Service) GetConnector(ctx context.Context, id string) (Connector, error) {
+	c, err := s.store.GetConnector(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Connector{}, &NotFoundError{Kind: "connector", ID: id}
+	}
+	if err != nil {
+		return Connector{}, fmt.Errorf("get connector: %w", err)
+	}
+	return connectorView(c), nil
+}
+
+// ListConnectors returns every connector ordered by id.
+func (s *Service) ListConnectors(ctx context.Context) ([]Connector, error) {
+	cs, err := s.store.ListConnectors(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list connectors: %w", err)
+	}
+	out := make([]Connector, len(cs))
+	for i, c := range cs {
+		out[i] = connectorView(c)
+	}
+	return out, nil
+}
+
+// UpdateConnector applies p atomically. The kind and id never change.
+func (s *Service) UpdateConnector(ctx context.Context, id string, p ConnectorPatch) (Connector, error) {
+	if p.Secret != nil {
+		if err := checkConnectorSecret(*p.Secret); err != nil {
+			return Connector{}, err
+		}
+	}
+	var (
+		out     storage.Connector
+		changed []string
+	)
+	err := s.store.UpdateConnector(ctx, id, func(c storage.Connector) (storage.Connector, error) {
+		changed = changed[:0]
+		set := func(name string, ok bool, apply func()) {
+			if ok {
+				apply()
+				changed = append(changed, name)
+			}
+		}
+		set("name", p.Name != nil, func() { c.Name = *p.Name })
+		set("enabled", p.Enabled != nil, func() { c.Disabled = !*p.Enabled })
+		set("oidc", p.OIDC != nil, func() { c.OIDC = p.OIDC })
+		set("ldap", p.LDAP != nil, func() { c.LDAP = p.LDAP })
+		set("provision", p.Provision != nil, func() { c.Provision = *p.Provision })
+		set("link_by_email", p.LinkByEmail != nil, func() { c.LinkByEmail = *p.LinkByEmail })
+		set("roles_claim", p.RolesClaim != nil, func() { c.RolesClaim = *p.RolesClaim })
+		set("role_map", p.RoleMap != nil, func() { c.RoleMap = maps.Clone(*p.RoleMap) })
+		set("email_domains", p.EmailDomains != nil, func() { c.EmailDomains = slices.Clone(*p.EmailDomains) })
+		timeout := int64(c.Timeout.Seconds())
+		set("timeout_seconds", p.TimeoutSeconds != nil, func() { timeout = *p.TimeoutSeconds })
+		if err := cleanKind(&c); err != nil {
+			return c, err
+		}
+		if err := cleanConnectorPolicy(&c, timeout); err != nil {
+			return c, err
+		}
+		if p.Secret != nil {
+			sealed, err := s.sealSecret(id, *p.Secret)
+			if err != nil {
+				return c, err
+			}
+			c.SecretEnc = sealed
+			changed = append(changed, "secret")
+		}
+		c.UpdatedAt = s.now().UTC()
+		out = c
+		return c, nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return Connector{}, &NotFoundError{Kind: "connector", ID: id}
+	}
+	if err != nil {
+		return Connector{}, fmt.Errorf("update connector: %w", err)
+	}
+	s.audit(ctx, "connector.update", "connector", id, "fields", changed)
+	return connectorView(out), nil
+}
+
+// DeleteConnector deletes a connector and its identity links; the users
+// linked through it stay.
+func (s *Service) DeleteConnector(ctx context.Context, id string) error {
+	err := s.store.DeleteConnector(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return &NotFoundError{Kind: "connector", ID: id}
+	}
+	if err != nil {
+		return fmt.Errorf("delete connector: %w", err)
+	}
+	s.audit(ctx, "connector.delete", "connector", id)
+	return nil
+}
