@@ -35,13 +35,32 @@ type ldapKind struct {
 
 var _ UpstreamRereader = ldapKind{}
 
-// client builds the directory client of LDAP connector c. Building one is
-// cheap (no connection); it is built per use so that an update of the
-// connector applies to the next login.
+// client builds the directory client of LDAP connector c, with its bind
+// password opened. Building one is cheap (no connection); it is built per
+// use so that an update of the connector applies to the next login.
 func (k ldapKind) client(c storage.Connector) (*directory.Client, error) {
+	cfg, err := DirectoryConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.SecretEnc) > 0 {
+		pw, err := k.secrets.OpenData("connector", c.ID, c.SecretEnc)
+		if err != nil {
+			return nil, fmt.Errorf("connector %q: open the bind password: %w", c.ID, err)
+		}
+		cfg.BindPassword = string(pw)
+	}
+	return directory.New(cfg)
+}
+
+// DirectoryConfig is the directory client configuration of LDAP connector
+// c, without its bind password (which is sealed in the store): the one
+// translation of the stored settings, which the admin rules also use to
+// check a connector before it is stored.
+func DirectoryConfig(c storage.Connector) (directory.Config, error) {
 	l := c.LDAP
 	if c.Kind != storage.ConnectorLDAP || l == nil {
-		return nil, fmt.Errorf("connector %q is not an LDAP connector", c.ID)
+		return directory.Config{}, fmt.Errorf("connector %q is not an LDAP connector", c.ID)
 	}
 	cfg := directory.Config{
 		URL: l.URL, StartTLS: l.StartTLS, InsecureNoTLS: l.InsecureNoTLS,
@@ -53,17 +72,13 @@ func (k ldapKind) client(c storage.Connector) (*directory.Client, error) {
 	if l.CACert != "" {
 		cfg.RootCAs = x509.NewCertPool()
 		if !cfg.RootCAs.AppendCertsFromPEM([]byte(l.CACert)) {
-			return nil, fmt.Errorf("connector %q: the CA certificate is not PEM", c.ID)
+			return directory.Config{}, fmt.Errorf("connector %q: the CA certificate is not PEM", c.ID)
 		}
 	}
-	if len(c.SecretEnc) > 0 {
-		pw, err := k.secrets.OpenData("connector", c.ID, c.SecretEnc)
-		if err != nil {
-			return nil, fmt.Errorf("connector %q: open the bind password: %w", c.ID, err)
-		}
-		cfg.BindPassword = string(pw)
+	if l.RequireGroup && (len(c.RoleMap) == 0 || l.GroupBaseDN == "") {
+		return directory.Config{}, fmt.Errorf("connector %q: require_group needs a group search and a role map", c.ID)
 	}
-	return directory.New(cfg)
+	return cfg, nil
 }
 
 // upstream is what linking needs of a directory identity: the group names

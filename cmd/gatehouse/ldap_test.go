@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/url"
@@ -450,5 +451,52 @@ func TestLDAPConcurrentFirstLogins(t *testing.T) {
 	}
 	if len(users) != 1 || users[0].Username != oauth.NormalizeUsername("corp/dave") {
 		t.Errorf("users after %d concurrent first logins: %d; want exactly corp/dave", n, len(users))
+	}
+}
+
+// TestLDAPConnectorCLI follows the README: the connector is created with
+// the CLI (bind password on standard input), and a password grant signs a
+// directory user in with the roles its groups map to.
+func TestLDAPConnectorCLI(t *testing.T) {
+	dir := ldaptest.Start(t, corpPeople)
+	dbURL := adminDB(t)
+	base := adminEnv(dbURL)
+	env := func(k string) string {
+		if k == keys.EnvSecrets {
+			return testSecrets
+		}
+		return base(k)
+	}
+	r := cliOK(t, env, ldaptest.ServicePassword+"\n", "connectors", "create", "--id", "corp", "--kind", "ldap", "--name", "Corp",
+		"--url", dir.URL, "--bind-dn", ldaptest.ServiceDN, "--secret-stdin",
+		"--user-base-dn", ldaptest.UserBase, "--user-filter", "(&(objectClass=inetOrgPerson)(uid={username}))",
+		"--group-base-dn", ldaptest.GroupBase, "--group-filter", "(&(objectClass=groupOfNames)(member={dn}))",
+		"--role-map", "admins=admin,developers=dev", "--provision", "--timeout", "5s", "--json")
+	if strings.Contains(r.stdout, ldaptest.ServicePassword) {
+		t.Fatalf("connectors create printed the bind password: %s", r.stdout)
+	}
+	cliFails(t, env, "clear", "connectors", "update", "corp", "--url", "ldap://localhost:389")
+	r = cliOK(t, env, "", "connectors", "update", "corp", "--require-group", "--json")
+	var shown struct {
+		LDAP storage.LDAPSettings `json:"ldap"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil || !shown.LDAP.RequireGroup {
+		t.Errorf("connectors update --require-group --json: %s (%v); want require_group true", r.stdout, err)
+	}
+
+	ts := startServer(t, withPostgres(dbURL))
+	secret := ts.addClient(t, ldapClient)
+	resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"alice"},
+		"password": {"alice-dir-pw"}, "scope": {"read"}}, "app", secret)
+	if resp.StatusCode != 200 {
+		t.Fatalf("password grant after the CLI created the connector: %d %v", resp.StatusCode, body)
+	}
+	if _, roles := rolesOf(t, body["access_token"].(string)); !slices.Equal(roles, []string{"admin", "dev"}) {
+		t.Errorf("roles: %v; want [admin dev]", roles)
+	}
+	// carol is in no mapped group, and the connector now requires one.
+	if resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"carol"},
+		"password": {"carol-dir-pw"}}, "app", secret); resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+		t.Errorf("carol with --require-group: %d %v; want invalid_grant", resp.StatusCode, body)
 	}
 }
