@@ -40,8 +40,9 @@ const (
 // cannot set up.
 var rowsTestedElsewhere = map[string]string{
 	rowUnavailable: "TestDatabaseOutage",
-	"password attempts past a throttle limit (see [Security](#security-password-guessing))":    "TestThrottleOwnerFromAnotherAddress, TestMetrics",
-	"password hashing at capacity: queue full, or the request's deadline passed while waiting": "TestPasswordHashingBounded",
+	"password attempts past a throttle limit (see [Security](#security-password-guessing))":                                                                                     "TestThrottleOwnerFromAnotherAddress, TestMetrics",
+	"password hashing at capacity: queue full, or the request's deadline passed while waiting":                                                                                  "TestPasswordHashingBounded",
+	"an LDAP directory down, silent past its timeout or refusing the service account, for a directory user's login or refresh (see [LDAP](#sign-in-against-an-ldap-directory))": "TestLDAPDirectoryDown, directory.TestUnavailable",
 }
 
 // TestTokenErrors is the RFC 6749 section 5.2 table (design D9): every row
