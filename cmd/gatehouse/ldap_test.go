@@ -270,6 +270,32 @@ func TestLDAPProvisioningAndPrecedence(t *testing.T) {
 	if status, body := refreshToken(t, ts, secret, bobTok.RefreshToken); status != 400 || body["error"] != "invalid_grant" {
 		t.Errorf("bob's refresh after leaving every mapped group: %d %v; want invalid_grant", status, body)
 	}
+
+	// Wrong directory passwords count against the throttle as local ones
+	// do: the 11th attempt on one username from one address is 429.
+	for i := range 11 {
+		resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"dave"},
+			"password": {"guess"}}, "app", secret)
+		want := 400
+		if i == 10 {
+			want = 429
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("wrong directory password %d: %d %v; want %d", i+1, resp.StatusCode, body, want)
+		}
+	}
+
+	// A disabled connector is not asked.
+	err = ts.app.store.UpdateConnector(ctx, c.ID, func(c storage.Connector) (storage.Connector, error) {
+		c.Disabled = true
+		return c, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conf.PasswordCredentialsToken(ctx, "alice", "alice-dir-pw"); !isOAuthError(err, "invalid_grant") {
+		t.Errorf("login through a disabled connector: %v; want invalid_grant", err)
+	}
 }
 
 // TestLDAPDirectoryDown: a stopped directory, or one that never answers,
