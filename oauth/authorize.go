@@ -66,6 +66,8 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 	}
 	query := authz[0]
 	switch {
+	case r.PostForm.Has("connector"):
+		s.startUpstream(w, r, query, r.PostForm.Get("connector"))
 	case r.PostForm.Has("password"):
 		s.login(w, r, query)
 	case r.PostForm.Get("consent") == "allow":
@@ -244,7 +246,7 @@ func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, ar fosit
 // loginPage shows the login form for the authorization request in query.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, status int, query, username, problem string) {
 	s.renderPage(w, status, page{Kind: "login", Title: "Sign in", Error: problem, Action: AuthorizePath,
-		CSRF: s.csrfToken(w, r), Authorization: query, Username: username})
+		CSRF: s.csrfToken(w, r), Authorization: query, Username: username, Connectors: s.connectorButtons(r.Context())})
 }
 
 // login checks the login form through the password grant's path (the
@@ -276,7 +278,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, query string) {
 		return
 	}
 	user := st.authenticatedUser()
-	sess, err := s.startLoginSession(w, r, *user)
+	sess, err := s.startLoginSession(w, r, *user, []string{"pwd"})
 	if err != nil {
 		s.authorizeError(w, r, ar, err)
 		return
@@ -343,8 +345,10 @@ func (s *Server) loginSession(ctx context.Context, r *http.Request) (storage.Log
 
 // startLoginSession starts a login session for user with a new id, ending
 // the one the browser had (a new session id at every login: no session
-// fixation).
-func (s *Server) startLoginSession(w http.ResponseWriter, r *http.Request, user storage.User) (storage.LoginSession, error) {
+// fixation). amr are the authentication methods (RFC 8176): "pwd" for the
+// password form, none for an upstream provider's login, whose methods
+// Gatehouse did not see.
+func (s *Server) startLoginSession(w http.ResponseWriter, r *http.Request, user storage.User, amr []string) (storage.LoginSession, error) {
 	if ck, err := r.Cookie(s.cookieName(sessionCookie)); err == nil && ck.Value != "" {
 		old := sha256.Sum256([]byte(ck.Value))
 		if err := s.store.DeleteLoginSession(r.Context(), old[:]); err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -355,7 +359,7 @@ func (s *Server) startLoginSession(w http.ResponseWriter, r *http.Request, user 
 	digest := sha256.Sum256([]byte(secret))
 	now := s.now().UTC()
 	sess := storage.LoginSession{ID: randomToken(), Digest: digest[:], UserID: user.ID, AuthTime: now.Truncate(time.Second),
-		AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: now.Add(s.cfg.LoginSessionLifetime)}
+		AMR: amr, CreatedAt: now, ExpiresAt: now.Add(s.cfg.LoginSessionLifetime)}
 	if err := s.store.CreateLoginSession(r.Context(), sess); err != nil {
 		return storage.LoginSession{}, err
 	}

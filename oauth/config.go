@@ -57,13 +57,18 @@ type Config struct {
 	// LogoutRevokesFamilies makes RP-initiated logout also revoke the
 	// refresh families issued in the ended login session.
 	LogoutRevokesFamilies bool
-	// Secrets open the secrets connectors keep sealed in the store (an
-	// LDAP connector's bind password); nil: no connector secret opens.
-	Secrets *keys.Secrets
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives request failures; never secrets.
 	Logger *slog.Logger
+	// Secrets seal the upstream login flow's cookie and upstream refresh
+	// tokens, and open connector secrets (keys.Secrets.SealData); nil
+	// switches connectors off (the login page offers none).
+	Secrets *keys.Secrets
+	// Rereaders re-read a linked user upstream at refresh, by connector
+	// kind (UpstreamRereader); the OIDC kind's is built in. A link whose
+	// kind has none is not re-read.
+	Rereaders map[string]UpstreamRereader
 	// Observer is told about requests, tokens, reuse, revocations,
 	// throttle blocks and password-hash waits; nil observes nothing.
 	Observer Observer

@@ -1,70 +1,79 @@
 package oauth
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"net/http"
+
+	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/storage"
 )
 
-// rereadUpstream re-reads user u of refresh family f at each upstream it
-// is linked through (issue 16: roles are re-read at every refresh, and a
-// user removed upstream cannot refresh). For each link whose connector is
-// enabled and whose kind can re-read, the kind's UpstreamRereader answers:
-// the roles it returns replace u's (when the connector has a role map), in
-// the store and in u, which the refresh's claims are built from; an
-// ErrUpstreamRevoked revokes the family and refuses the refresh; any other
-// error is an outage (503) and the family lives.
-func (s *fositeStore) rereadUpstream(ctx context.Context, f storage.RefreshFamily, u *storage.User) error {
+// rereadUpstream re-reads a refreshing user upstream through each of its
+// identity links (issue 16 point 4: the upstream is the source of truth
+// for a linked user's roles and existence), before the refresh's claims
+// are set from the user:
+//
+//   - a link whose connector is gone, disabled, or of a kind without an
+//     UpstreamRereader is skipped;
+//   - a kind answering ErrUpstreamRevoked (the user removed or disabled
+//     upstream, an upstream refresh answering invalid_grant, no upstream
+//     refresh token to ask with) refuses the refresh with invalid_grant
+//     and revokes the family;
+//   - any other failure is an outage: 503 temporarily_unavailable, and
+//     the family lives;
+//   - otherwise the mapped roles are written to the user (SyncUpstreamRoles)
+//     and the new token carries them.
+//
+// A user without links costs one indexed read.
+func (s *Server) rereadUpstream(r *http.Request, familyID string, u *storage.User) error {
+	ctx := r.Context()
 	links, err := s.store.ListUserIdentityLinks(ctx, u.ID)
-	if err != nil || len(links) == 0 {
-		return err
+	if err != nil {
+		return fmt.Errorf("refresh: identity links: %w", err)
 	}
-	for _, link := range links {
-		c, err := s.store.GetConnector(ctx, link.ConnectorID)
+	for _, l := range links {
+		c, err := s.store.GetConnector(ctx, l.ConnectorID)
 		if errors.Is(err, storage.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("refresh: connector: %w", err)
 		}
-		rr := s.rereader(c.Kind)
+		rr := s.rereaders[c.Kind]
 		if c.Disabled || rr == nil {
 			continue
 		}
-		id, _, err := rr.Reread(ctx, c, link)
+		id, next, err := rr.Reread(ctx, c, l)
 		if errors.Is(err, ErrUpstreamRevoked) {
-			now := s.now().UTC()
-			s.logger.InfoContext(ctx, "upstream user removed; refresh family revoked",
-				"connector_id", c.ID, "user_id", u.ID, "family_id", f.ID, "err", err)
-			if rerr := s.store.RevokeRefreshFamily(ctx, f.ID, storage.RevokedSubject, now); rerr != nil {
-				return rerr
-			}
-			if derr := s.store.Deny(ctx, f.ID, now.Add(DenyTTL)); derr != nil {
-				return derr
-			}
-			return refuse("The user was removed at the identity provider.")
+			s.logger.InfoContext(ctx, "refresh refused upstream", "connector", c.ID, "user_id", u.ID, "err", err)
+			s.revokeFamily(r, familyID)
+			return fosite.ErrInvalidGrant.WithHintf("%s no longer vouches for the user; sign in again.", c.Name)
 		}
 		if err != nil {
-			return fmt.Errorf("re-read user %s at connector %s: %w", u.ID, c.ID, err)
+			s.logger.WarnContext(ctx, "refresh: upstream unavailable", "connector", c.ID, "err", err)
+			return fmt.Errorf("refresh: connector %s: %w: %w", c.ID, storage.ErrUnavailable, err)
 		}
-		updated, err := SyncUpstreamRoles(ctx, s.store, c, u.ID, id.Roles, s.now().UTC())
+		if id.Subject != l.Subject {
+			s.revokeFamily(r, familyID)
+			return fosite.ErrInvalidGrant.WithHintf("%s answered for another user; sign in again.", c.Name)
+		}
+		now := s.now().UTC()
+		user, err := SyncUpstreamRoles(ctx, s.store, c, u.ID, id.Roles, now)
 		if errors.Is(err, ErrUserDisabled) {
-			return refuse("The user is disabled.")
+			return fosite.ErrInvalidGrant.WithHint("The user no longer exists or is disabled.")
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("refresh: %w", err)
 		}
-		*u = updated
-	}
-	return nil
-}
-
-// rereader is the UpstreamRereader of a connector kind, or nil.
-func (s *fositeStore) rereader(kind string) UpstreamRereader {
-	if kind == storage.ConnectorLDAP {
-		return s.ldap
+		*u = user
+		if err := s.store.UpdateIdentityLink(ctx, l.ConnectorID, l.Subject, func(cur storage.IdentityLink) (storage.IdentityLink, error) {
+			cur.LastLoginAt, cur.RefreshTokenEnc = now, next.RefreshTokenEnc
+			return cur, nil
+		}); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("refresh: identity link: %w", err)
+		}
 	}
 	return nil
 }

@@ -39,6 +39,9 @@ func (s *Server) refreshClaims(r *http.Request, ar fosite.AccessRequester, c sto
 	if u == nil || u.Disabled {
 		return fosite.ErrInvalidGrant.WithHint("The user no longer exists or is disabled.")
 	}
+	if err := s.rereadUpstream(r, ar.GetID(), u); err != nil {
+		return err
+	}
 	setClaims(sess, c, u, ar.GetID(), now)
 	return nil
 }

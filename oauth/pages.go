@@ -43,6 +43,14 @@ button:focus,input:focus{outline:3px solid #f2a900;outline-offset:2px}
 <input type="password" id="password" name="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form>
+{{range .Connectors}}
+<form method="post" action="{{$.Action}}">
+<input type="hidden" name="csrf_token" value="{{$.CSRF}}">
+<input type="hidden" name="authorization" value="{{$.Authorization}}">
+<input type="hidden" name="connector" value="{{.ID}}">
+<button type="submit" class="secondary" id="connector-{{.ID}}">Sign in with {{.Name}}</button>
+</form>
+{{end}}
 {{else if eq .Kind "consent"}}
 <p><strong>{{.Client}}</strong> asks to use your account{{if .Scopes}} for: {{range $i, $s := .Scopes}}{{if $i}}, {{end}}{{$s}}{{end}}{{end}}.</p>
 <form method="post" action="{{.Action}}">
@@ -74,6 +82,8 @@ type page struct {
 	Action, Authorization string
 	Username, Client      string
 	Scopes                []string
+	// Connectors are the login page's "Sign in with" buttons.
+	Connectors []connectorButton
 }
 
 // renderPage writes p with status and the hosted pages' headers.

@@ -36,6 +36,11 @@ type Server struct {
 	// forwardedIgnored: the warning about a forwarding header without
 	// trusted proxies was logged (clientaddr.go).
 	forwardedIgnored atomic.Bool
+	// upstream runs logins through OIDC connectors; nil without
+	// Config.Secrets. rereaders re-read linked users at refresh, by
+	// connector kind.
+	upstream  *oidcUpstream
+	rereaders map[string]UpstreamRereader
 }
 
 // New builds the protocol layer over store and ring.
@@ -56,6 +61,16 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 		pages: pageTemplates()}
 	s.origins = &originSet{list: s.webOrigins, ttl: cfg.ClientCacheTTL, now: cfg.Now}
 	s.provider = newProvider(cfg, adapter, ring)
+	// The LDAP kind re-reads the directory (connector_ldap.go); it needs
+	// the secrets only to open a bind password.
+	s.rereaders = map[string]UpstreamRereader{storage.ConnectorLDAP: adapter.ldap}
+	if cfg.Secrets != nil {
+		s.upstream = newOIDCUpstream(cfg.Issuer, cfg.Secrets, cfg.Now)
+		s.rereaders[storage.ConnectorOIDC] = s.upstream
+	}
+	for kind, rr := range cfg.Rereaders {
+		s.rereaders[kind] = rr
+	}
 	return s, nil
 }
 

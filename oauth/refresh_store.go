@@ -141,13 +141,6 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 		return r, fmt.Errorf("refresh token generation %d of family %s (current %d): %w",
 			t.generation, f.ID, f.Generation, fosite.ErrInactiveToken)
 	}
-	if !stateFrom(ctx).revocation {
-		// The upstream is the source of truth for a linked user: re-read
-		// it before the refresh (connector_refresh.go).
-		if err := s.rereadUpstream(ctx, f, u); err != nil {
-			return nil, err
-		}
-	}
 	return r, nil
 }
 

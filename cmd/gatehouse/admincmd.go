@@ -44,10 +44,10 @@ func (c *storeCmd) open(ctx context.Context, e *cliEnv) (context.Context, *admin
 		return nil, nil, nil, err
 	}
 	var secrets *keys.Secrets
-	if e.getenv(keys.EnvSecrets) != "" || e.getenv(keys.EnvSecretsFile) != "" {
+	if cfg.Secrets != "" || cfg.SecretsFile != "" {
 		// Only connectors need them (to seal their secrets); a command
 		// that seals without them says so.
-		if secrets, err = keys.LoadSecrets(e.getenv); err != nil {
+		if secrets, err = cfg.loadSecrets(); err != nil {
 			store.Close()
 			return nil, nil, nil, err
 		}

@@ -53,15 +53,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		a.background = append(a.background, (&storage.Janitor{Store: mem, Interval: cfg.JanitorInterval, RevokedRetention: oauth.MaxTokenLifetime, Logger: logger, Deleted: a.metrics.janitorDeletedFunc}).Run)
 	} else {
 		var err error
-		secrets, err = keys.LoadSecrets(func(name string) string {
-			switch name {
-			case keys.EnvSecrets:
-				return cfg.Secrets
-			case keys.EnvSecretsFile:
-				return cfg.SecretsFile
-			}
-			return ""
-		})
+		secrets, err = cfg.loadSecrets()
 		if err != nil {
 			return nil, fmt.Errorf("master secrets: %w", err)
 		}
@@ -128,6 +120,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		Scopes:        cfg.Scopes,
 		AdminRole:     cfg.AdminRole,
 		ClientChanged: o.ForgetClient,
+		Secrets:       secrets,
 		Observer:      a.metrics.observer(),
 	})
 	if err != nil {

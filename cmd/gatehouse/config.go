@@ -261,3 +261,17 @@ func (c *Config) keyOptions(secrets *keys.Secrets, logger *slog.Logger) keys.Opt
 		Logger:           logger,
 	}
 }
+
+// loadSecrets reads the master secrets from the configuration's
+// GATEHOUSE_SECRETS or GATEHOUSE_SECRETS_FILE (keys.LoadSecrets).
+func (c *Config) loadSecrets() (*keys.Secrets, error) {
+	return keys.LoadSecrets(func(name string) string {
+		switch name {
+		case keys.EnvSecrets:
+			return c.Secrets
+		case keys.EnvSecretsFile:
+			return c.SecretsFile
+		}
+		return ""
+	})
+}

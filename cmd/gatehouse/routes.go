@@ -27,6 +27,7 @@ func routes(o *oauth.Server, d discovery.Config, jwks func() []byte, ready *read
 	r.HandleFunc(discovery.UserInfoPath, o.CORS("GET, POST", o.UserInfo))
 	r.HandleFunc(discovery.AuthorizationPath, o.Authorize)
 	r.HandleFunc(discovery.EndSessionPath, o.Logout)
+	r.PathPrefix(oauth.ConnectorPathPrefix).HandlerFunc(o.ConnectorCallback)
 	r.HandleFunc(livezPath, livez).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(readyzPath, ready).Methods(http.MethodGet, http.MethodHead)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
