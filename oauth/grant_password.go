@@ -56,8 +56,9 @@ func FindUserByUsername(ctx context.Context, store UsernameGetter, username stri
 func (s *fositeStore) authenticate(ctx context.Context, username, password string) (string, error) {
 	u, err := FindUserByUsername(ctx, s.store, username)
 	if err == nil && u.PasswordHash == "" {
-		// A user provisioned by a connector has no password here: it
-		// fails as an unknown user does, after the same hash.
+		// A user provisioned by a connector has no password here: the
+		// directories below decide, or it fails as an unknown user does,
+		// after the same hash.
 		err = fmt.Errorf("user %s has no password: %w", u.ID, storage.ErrNotFound)
 	}
 	if errors.Is(err, storage.ErrNotFound) {
