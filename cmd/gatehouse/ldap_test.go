@@ -437,46 +437,56 @@ func TestLDAPLoginForm(t *testing.T) {
 }
 
 // TestLDAPConcurrentFirstLogins: concurrent first logins of one directory
-// user on PostgreSQL provision exactly one Gatehouse user.
+// user on PostgreSQL provision exactly one Gatehouse user, for each of
+// four users (the throttle is raised so that all requests get through).
 func TestLDAPConcurrentFirstLogins(t *testing.T) {
 	dir := ldaptest.Start(t, corpPeople)
-	ts := startServer(t, withPostgres(pgtest.URL(t)))
+	ts := startServer(t, func(c *Config) {
+		withPostgres(pgtest.URL(t))(c)
+		c.ThrottlePerUserAddress, c.ThrottlePerUser, c.ThrottlePerAddress = 1000, 1000, 1000
+	})
 	secret := ts.addClient(t, ldapClient)
 	addLDAPConnector(t, ts, dir, storage.Connector{ID: "corp", Provision: true})
 	conf, ctx := passwordConf(ts, secret), context.Background()
 
-	// Fewer than the throttle's 10 attempts per username and address,
-	// which all count until their checks end.
-	const n = 8
-	subs := make([]string, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			tok, err := conf.PasswordCredentialsToken(ctx, "dave", "dave-dir-pw")
-			if errs[i] = err; err == nil {
-				subs[i], _ = rolesOf(t, tok.AccessToken)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("concurrent first logins: %v", err)
-	}
-	if distinct := slices.Compact(slices.Sorted(slices.Values(subs))); len(distinct) != 1 {
-		t.Errorf("concurrent first logins got subjects %v; want one", distinct)
+	const n = 24
+	for _, who := range []string{"alice", "bob", "carol", "dave"} {
+		subs := make([]string, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				tok, err := conf.PasswordCredentialsToken(ctx, who, who+"-dir-pw")
+				if errs[i] = err; err == nil {
+					subs[i], _ = rolesOf(t, tok.AccessToken)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("concurrent first logins of %s: %v", who, err)
+		}
+		if distinct := slices.Compact(slices.Sorted(slices.Values(subs))); len(distinct) != 1 {
+			t.Errorf("concurrent first logins of %s got subjects %v; want one", who, distinct)
+		}
 	}
 	users, err := ts.app.store.ListUsers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(users) != 1 || users[0].Username != oauth.NormalizeUsername("corp/dave") {
-		t.Errorf("users after %d concurrent first logins: %d; want exactly corp/dave", n, len(users))
+	var names []string
+	for _, u := range users {
+		names = append(names, u.Username)
+	}
+	slices.Sort(names)
+	want := []string{oauth.NormalizeUsername("corp/alice"), "corp/bob", "corp/carol", "corp/dave"}
+	if !slices.Equal(names, want) {
+		t.Errorf("users after concurrent first logins of 4 directory users: %v; want %v", names, want)
 	}
 }
 
