@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -530,6 +532,23 @@ func TestLDAPConnectorCLI(t *testing.T) {
 	if _, roles := rolesOf(t, body["access_token"].(string)); !slices.Equal(roles, []string{"admin", "dev"}) {
 		t.Errorf("roles: %v; want [admin dev]", roles)
 	}
+	// Over LDAPS: the directory's certificate is verified with the CA
+	// the connector names; without it, the system's roots refuse it: 503.
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, []byte(dir.CAPEM), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cliOK(t, env, "", "connectors", "update", "corp", "--url", dir.LDAPSURL)
+	if resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"alice"},
+		"password": {"alice-dir-pw"}}, "app", secret); resp.StatusCode != 503 {
+		t.Errorf("LDAPS with an unknown CA: %d %v; want 503", resp.StatusCode, body)
+	}
+	cliOK(t, env, "", "connectors", "update", "corp", "--ca-cert-file", caFile)
+	if resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"alice"},
+		"password": {"alice-dir-pw"}}, "app", secret); resp.StatusCode != 200 {
+		t.Errorf("LDAPS with the directory's CA: %d %v; want 200", resp.StatusCode, body)
+	}
+
 	// carol is in no mapped group, and the connector now requires one.
 	if resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"carol"},
 		"password": {"carol-dir-pw"}}, "app", secret); resp.StatusCode != 400 || body["error"] != "invalid_grant" {

@@ -58,8 +58,10 @@ type Server struct {
 	URL, LDAPSURL string
 	// RootPassword is RootDN's password.
 	RootPassword string
-	// CA verifies the server's certificate (for 127.0.0.1).
-	CA *x509.CertPool
+	// CA verifies the server's certificate (for 127.0.0.1); CAPEM is
+	// the same certificate in PEM.
+	CA    *x509.CertPool
+	CAPEM string
 
 	dir  string
 	mu   sync.Mutex
@@ -97,7 +99,7 @@ func start(dir, ldif string) (*Server, error) {
 	}
 	s.URL = "ldap://127.0.0.1:" + strconv.Itoa(ports[0])
 	s.LDAPSURL = "ldaps://127.0.0.1:" + strconv.Itoa(ports[1])
-	if s.CA, err = writeCertificate(dir); err != nil {
+	if s.CA, s.CAPEM, err = writeCertificate(dir); err != nil {
 		return nil, err
 	}
 	hash, err := run("", "slappasswd", "-s", s.RootPassword)
@@ -276,11 +278,11 @@ userPassword: ` + ServicePassword + `
 `
 
 // writeCertificate makes a CA and a server certificate for 127.0.0.1 in
-// dir and returns the CA's pool.
-func writeCertificate(dir string) (*x509.CertPool, error) {
+// dir and returns the CA as a pool and in PEM.
+func writeCertificate(dir string) (*x509.CertPool, string, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	now := time.Now()
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ldaptest CA"},
@@ -288,12 +290,12 @@ func writeCertificate(dir string) (*x509.CertPool, error) {
 		KeyUsage: x509.KeyUsageCertSign}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	ca, _ := x509.ParseCertificate(caDER)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
@@ -301,22 +303,22 @@ func writeCertificate(dir string) (*x509.CertPool, error) {
 		KeyUsage: x509.KeyUsageDigitalSignature}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	crt := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	if err := os.WriteFile(filepath.Join(dir, "server.crt"), crt, 0o600); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "server.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
-	return pool, nil
+	return pool, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})), nil
 }
 
 // TLSConfig is a client configuration that trusts the server's CA.
