@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/gatehouse/gatehouse/discovery/verifier"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
 )
 
@@ -225,6 +226,26 @@ func checkConnectorSecret(secret string) error {
 		return fieldErr("secret", "is longer than %d bytes", maxConnectorSecretLen)
 	case !storage.ValidText(secret):
 		return fieldErr("secret", "is not valid UTF-8 or contains a NUL character")
+	}
+	return nil
+}
+
+// checkDirectory checks an LDAP connector as its login will use it (the
+// directory client's own rules: TLS unless on a loopback IP address,
+// filters that parse with their placeholders, attribute names), so that
+// a connector that cannot work is refused here rather than at every login.
+func checkDirectory(c storage.Connector) error {
+	cfg, err := oauth.DirectoryConfig(c)
+	if err != nil {
+		return fieldErr("ldap", "%v", err)
+	}
+	if cfg.BindDN != "" {
+		// The bind password is a secret, checked where it is set.
+		cfg.BindPassword = "set"
+	}
+	cfg.Timeout, cfg.ConnectTimeout = 0, 0 // checked with the policy
+	if err := cfg.Validate(); err != nil {
+		return fieldErr("ldap", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	return nil
 }

@@ -52,6 +52,9 @@ func cleanKind(c *storage.Connector) error {
 			return err
 		}
 		c.LDAP = l
+		if err := checkDirectory(*c); err != nil {
+			return err
+		}
 	default:
 		return fieldErr("kind", "%q: use oidc or ldap", c.Kind)
 	}

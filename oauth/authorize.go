@@ -269,7 +269,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, query string) {
 		s.loginPage(w, r, http.StatusTooManyRequests, query, username,
 			"Too many sign-in attempts. Wait "+retryAfterSeconds(te.RetryAfter)+" seconds and try again.")
 		return
-	case errors.Is(err, ErrHashBusy), errors.Is(err, storage.ErrUnavailable):
+	case errors.Is(err, ErrHashBusy), errors.Is(err, storage.ErrUnavailable), errors.Is(err, ErrDirectoryUnavailable):
 		w.Header().Set("Retry-After", "1")
 		s.loginPage(w, r, http.StatusServiceUnavailable, query, username, "The sign-in service is busy. Try again in a moment.")
 		return

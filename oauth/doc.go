@@ -20,6 +20,15 @@
 // hosts (federation_fetch.go), and mapped to a Gatehouse user or client.
 // The JWT bearer grant (RFC 7523, grant_jwt_bearer.go) is built on it.
 //
+// Connectors bring users of other identity providers in (design D14):
+// LinkIdentity ties an upstream identity to a Gatehouse user for both
+// kinds, and the refresh grant re-reads linked users through each kind's
+// UpstreamRereader. The LDAP kind (connector_ldap.go) checks a password
+// grant's or login form's credentials against the enabled directories
+// when the username has no local password, under the same throttle, with
+// package directory as its client.
+//
 // It does not own keys (package keys signs), the database (package
-// storage), or discovery documents (package discovery).
+// storage), discovery documents (package discovery), or the LDAP
+// conversation (package directory).
 package oauth

@@ -44,6 +44,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		json.NewEncoder(w).Encode(errorBody{Error: "temporarily_unavailable", Description: "The authorization server is busy. Retry later."})
 		return
 	}
+	if errors.Is(err, ErrDirectoryUnavailable) {
+		// An LDAP directory could not check the password: an outage, not
+		// a wrong password (RFC 6749 section 4.1.2.1's code, 503).
+		s.logger.WarnContext(r.Context(), "directory unavailable", "path", r.URL.Path, "err", err)
+		h.Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(errorBody{Error: "temporarily_unavailable", Description: "The user directory is temporarily unavailable. Retry later."})
+		return
+	}
 	if errors.Is(err, storage.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		s.logger.WarnContext(r.Context(), "storage unavailable", "path", r.URL.Path, "err", err)
 		h.Set("Retry-After", "5")
@@ -84,7 +93,8 @@ func outcome(err error) string {
 		return "ok"
 	case errors.As(err, &te):
 		return errThrottled.ErrorField
-	case errors.Is(err, ErrHashBusy) || errors.Is(err, storage.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, ErrHashBusy) || errors.Is(err, storage.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, ErrDirectoryUnavailable):
 		return "temporarily_unavailable"
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)

@@ -15,7 +15,9 @@ import (
 // attempt is counted in the store before the password is hashed, so that
 // no limit can be raced (design D5); a success, or an attempt whose
 // password was never checked, is taken back. Unknown and disabled users
-// cost one hash like a wrong password and get the same answer.
+// cost one hash like a wrong password and get the same answer. A username
+// with no local password is checked against the enabled LDAP connectors,
+// under the same reservation.
 func (s *fositeStore) Authenticate(ctx context.Context, username, password string) (string, error) {
 	name := NormalizeUsername(username)
 	st := stateFrom(ctx)
@@ -54,11 +56,24 @@ func FindUserByUsername(ctx context.Context, store UsernameGetter, username stri
 func (s *fositeStore) authenticate(ctx context.Context, username, password string) (string, error) {
 	u, err := FindUserByUsername(ctx, s.store, username)
 	if err == nil && u.PasswordHash == "" {
-		// A user provisioned by a connector has no password here: it
-		// fails as an unknown user does, after the same hash.
+		// A user provisioned by a connector has no password here: the
+		// directories below decide, or it fails as an unknown user does,
+		// after the same hash.
 		err = fmt.Errorf("user %s has no password: %w", u.ID, storage.ErrNotFound)
 	}
 	if errors.Is(err, storage.ErrNotFound) {
+		// No local password: the LDAP directories decide, if there are
+		// any (connector_ldap.go). A local user with a password never
+		// reaches them, so no directory entry can take a local account
+		// over.
+		user, found, err := s.directoryLogin(ctx, username, password)
+		if found || err != nil {
+			if err != nil {
+				return "", fmt.Errorf("authenticate: %w", err)
+			}
+			stateFrom(ctx).setUser(&user)
+			return user.ID, nil
+		}
 		if err := s.hasher.VerifyDummy(ctx, password); errors.Is(err, ErrHashBusy) {
 			return "", fmt.Errorf("authenticate: %w", err)
 		}

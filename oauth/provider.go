@@ -61,7 +61,7 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 	}
 	adapter := &fositeStore{store: store, hasher: hasher, now: cfg.Now, logger: cfg.Logger, issuer: cfg.Issuer,
 		refreshLifetime: cfg.RefreshTokenLifetime, familyLifetime: cfg.RefreshFamilyLifetime,
-		clients: newClientCache(cfg.ClientCacheTTL)}
+		clients: newClientCache(cfg.ClientCacheTTL), ldap: ldapKind{secrets: cfg.Secrets}}
 	adapter.throttle = &throttle{store: store, limits: cfg.Throttle, now: cfg.Now, logger: cfg.Logger, observer: cfg.Observer}
 	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, logger: cfg.Logger, obs: cfg.Observer,
 		pages: pageTemplates()}
@@ -72,7 +72,9 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 	s.assertions = &assertionAuth{store: adapter, fetcher: newJWKSFetcher(cfg.ClientJWKSTimeout, cfg.Now),
 		audiences: []string{strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/token", cfg.Issuer}, leeway: cfg.Leeway, now: cfg.Now, logger: cfg.Logger}
 	s.provider = newProvider(cfg, adapter, ring, s.assertions)
-	s.rereaders = map[string]UpstreamRereader{}
+	// The LDAP kind re-reads the directory (connector_ldap.go); it needs
+	// the secrets only to open a bind password.
+	s.rereaders = map[string]UpstreamRereader{storage.ConnectorLDAP: adapter.ldap}
 	if cfg.Secrets != nil {
 		s.upstream = newOIDCUpstream(cfg.Issuer, cfg.Secrets, cfg.Now)
 		s.rereaders[storage.ConnectorOIDC] = s.upstream

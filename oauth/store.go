@@ -33,6 +33,8 @@ type fositeStore struct {
 	refreshLifetime, familyLifetime time.Duration
 	// throttle counts password attempts (grant_password.go).
 	throttle *throttle
+	// ldap checks passwords of directory users (connector_ldap.go).
+	ldap ldapKind
 }
 
 // fositeStorage is what the composed handlers need of the storage

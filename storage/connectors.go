@@ -93,6 +93,13 @@ type LDAPSettings struct {
 	// escaped DN of the user.
 	GroupFilter        string `json:"group_filter,omitempty"`
 	GroupNameAttribute string `json:"group_name_attribute,omitempty"`
+	// CACert is PEM certificates that verify the directory's TLS
+	// certificate; empty: the system's roots.
+	CACert string `json:"ca_cert,omitempty"`
+	// RequireGroup admits only users in at least one group the role map
+	// names: at login, and at every refresh (a user removed from all of
+	// them cannot refresh).
+	RequireGroup bool `json:"require_group,omitempty"`
 }
 
 // IdentityLink ties an upstream identity (connector, upstream subject) to

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -80,6 +81,8 @@ type connectorFlags struct {
 	GroupBaseDN        string `name:"group-base-dn" group:"ldap" help:"LDAP: where groups are searched."`
 	GroupFilter        string `name:"group-filter" group:"ldap" help:"LDAP: filter with {dn}, e.g. (member={dn})."`
 	GroupNameAttribute string `name:"group-name-attribute" group:"ldap" help:"LDAP: group attribute mapped through --role-map."`
+	CACertFile         string `name:"ca-cert-file" group:"ldap" type:"path" help:"LDAP: PEM file of the CA certificates that verify the directory (default: the system's)."`
+	RequireGroup       *bool  `name:"require-group" negatable:"" group:"ldap" help:"LDAP: admit only users in a group --role-map names, at login and at every refresh."`
 
 	secretFlags
 }
@@ -91,18 +94,26 @@ func (f *connectorFlags) oidcGiven() bool {
 func (f *connectorFlags) ldapGiven() bool {
 	return f.URL != "" || f.StartTLS || f.InsecureNoTLS || f.BindDN != "" || f.UserBaseDN != "" || f.UserFilter != "" ||
 		f.SubjectAttribute != "" || f.EmailAttribute != "" || f.NameAttribute != "" || f.GroupBaseDN != "" ||
-		f.GroupFilter != "" || f.GroupNameAttribute != ""
+		f.GroupFilter != "" || f.GroupNameAttribute != "" || f.CACertFile != "" || f.RequireGroup != nil
 }
 
 func (f *connectorFlags) oidc() *storage.OIDCSettings {
 	return &storage.OIDCSettings{Issuer: f.Issuer, ClientID: f.ClientID, Scopes: f.Scopes, SubjectClaim: f.SubjectClaim}
 }
 
-func (f *connectorFlags) ldap() *storage.LDAPSettings {
-	return &storage.LDAPSettings{URL: f.URL, StartTLS: f.StartTLS, InsecureNoTLS: f.InsecureNoTLS, BindDN: f.BindDN,
+func (f *connectorFlags) ldap() (*storage.LDAPSettings, error) {
+	l := &storage.LDAPSettings{URL: f.URL, StartTLS: f.StartTLS, InsecureNoTLS: f.InsecureNoTLS, BindDN: f.BindDN,
 		UserBaseDN: f.UserBaseDN, UserFilter: f.UserFilter, SubjectAttribute: f.SubjectAttribute,
 		EmailAttribute: f.EmailAttribute, NameAttribute: f.NameAttribute, GroupBaseDN: f.GroupBaseDN,
-		GroupFilter: f.GroupFilter, GroupNameAttribute: f.GroupNameAttribute}
+		GroupFilter: f.GroupFilter, GroupNameAttribute: f.GroupNameAttribute, RequireGroup: deref(f.RequireGroup)}
+	if f.CACertFile != "" {
+		b, err := os.ReadFile(f.CACertFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-cert-file: %w", err)
+		}
+		l.CACert = string(b)
+	}
+	return l, nil
 }
 
 func printConnector(w io.Writer, c admin.Connector) {
@@ -113,8 +124,8 @@ func printConnector(w io.Writer, c admin.Connector) {
 		fmt.Fprintf(w, "issuer:\t%s\nclient id:\t%s\nscopes:\t%s\nsubject claim:\t%s\n", o.Issuer, o.ClientID, joinOr(o.Scopes), o.SubjectClaim)
 	}
 	if l := c.LDAP; l != nil {
-		fmt.Fprintf(w, "url:\t%s\nstart tls:\t%v\nbind dn:\t%s\nuser base dn:\t%s\nuser filter:\t%s\ngroup base dn:\t%s\ngroup filter:\t%s\n",
-			l.URL, l.StartTLS, l.BindDN, l.UserBaseDN, l.UserFilter, l.GroupBaseDN, l.GroupFilter)
+		fmt.Fprintf(w, "url:\t%s\nstart tls:\t%v\nbind dn:\t%s\nuser base dn:\t%s\nuser filter:\t%s\ngroup base dn:\t%s\ngroup filter:\t%s\nca cert:\t%v\nrequire group:\t%v\n",
+			l.URL, l.StartTLS, l.BindDN, l.UserBaseDN, l.UserFilter, l.GroupBaseDN, l.GroupFilter, l.CACert != "", l.RequireGroup)
 	}
 	var pairs []string
 	for k, v := range c.RoleMap {
@@ -160,7 +171,9 @@ func (c *connectorsCreateCmd) Run(ctx context.Context, e *cliEnv) error {
 		if c.oidcGiven() {
 			return fmt.Errorf("--kind ldap: the OIDC flags do not apply")
 		}
-		p.LDAP = c.ldap()
+		if p.LDAP, err = c.ldap(); err != nil {
+			return err
+		}
 	}
 	return c.withService(ctx, e, func(ctx context.Context, svc *admin.Service) error {
 		out, err := svc.CreateConnector(ctx, p)
@@ -269,7 +282,11 @@ func (c *connectorsUpdateCmd) Run(ctx context.Context, e *cliEnv) error {
 			if cur.LDAP == nil {
 				return fmt.Errorf("connector %s is %s: the LDAP flags do not apply", c.ID, cur.Kind)
 			}
-			l, n := *cur.LDAP, c.ldap()
+			n, err := c.ldap()
+			if err != nil {
+				return err
+			}
+			l := *cur.LDAP
 			for _, f := range []struct {
 				dst *string
 				v   string
@@ -282,6 +299,10 @@ func (c *connectorsUpdateCmd) Run(ctx context.Context, e *cliEnv) error {
 			}
 			l.StartTLS = l.StartTLS || n.StartTLS
 			l.InsecureNoTLS = l.InsecureNoTLS || n.InsecureNoTLS
+			l.CACert = cmpStr(n.CACert, l.CACert)
+			if c.RequireGroup != nil {
+				l.RequireGroup = *c.RequireGroup
+			}
 			p.LDAP = &l
 		}
 		out, err := svc.UpdateConnector(ctx, c.ID, p)

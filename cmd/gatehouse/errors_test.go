@@ -45,8 +45,9 @@ var rowsTestedElsewhere = map[string]string{
 	"JWT bearer assertion refused: untrusted or disabled issuer, bad signature or algorithm, wrong `typ` or audience, expired, too old, no `jti`, replayed, unknown or disabled subject": "TestJWTBearerGrant, TestJWTBearerUserSubject, oauth.TestVerifyTrusted",
 	"a trusted issuer's keys cannot be fetched and none are cached": "TestJWTBearerRequestErrors, oauth.TestVerifyTrustedSlowIssuer",
 	"client assertion (`private_key_jwt`) expired, not yet valid, living over an hour, replayed, wrong `aud`/`iss`/`sub`, no `jti`, unknown `kid`, bad signature, algorithm not allowed, or keys unreachable at its `jwks_uri`": "TestPrivateKeyJWTRefused, TestPrivateKeyJWTReplay, TestPrivateKeyJWTSlowKeys",
-	"password attempts past a throttle limit (see [Security](#security-password-guessing))":    "TestThrottleOwnerFromAnotherAddress, TestMetrics",
-	"password hashing at capacity: queue full, or the request's deadline passed while waiting": "TestPasswordHashingBounded",
+	"password attempts past a throttle limit (see [Security](#security-password-guessing))":                                                                                     "TestThrottleOwnerFromAnotherAddress, TestMetrics",
+	"password hashing at capacity: queue full, or the request's deadline passed while waiting":                                                                                  "TestPasswordHashingBounded",
+	"an LDAP directory down, silent past its timeout or refusing the service account, for a directory user's login or refresh (see [LDAP](#sign-in-against-an-ldap-directory))": "TestLDAPDirectoryDown, directory.TestUnavailable",
 }
 
 // TestTokenErrors is the RFC 6749 section 5.2 table (design D9): every row
