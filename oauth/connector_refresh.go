@@ -49,7 +49,7 @@ func (s *Server) rereadUpstream(r *http.Request, familyID string, u *storage.Use
 		id, next, err := rr.Reread(ctx, c, l)
 		if errors.Is(err, ErrUpstreamRevoked) {
 			s.logger.InfoContext(ctx, "refresh refused upstream", "connector", c.ID, "user_id", u.ID, "err", err)
-			s.revokeFamily(r, familyID)
+			s.revokeFamilyForSubject(r, familyID)
 			return fosite.ErrInvalidGrant.WithHintf("%s no longer vouches for the user; sign in again.", c.Name)
 		}
 		if err != nil {
@@ -57,7 +57,7 @@ func (s *Server) rereadUpstream(r *http.Request, familyID string, u *storage.Use
 			return fmt.Errorf("refresh: connector %s: %w: %w", c.ID, storage.ErrUnavailable, err)
 		}
 		if id.Subject != l.Subject {
-			s.revokeFamily(r, familyID)
+			s.revokeFamilyForSubject(r, familyID)
 			return fosite.ErrInvalidGrant.WithHintf("%s answered for another user; sign in again.", c.Name)
 		}
 		now := s.now().UTC()

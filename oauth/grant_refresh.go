@@ -85,7 +85,22 @@ func (s *Server) revokeFamily(r *http.Request, familyID string) {
 	if err := s.adapter.RevokeRefreshToken(ctx, familyID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		s.logger.ErrorContext(ctx, "revoke refresh family", "family_id", familyID, "err", err)
 	}
-	if err := s.adapter.RevokeAccessToken(ctx, familyID); err != nil {
-		s.logger.ErrorContext(ctx, "deny refresh family", "family_id", familyID, "err", err)
+	s.denyFamily(r, familyID)
+}
+
+// revokeFamilyForSubject revokes a family because its user was removed or
+// disabled upstream (reason RevokedSubject, as when an operator disables
+// the user), and denies its access tokens.
+func (s *Server) revokeFamilyForSubject(r *http.Request, familyID string) {
+	ctx := r.Context()
+	if err := s.store.RevokeRefreshFamily(ctx, familyID, storage.RevokedSubject, s.now().UTC()); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		s.logger.ErrorContext(ctx, "revoke refresh family", "family_id", familyID, "err", err)
+	}
+	s.denyFamily(r, familyID)
+}
+
+func (s *Server) denyFamily(r *http.Request, familyID string) {
+	if err := s.adapter.RevokeAccessToken(r.Context(), familyID); err != nil {
+		s.logger.ErrorContext(r.Context(), "deny refresh family", "family_id", familyID, "err", err)
 	}
 }

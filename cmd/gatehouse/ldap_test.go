@@ -194,8 +194,9 @@ func TestLDAPPasswordGrant(t *testing.T) {
 		t.Errorf("refresh after removal from the directory: %d %v; want 400 invalid_grant", status, body)
 	}
 	f, _, err := ts.app.store.GetRefreshFamily(ctx, strings.Split(rt, ".")[1])
-	if err != nil || f.RevokedAt.IsZero() {
-		t.Errorf("family after removal: %+v, %v; want revoked", f.RevokedReason, err)
+	if err != nil || f.RevokedAt.IsZero() || f.RevokedReason != storage.RevokedSubject {
+		t.Errorf("family after removal: revoked at %v for %q, %v; want revoked for %q (the user, not a replay)",
+			f.RevokedAt, f.RevokedReason, err, storage.RevokedSubject)
 	}
 	if _, ib := ts.post(t, "/oauth2/introspect", url.Values{"token": {at}}, "app", secret); ib["active"] != false {
 		t.Errorf("access token of the revoked family: %v; want inactive", ib)
