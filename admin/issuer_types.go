@@ -26,10 +26,13 @@ type TrustedIssuer struct {
 	RolesClaim string            `json:"roles_claim"`
 	RoleMap    map[string]string `json:"role_map"`
 	// MaxTokenAgeSeconds bounds now - iat of an accepted token.
-	MaxTokenAgeSeconds int64     `json:"max_token_age_seconds"`
-	Disabled           bool      `json:"disabled"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
+	MaxTokenAgeSeconds int64 `json:"max_token_age_seconds"`
+	// Provision lets a token whose subject names no user create one
+	// (subject_type "user" only); off by default.
+	Provision bool      `json:"provision"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // TrustedIssuerParams registers a trusted issuer.
@@ -45,6 +48,7 @@ type TrustedIssuerParams struct {
 	RolesClaim         string            `json:"roles_claim,omitempty"`
 	RoleMap            map[string]string `json:"role_map,omitempty"`
 	MaxTokenAgeSeconds int64             `json:"max_token_age_seconds,omitempty"`
+	Provision          bool              `json:"provision,omitempty"`
 	Disabled           bool              `json:"disabled,omitempty"`
 }
 
@@ -59,5 +63,6 @@ type TrustedIssuerPatch struct {
 	RolesClaim         *string            `json:"roles_claim,omitempty"`
 	RoleMap            *map[string]string `json:"role_map,omitempty"`
 	MaxTokenAgeSeconds *int64             `json:"max_token_age_seconds,omitempty"`
+	Provision          *bool              `json:"provision,omitempty"`
 	Disabled           *bool              `json:"disabled,omitempty"`
 }

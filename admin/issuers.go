@@ -36,7 +36,7 @@ func (s *Service) issuerView(ti storage.TrustedIssuer) TrustedIssuer {
 		ID: ti.ID, Issuer: ti.Issuer, JWKSURI: ti.JWKSURI, Audiences: nonNil(ti.Audiences),
 		Algorithms: nonNil(ti.Algorithms), SubjectClaim: ti.SubjectClaim, SubjectType: ti.SubjectType,
 		RolesClaim: ti.RolesClaim, RoleMap: maps.Clone(ti.RoleMap),
-		MaxTokenAgeSeconds: int64(ti.MaxTokenAge / time.Second), Disabled: ti.Disabled,
+		MaxTokenAgeSeconds: int64(ti.MaxTokenAge / time.Second), Provision: ti.Provision, Disabled: ti.Disabled,
 		CreatedAt: ti.CreatedAt.UTC(), UpdatedAt: ti.UpdatedAt.UTC(),
 	}
 	if v.RoleMap == nil {
@@ -111,6 +111,10 @@ func (s *Service) checkIssuerSpec(p TrustedIssuerParams) (storage.TrustedIssuer,
 		return ti, fieldErr("max_token_age_seconds", "must be 0 (the server default, %v) or between 1 and %d", oauth.DefaultMaxTokenAge, int64(MaxTokenAge/time.Second))
 	}
 	ti.MaxTokenAge = time.Duration(p.MaxTokenAgeSeconds) * time.Second
+	if p.Provision && ti.SubjectType != storage.SubjectUser {
+		return ti, fieldErr("provision", "applies to subject_type %q only: clients are never created from a token", storage.SubjectUser)
+	}
+	ti.Provision = p.Provision
 	ti.Disabled = p.Disabled
 	return ti, nil
 }
@@ -210,7 +214,7 @@ func (s *Service) CreateTrustedIssuer(ctx context.Context, p TrustedIssuerParams
 
 func (s *Service) auditIssuer(ctx context.Context, action string, ti storage.TrustedIssuer) {
 	s.audit(ctx, action, "trusted_issuer", ti.ID, "issuer", ti.Issuer, "jwks_uri", ti.JWKSURI, "audiences", ti.Audiences,
-		"algorithms", ti.Algorithms, "subject_claim", ti.SubjectClaim, "subject_type", ti.SubjectType,
+		"algorithms", ti.Algorithms, "subject_claim", ti.SubjectClaim, "subject_type", ti.SubjectType, "provision", ti.Provision,
 		"roles_claim", ti.RolesClaim, "role_map", ti.RoleMap, "max_token_age", ti.MaxTokenAge.String(), "disabled", ti.Disabled)
 }
 
@@ -266,7 +270,7 @@ func (s *Service) UpdateTrustedIssuer(ctx context.Context, id string, p TrustedI
 		want := TrustedIssuerParams{Issuer: cur.Issuer, JWKSURI: cur.JWKSURI, Audiences: cur.Audiences,
 			Algorithms: cur.Algorithms, SubjectClaim: cur.SubjectClaim, SubjectType: cur.SubjectType,
 			RolesClaim: cur.RolesClaim, RoleMap: cur.RoleMap, MaxTokenAgeSeconds: int64(cur.MaxTokenAge / time.Second),
-			Disabled: cur.Disabled}
+			Provision: cur.Provision, Disabled: cur.Disabled}
 		setIf(&want.Issuer, p.Issuer)
 		setIf(&want.JWKSURI, p.JWKSURI)
 		setIf(&want.Audiences, p.Audiences)
@@ -276,6 +280,7 @@ func (s *Service) UpdateTrustedIssuer(ctx context.Context, id string, p TrustedI
 		setIf(&want.RolesClaim, p.RolesClaim)
 		setIf(&want.RoleMap, p.RoleMap)
 		setIf(&want.MaxTokenAgeSeconds, p.MaxTokenAgeSeconds)
+		setIf(&want.Provision, p.Provision)
 		setIf(&want.Disabled, p.Disabled)
 		ti, err := s.checkIssuerSpec(want)
 		if err != nil {

@@ -4,7 +4,8 @@
 -- finds its row), an optional explicit jwks_uri, the accepted audiences and
 -- algorithms, how a token's subject maps to a Gatehouse user or client,
 -- where its roles are and the allow-list mapping them to Gatehouse roles,
--- and the maximum token age. Durations are bigint nanoseconds. No sequence,
+-- whether an unknown user subject may be provisioned (off by default), and
+-- the maximum token age. Durations are bigint nanoseconds. No sequence,
 -- no trigger, no foreign key.
 
 CREATE TABLE trusted_issuers (
@@ -18,6 +19,7 @@ CREATE TABLE trusted_issuers (
     roles_claim      text        NOT NULL DEFAULT '',
     role_map         jsonb       NOT NULL DEFAULT '{}',
     max_token_age_ns bigint      NOT NULL DEFAULT 0,
+    provision        boolean     NOT NULL DEFAULT false,
     disabled         boolean     NOT NULL DEFAULT false,
     created_at       timestamptz NOT NULL,
     updated_at       timestamptz NOT NULL,

@@ -3,6 +3,7 @@ package oauth
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -145,7 +146,9 @@ func subjectOf(c *verifier.Claims, claim string) (string, error) {
 }
 
 // mapSubject finds the enabled Gatehouse user (by username) or client (by
-// id) that id's subject names. Users are never created here.
+// id) that id's subject names. A user subject that names nobody creates a
+// user when the issuer provisions (provisionUser); clients are never
+// created.
 func (s *Server) mapSubject(ctx context.Context, id *ExternalIdentity) error {
 	unknown := fosite.ErrInvalidGrant.WithHint("The assertion's subject is not known to Gatehouse.")
 	switch id.Issuer.SubjectType {
@@ -162,6 +165,9 @@ func (s *Server) mapSubject(ctx context.Context, id *ExternalIdentity) error {
 		id.ClientID = c.ID
 	default:
 		u, err := FindUserByUsername(ctx, s.store, id.Subject)
+		if errors.Is(err, storage.ErrNotFound) && id.Issuer.Provision {
+			u, err = s.provisionUser(ctx, id)
+		}
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
 			return unknown
@@ -173,6 +179,31 @@ func (s *Server) mapSubject(ctx context.Context, id *ExternalIdentity) error {
 		id.UserID = u.ID
 	}
 	return nil
+}
+
+// provisionUser creates the user a provisioning issuer's subject names:
+// that username (normalised as at login), no password (the password grant
+// treats it as unknown), no roles of its own (the token's come from the
+// issuer's role map), and the issuer recorded in the audit log. Of
+// concurrent first tokens of one subject exactly one creates the user (the
+// username is unique); the others read it.
+func (s *Server) provisionUser(ctx context.Context, id *ExternalIdentity) (storage.User, error) {
+	name := NormalizeUsername(id.Subject)
+	if name == "" {
+		return storage.User{}, fmt.Errorf("provision: empty username: %w", storage.ErrNotFound)
+	}
+	now := s.now().UTC()
+	u := storage.User{ID: "u-" + strings.ToLower(rand.Text()), Username: name,
+		CreatedAt: now, UpdatedAt: now}
+	err := s.store.CreateUser(ctx, u)
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		return FindUserByUsername(ctx, s.store, id.Subject)
+	}
+	if err != nil {
+		return storage.User{}, fmt.Errorf("provision user: %w", err)
+	}
+	s.logger.InfoContext(ctx, "user provisioned from a trusted issuer", "user_id", u.ID, "issuer", id.Issuer.ID)
+	return u, nil
 }
 
 // unverifiedIssuer reads "iss" from a compact JWS without verifying it,

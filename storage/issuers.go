@@ -44,9 +44,13 @@ type TrustedIssuer struct {
 	// MaxTokenAge bounds now - iat of an accepted token; zero means the
 	// server's default.
 	MaxTokenAge time.Duration
-	Disabled    bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Provision lets a token whose subject names no Gatehouse user create
+	// one (SubjectUser only): a user with that username, no password and
+	// no roles of its own. Off by default: an unknown subject is refused.
+	Provision bool
+	Disabled  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // TrustedIssuerStore keeps trusted issuers.

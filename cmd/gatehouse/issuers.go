@@ -39,11 +39,13 @@ type issuerFields struct {
 	RolesClaim   *string           `name:"roles-claim" help:"Claim path of its roles: realm_access.roles, groups, or a quoted URL claim '\"https://example.com/roles\"'."`
 	RoleMap      map[string]string `name:"role-map" mapsep:"none" placeholder:"UPSTREAM=ROLE" help:"Map an upstream role to a Gatehouse role (repeatable); unmapped roles are dropped."`
 	MaxTokenAge  *time.Duration    `name:"max-token-age" help:"Refuse tokens issued longer ago than this (1s to 24h); 0 means the server default (1h)."`
+	Provision    *bool             `name:"provision" help:"A token whose subject names no user creates one (no password, no roles of its own); subject type user only. Default false."`
 }
 
 func (f issuerFields) patch() (admin.TrustedIssuerPatch, error) {
 	p := admin.TrustedIssuerPatch{Issuer: f.IssuerURL, JWKSURI: f.JWKSURI, Audiences: (*[]string)(f.Audiences),
-		Algorithms: (*[]string)(f.Algorithms), SubjectClaim: f.SubjectClaim, SubjectType: f.SubjectType, RolesClaim: f.RolesClaim}
+		Algorithms: (*[]string)(f.Algorithms), SubjectClaim: f.SubjectClaim, SubjectType: f.SubjectType, RolesClaim: f.RolesClaim,
+		Provision: f.Provision}
 	if f.RoleMap != nil {
 		m := maps.Clone(f.RoleMap)
 		p.RoleMap = &m
@@ -86,7 +88,7 @@ func (c *issuersCreateCmd) Run(ctx context.Context, e *cliEnv) error {
 			ID: c.ID, Issuer: deref(p.Issuer), JWKSURI: deref(p.JWKSURI), Audiences: deref(p.Audiences),
 			Algorithms: deref(p.Algorithms), SubjectClaim: deref(p.SubjectClaim), SubjectType: deref(p.SubjectType),
 			RolesClaim: deref(p.RolesClaim), RoleMap: deref(p.RoleMap), MaxTokenAgeSeconds: deref(p.MaxTokenAgeSeconds),
-			Disabled: c.Disabled,
+			Provision: deref(p.Provision), Disabled: c.Disabled,
 		})
 		if err != nil {
 			return cliError(err)
@@ -174,7 +176,11 @@ func printIssuer(w io.Writer, ti admin.TrustedIssuer) {
 	fmt.Fprintf(w, "issuer_id:\t%s\nissuer:\t%s\nstatus:\t%s\njwks_uri:\t%s\naudiences:\t%s\nalgorithms:\t%s\n",
 		ti.ID, ti.Issuer, status(ti.Disabled), orText(ti.JWKSURI, "from discovery"), orText(joinOr(ti.Audiences), "Gatehouse's issuer and token endpoint"),
 		orText(joinOr(ti.Algorithms), "ES256,ES384,RS256,PS256,EdDSA"))
-	fmt.Fprintf(w, "subject:\t%s claim names a %s\nroles claim:\t%s\n", ti.SubjectClaim, ti.SubjectType, orDash(ti.RolesClaim))
+	provision := "no: an unknown subject is refused"
+	if ti.Provision {
+		provision = "yes: an unknown subject becomes a new user"
+	}
+	fmt.Fprintf(w, "subject:\t%s claim names a %s\nprovision:\t%s\nroles claim:\t%s\n", ti.SubjectClaim, ti.SubjectType, provision, orDash(ti.RolesClaim))
 	for _, k := range slices.Sorted(maps.Keys(ti.RoleMap)) {
 		fmt.Fprintf(w, "role %s:\t%s\n", k, ti.RoleMap[k])
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -341,5 +342,87 @@ func TestJWTBearerReplayRacePostgres(t *testing.T) {
 		if statuses[200] != 1 || statuses[400] != racers-1 {
 			t.Errorf("assertion %d presented %d times at once: statuses %v; want one 200 and %d 400", i, racers, statuses, racers-1)
 		}
+	}
+}
+
+// TestJWTBearerProvisioning, on PostgreSQL: an unknown user subject is
+// refused while the issuer does not provision (the default) and creates
+// nothing; once it provisions, concurrent first tokens of one subject
+// create exactly one user, with no password and no roles of its own, and
+// every token names it with the issuer's mapped roles. A client subject is
+// never provisioned.
+func TestJWTBearerProvisioning(t *testing.T) {
+	j := newJWTBearer(t, withPostgres(pgtest.URL(t)))
+	ctx := context.Background()
+	j.st.setService("newcomer", zitadelService{"s3cret-5", []string{j.tokenURL}, []string{"gh-audit", "gh-unknown"}})
+	subj := storage.SubjectUser
+	if _, err := j.adminSvc.UpdateTrustedIssuer(ctx, "zitadel", admin.TrustedIssuerPatch{SubjectType: &subj}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := j.grant(t, j.assertion(t, "newcomer"), "broker", j.broker); resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("unknown subject without provisioning = %d %v; want 400 invalid_grant", resp.StatusCode, body)
+	}
+	if _, err := j.ts.app.store.GetUserByUsername(ctx, "newcomer"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("user after a refused grant: %v; want none created", err)
+	}
+
+	on := true
+	if _, err := j.adminSvc.UpdateTrustedIssuer(ctx, "zitadel", admin.TrustedIssuerPatch{Provision: &on}); err != nil {
+		t.Fatal(err)
+	}
+	const racers = 8
+	assertions := make([]string, racers)
+	for i := range assertions {
+		assertions[i] = j.assertion(t, "newcomer")
+	}
+	subs := make([]string, racers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range racers {
+		wg.Go(func() {
+			<-start
+			resp, body := j.grant(t, assertions[i], "broker", j.broker)
+			if resp.StatusCode != 200 {
+				t.Errorf("first token %d of a provisioned subject = %d %v; want 200", i, resp.StatusCode, body)
+				return
+			}
+			_, claims := jwtParts(t, body["access_token"].(string))
+			subs[i], _ = claims["sub"].(string)
+			if roles := strs(claims["roles"]); !slices.Equal(roles, []string{"auditor"}) {
+				t.Errorf("roles = %v; want [auditor] (mapped; the user has none of its own)", roles)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	u, err := j.ts.app.store.GetUserByUsername(ctx, "newcomer")
+	if err != nil {
+		t.Fatalf("provisioned user: %v", err)
+	}
+	for i, s := range subs {
+		if s != u.ID {
+			t.Errorf("token %d names %q; want the one provisioned user %q", i, s, u.ID)
+		}
+	}
+	if u.PasswordHash != "" || len(u.Roles) != 0 || u.Disabled {
+		t.Errorf("provisioned user %+v; want no password, no roles, enabled", u)
+	}
+	users, err := j.ts.app.store.ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(slices.DeleteFunc(users, func(x storage.User) bool { return x.Username != "newcomer" })); n != 1 {
+		t.Errorf("%d users named newcomer after %d concurrent first tokens; want 1", n, racers)
+	}
+	// No password: the password grant does not know the user.
+	pw := j.ts.addClient(t, storage.Client{ID: "pw-app", Name: "pw-app", GrantTypes: []string{"password"}, Scopes: []string{"read"}})
+	if resp, body := j.ts.post(t, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"newcomer"}, "password": {"any-password-1"}}, "pw-app", pw); resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+		t.Errorf("password grant for a provisioned user = %d %v; want 400 invalid_grant", resp.StatusCode, body)
+	}
+
+	client := storage.SubjectClient
+	var fe *admin.FieldError
+	if _, err := j.adminSvc.UpdateTrustedIssuer(ctx, "zitadel", admin.TrustedIssuerPatch{SubjectType: &client}); !errors.As(err, &fe) || fe.Field != "provision" {
+		t.Errorf("provisioning clients: %v; want a field error on provision", err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 const issuerColumns = `id, issuer, jwks_uri, audiences, algorithms, subject_claim, subject_type,
-	roles_claim, role_map, max_token_age_ns, disabled, created_at, updated_at`
+	roles_claim, role_map, max_token_age_ns, provision, disabled, created_at, updated_at`
 
 func scanIssuer(row pgx.Row) (storage.TrustedIssuer, error) {
 	var (
@@ -21,7 +21,7 @@ func scanIssuer(row pgx.Row) (storage.TrustedIssuer, error) {
 		age     int64
 	)
 	err := row.Scan(&ti.ID, &ti.Issuer, &ti.JWKSURI, &ti.Audiences, &ti.Algorithms, &ti.SubjectClaim,
-		&ti.SubjectType, &ti.RolesClaim, &roleMap, &age, &ti.Disabled, &ti.CreatedAt, &ti.UpdatedAt)
+		&ti.SubjectType, &ti.RolesClaim, &roleMap, &age, &ti.Provision, &ti.Disabled, &ti.CreatedAt, &ti.UpdatedAt)
 	if err != nil {
 		return storage.TrustedIssuer{}, err
 	}
@@ -52,7 +52,7 @@ func issuerArgs(ti storage.TrustedIssuer) ([]any, error) {
 		}
 	}
 	return []any{ti.ID, ti.Issuer, ti.JWKSURI, list(ti.Audiences), list(ti.Algorithms), ti.SubjectClaim,
-		ti.SubjectType, ti.RolesClaim, roleMap, int64(ti.MaxTokenAge), ti.Disabled, ti.CreatedAt, ti.UpdatedAt}, nil
+		ti.SubjectType, ti.RolesClaim, roleMap, int64(ti.MaxTokenAge), ti.Provision, ti.Disabled, ti.CreatedAt, ti.UpdatedAt}, nil
 }
 
 func (s *Store) getIssuer(ctx context.Context, op, where, arg string) (storage.TrustedIssuer, error) {
@@ -92,7 +92,7 @@ func (s *Store) CreateTrustedIssuer(ctx context.Context, ti storage.TrustedIssue
 	}
 	defer release()
 	_, err = q.Exec(ctx, `INSERT INTO trusted_issuers (`+issuerColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, args...)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, args...)
 	if err != nil {
 		return s.wrap(err, op)
 	}
@@ -112,7 +112,7 @@ func (s *Store) UpdateTrustedIssuer(ctx context.Context, id string, fn func(stor
 			}
 			_, err = tx.Exec(ctx, `UPDATE trusted_issuers SET issuer = $2, jwks_uri = $3, audiences = $4,
 				algorithms = $5, subject_claim = $6, subject_type = $7, roles_claim = $8, role_map = $9,
-				max_token_age_ns = $10, disabled = $11, created_at = $12, updated_at = $13
+				max_token_age_ns = $10, provision = $11, disabled = $12, created_at = $13, updated_at = $14
 				WHERE id = $1`, args...)
 			return err
 		})

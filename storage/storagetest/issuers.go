@@ -36,7 +36,7 @@ func equalIssuer(a, b storage.TrustedIssuer) bool {
 	return a.ID == b.ID && a.Issuer == b.Issuer && a.JWKSURI == b.JWKSURI &&
 		slices.Equal(a.Audiences, b.Audiences) && slices.Equal(a.Algorithms, b.Algorithms) &&
 		a.SubjectClaim == b.SubjectClaim && a.SubjectType == b.SubjectType && a.RolesClaim == b.RolesClaim &&
-		maps.Equal(a.RoleMap, b.RoleMap) && a.MaxTokenAge == b.MaxTokenAge && a.Disabled == b.Disabled &&
+		maps.Equal(a.RoleMap, b.RoleMap) && a.MaxTokenAge == b.MaxTokenAge && a.Provision == b.Provision && a.Disabled == b.Disabled &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt)
 }
 
@@ -91,13 +91,13 @@ func testTrustedIssuers(t *testing.T, s storage.Store) {
 	}), boom)
 	wantErr(t, "UpdateTrustedIssuer(unknown)", s.UpdateTrustedIssuer(ctx, "nope", func(ti storage.TrustedIssuer) (storage.TrustedIssuer, error) { return ti, nil }), storage.ErrNotFound)
 	mustNil(t, "UpdateTrustedIssuer", s.UpdateTrustedIssuer(ctx, "ti-b", func(ti storage.TrustedIssuer) (storage.TrustedIssuer, error) {
-		ti.Disabled = true
+		ti.Disabled, ti.Provision = true, true
 		ti.RoleMap = map[string]string{"ci-deployer": "deployer"}
 		ti.Issuer = "https://ci.example/v2"
 		return ti, nil
 	}))
 	gotB, _ = s.GetTrustedIssuerByIssuer(ctx, "https://ci.example/v2")
-	if gotB.ID != "ti-b" || !gotB.Disabled || gotB.RoleMap["ci-deployer"] != "deployer" {
+	if gotB.ID != "ti-b" || !gotB.Disabled || !gotB.Provision || gotB.RoleMap["ci-deployer"] != "deployer" {
 		t.Fatalf("after UpdateTrustedIssuer: %+v", gotB)
 	}
 
