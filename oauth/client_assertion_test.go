@@ -22,6 +22,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/keys/keystest"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/storage/memory"
 )
@@ -61,17 +62,7 @@ func postForm(ctx context.Context, h http.HandlerFunc, form url.Values) (int, ma
 
 func signAssertion(t testing.TB, k *ecdsa.PrivateKey, claims map[string]any) string {
 	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(claims)
-	jws, err := signer.Sign(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := jws.CompactSerialize()
-	return out
+	return keystest.SignJWT(t, jose.ES256, k, claims, "kid", "k1")
 }
 
 // FuzzClientAssertion sends arbitrary client assertions (RFC 7523 section

@@ -24,6 +24,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/keys/keystest"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/storage/memory"
 )
@@ -85,21 +86,7 @@ func (f *fedIssuer) sign(t *testing.T, claims map[string]any) string {
 
 func signWith(t *testing.T, key *ecdsa.PrivateKey, kid string, claims map[string]any) string {
 	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return keystest.SignJWT(t, jose.ES256, key, claims, "kid", kid, "typ", "JWT")
 }
 
 func b64JSON(v any) string {

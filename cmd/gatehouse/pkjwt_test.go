@@ -27,6 +27,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse/gatehouse/keys/keystest"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/storage/postgres/pgtest"
@@ -65,24 +66,11 @@ func keyPair(t testing.TB, k crypto.Signer, kid string, alg jose.SignatureAlgori
 // sign makes a compact JWS of claims with k, its kid in the header.
 func (k clientKeyPair) sign(t testing.TB, claims map[string]any) string {
 	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT")
+	header := []string{"typ", "JWT"}
 	if k.kid != "" {
-		opts = opts.WithHeader(jose.HeaderKey("kid"), k.kid)
+		header = append(header, "kid", k.kid)
 	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := s.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return keystest.SignJWT(t, k.alg, k.key, claims, header...)
 }
 
 var jtiCounter atomic.Int64
@@ -325,14 +313,7 @@ func TestPrivateKeyJWTRefused(t *testing.T) {
 // public JWK Set: the algorithm-confusion attack (RFC 8725 section 2.1).
 func hmacAssertion(t *testing.T, key []byte, claims map[string]any) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, _ := s.Sign(payload)
-	out, _ := jws.CompactSerialize()
-	return out
+	return keystest.SignJWT(t, jose.HS256, key, claims, "kid", "k1")
 }
 
 // TestPrivateKeyJWTReplay: an assertion is accepted once (RFC 7523 section

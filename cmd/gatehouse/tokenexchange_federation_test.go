@@ -17,6 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse/gatehouse/discovery/verifier"
+	"github.com/gatehouse/gatehouse/keys/keystest"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/storage/postgres/pgtest"
@@ -204,11 +205,8 @@ func TestTokenExchangeIssuerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := must(rsa.GenerateKey(rand.Reader, 2048))
-	signer := must(jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}},
-		(&jose.SignerOptions{}).WithType("JWT")))
-	payload := must(json.Marshal(map[string]any{"iss": down.URL, "sub": "alice", "aud": es.issuer, "jti": "j1",
-		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}))
-	token := must(must(signer.Sign(payload)).CompactSerialize())
+	token := keystest.SignJWT(t, jose.RS256, key, map[string]any{"iss": down.URL, "sub": "alice", "aud": es.issuer,
+		"jti": "j1", "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}, "kid", "k1", "typ", "JWT")
 
 	resp, body := es.post(t, "/oauth2/token", exchangeForm(token, "audience", "inventory"), "orders", es.secrets["orders"])
 	if resp.StatusCode != 503 || body["error"] != "temporarily_unavailable" || resp.Header.Get("Retry-After") == "" || body["access_token"] != nil {

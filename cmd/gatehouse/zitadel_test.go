@@ -22,6 +22,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/gatehouse/gatehouse/keys/keystest"
 )
 
 // This file is the test harness of an OpenID provider nobody here wrote:
@@ -166,24 +168,11 @@ func resignToken(t *testing.T, token string) string {
 		t.Fatal(err)
 	}
 	kid, _ := header["kid"].(string)
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return keystest.SignJWS(t, jose.RS256, key, payload, "kid", kid, "typ", "JWT")
 }
 
 // algConfused mounts the algorithm-confusion attacks (RFC 8725 section

@@ -3,8 +3,9 @@
 // serves keys.KeyStore runs it with keystest.Run(t, newStore). It checks
 // that instances agree on the keys, that rotation happens once however many
 // instances ask, that a restart keeps verifying earlier tokens, and that a
-// wrong master secret changes nothing. It is one file of about 440 lines
-// on purpose: one suite, whose cases share its fixtures and clock.
+// wrong master secret changes nothing. The suite is one file on purpose:
+// its cases share its fixtures and clock. SignJWS and SignJWT (jws.go) sign
+// what clients and other issuers send, for the tests of other packages.
 package keystest
 
 import (
