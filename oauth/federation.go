@@ -181,6 +181,25 @@ func (s *Server) mapSubject(ctx context.Context, id *ExternalIdentity) error {
 	return nil
 }
 
+// assertionKindTrusted is the namespace of trusted issuers' tokens among
+// the store's used assertions (storage.AssertionDigest): one for the JWT
+// bearer grant and token exchange, so that a token is accepted once
+// whichever grant it is presented to.
+const assertionKindTrusted = "trusted_token"
+
+// useTrusted records the jti of a verified trusted issuer's token, after
+// every other check of the grant passed, and is storage.ErrAlreadyExists
+// when it was used before. It is kept until the token can no longer be
+// accepted: its exp, or sooner when the issuer's maximum age ends first,
+// plus the leeway verifyTrusted allows.
+func (s *Server) useTrusted(ctx context.Context, id ExternalIdentity, now time.Time) error {
+	until := id.ExpiresAt
+	if maxAge := cmp.Or(id.Issuer.MaxTokenAge, s.cfg.MaxTokenAge); id.IssuedAt.Add(maxAge).Before(until) {
+		until = id.IssuedAt.Add(maxAge)
+	}
+	return s.store.UseAssertion(ctx, storage.AssertionDigest(assertionKindTrusted, id.Issuer.Issuer, id.JTI), until.Add(s.cfg.Leeway), now)
+}
+
 // provisionUser creates the user a provisioning issuer's subject names:
 // that username (normalised as at login), no password (the password grant
 // treats it as unknown), no roles of its own (the token's come from the

@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,10 +16,6 @@ import (
 // GrantTypeJWTBearer is the JWT bearer authorization grant (RFC 7523
 // section 2.1).
 const GrantTypeJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-
-// assertionKindJWTBearer is the jti namespace of the grant's assertions
-// (storage.AssertionDigest).
-const assertionKindJWTBearer = "jwt_bearer"
 
 // checkJWTBearerRequest checks the grant's one parameter before fosite
 // sees the request (RFC 7523 section 2.1: "assertion" is REQUIRED and
@@ -95,14 +90,7 @@ func (s *Server) jwtBearerClaims(ctx context.Context, form url.Values, ar fosite
 	}
 	sess.JWTClaims.Extra[claimRoles] = merged
 
-	// The jti is kept until the assertion can no longer be accepted: its
-	// exp, or sooner when its maximum age ends first, plus the leeway.
-	until := id.ExpiresAt
-	if maxAge := cmp.Or(id.Issuer.MaxTokenAge, s.cfg.MaxTokenAge); id.IssuedAt.Add(maxAge).Before(until) {
-		until = id.IssuedAt.Add(maxAge)
-	}
-	until = until.Add(s.cfg.Leeway)
-	err = s.store.UseAssertion(ctx, storage.AssertionDigest(assertionKindJWTBearer, id.Issuer.Issuer, id.JTI), until, now)
+	err = s.useTrusted(ctx, id, now)
 	switch {
 	case errors.Is(err, storage.ErrAlreadyExists):
 		return fosite.ErrInvalidGrant.WithHint("The assertion was already used.")

@@ -29,10 +29,6 @@ func subjectTokenTypes() []string {
 	return []string{TokenTypeAccessToken, TokenTypeJWT, TokenTypeIDToken}
 }
 
-// assertionKindExchange is the namespace of external subject tokens in the
-// store's used assertions (storage.AssertionDigest).
-const assertionKindExchange = "token_exchange"
-
 // claimActor is RFC 8693 section 4.1's actor claim.
 const claimActor = "act"
 
@@ -267,7 +263,7 @@ func (s *Server) externalExchangeClaims(ctx context.Context, ar fosite.AccessReq
 	if err := grantExchange(ar, c, id.Scopes, len(id.Scopes) > 0); err != nil {
 		return err
 	}
-	err = s.store.UseAssertion(ctx, storage.AssertionDigest(assertionKindExchange, id.Issuer.Issuer, id.JTI), id.ExpiresAt, now)
+	err = s.useTrusted(ctx, id, now)
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		return errExternalSubject
 	} else if err != nil {

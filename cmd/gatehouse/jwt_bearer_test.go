@@ -426,3 +426,32 @@ func TestJWTBearerProvisioning(t *testing.T) {
 		t.Errorf("provisioning clients: %v; want a field error on provision", err)
 	}
 }
+
+// TestTrustedTokenUsedOnce: a trusted issuer's token is accepted once,
+// whichever grant it is presented to (RFC 7523 section 3 item 7): the JWT
+// bearer grant and token exchange share one record of used tokens.
+func TestTrustedTokenUsedOnce(t *testing.T) {
+	j := newJWTBearer(t, nil)
+	ex := j.ts.addClient(t, storage.Client{ID: "exchanger", Name: "exchanger", GrantTypes: []string{oauth.GrantTypeTokenExchange},
+		Scopes: []string{"read"}, Audiences: []string{"deploy-api"}})
+	exchange := func(token string) (*http.Response, map[string]any) {
+		return j.ts.post(t, "/oauth2/token", url.Values{"grant_type": {oauth.GrantTypeTokenExchange}, "subject_token": {token},
+			"subject_token_type": {oauth.TokenTypeJWT}, "audience": {"deploy-api"}}, "exchanger", ex)
+	}
+
+	first := j.assertion(t, "deployer")
+	if resp, body := j.grant(t, first, "broker", j.broker); resp.StatusCode != 200 {
+		t.Fatalf("JWT bearer grant = %d %v; want 200", resp.StatusCode, body)
+	}
+	if resp, body := exchange(first); resp.StatusCode != 400 || body["error"] != "invalid_request" || body["access_token"] != nil {
+		t.Errorf("exchange of a token the JWT bearer grant used = %d %v; want 400 invalid_request (RFC 8693 section 2.2.2)", resp.StatusCode, body)
+	}
+
+	second := j.assertion(t, "deployer")
+	if resp, body := exchange(second); resp.StatusCode != 200 {
+		t.Fatalf("exchange = %d %v; want 200", resp.StatusCode, body)
+	}
+	if resp, body := j.grant(t, second, "broker", j.broker); resp.StatusCode != 400 || body["error"] != "invalid_grant" || body["access_token"] != nil {
+		t.Errorf("JWT bearer grant of a token exchange used = %d %v; want 400 invalid_grant", resp.StatusCode, body)
+	}
+}
