@@ -23,7 +23,7 @@ const (
 	maxClaimPathLen    = 256 // roles_claim, bytes
 	maxUpstreamRoleLen = 256 // a role_map key, bytes
 	// MaxTokenAge bounds a trusted issuer's maximum token age.
-	MaxTokenAge = 24 * time.Hour
+	MaxTokenAge = oauth.MaxTrustedTokenAge
 )
 
 // issuerAlgorithms are the JWS algorithms a trusted issuer may be allowed:

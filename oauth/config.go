@@ -58,6 +58,10 @@ type Config struct {
 	// LogoutRevokesFamilies makes RP-initiated logout also revoke the
 	// refresh families issued in the ended login session.
 	LogoutRevokesFamilies bool
+	// AdminRole is the role that grants the admin API (default
+	// "gatehouse-admin"): a trusted issuer's token never stands for a user
+	// or client that holds it.
+	AdminRole string
 	// MaxTokenAge bounds now - iat of a trusted issuer's token when the
 	// issuer sets no maximum (DefaultMaxTokenAge).
 	MaxTokenAge time.Duration
@@ -107,6 +111,7 @@ func (c *Config) setDefaults() {
 	c.RefreshTokenLifetime = cmp.Or(c.RefreshTokenLifetime, DefaultRefreshTokenLifetime)
 	c.RefreshFamilyLifetime = cmp.Or(c.RefreshFamilyLifetime, DefaultRefreshFamilyLifetime)
 	c.Leeway = cmp.Or(c.Leeway, DefaultLeeway)
+	c.AdminRole = cmp.Or(c.AdminRole, "gatehouse-admin")
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
 	c.ClientJWKSTimeout = cmp.Or(c.ClientJWKSTimeout, DefaultClientJWKSTimeout)
 	if c.Now == nil {

@@ -20,12 +20,17 @@ import (
 
 // ExternalIdentity is a token from a trusted issuer, verified and mapped to Gatehouse.
 type ExternalIdentity struct {
-	Issuer    storage.TrustedIssuer
-	Subject   string   // the subject claim's value upstream
-	UserID    string   // the Gatehouse user it maps to, or ""
-	ClientID  string   // the Gatehouse client it maps to, or ""
-	Roles     []string // Gatehouse roles after the issuer's allow-list mapping
-	Scopes    []string // the token's scope/scp
+	Issuer   storage.TrustedIssuer
+	Subject  string   // the subject claim's value upstream
+	UserID   string   // the Gatehouse user it maps to, or ""
+	ClientID string   // the Gatehouse client it maps to, or ""
+	Roles    []string // Gatehouse roles after the issuer's allow-list mapping
+	Scopes   []string // the token's scope/scp
+	// Scoped says the token has a scope claim (Scopes is then the bound,
+	// even when empty).
+	Scoped bool
+	// Audience is the token's "aud".
+	Audience  []string
 	JTI       string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
@@ -36,6 +41,10 @@ const (
 	// DefaultMaxTokenAge bounds now - iat of a trusted issuer's token when
 	// the issuer sets no maximum.
 	DefaultMaxTokenAge = time.Hour
+	// MaxTrustedTokenAge is the longest maximum token age a trusted issuer
+	// or the server may set: the admin rules and the server's settings
+	// refuse longer ones, and used tokens are remembered for it.
+	MaxTrustedTokenAge = 24 * time.Hour
 	// DefaultFederationTimeout bounds one fetch of a trusted issuer's
 	// discovery document or JWKS, and how long a request waits for it.
 	DefaultFederationTimeout = 5 * time.Second
@@ -105,7 +114,8 @@ func (s *Server) verifyTrusted(ctx context.Context, token string) (ExternalIdent
 		// to refuse a replay.
 		return ExternalIdentity{}, fosite.ErrInvalidGrant.WithHint("The assertion has no jti claim.")
 	}
-	id := ExternalIdentity{Issuer: rec, JTI: c.ID, IssuedAt: c.IssuedAt, ExpiresAt: c.Expiry, Scopes: slices.Clone(c.Scopes)}
+	id := ExternalIdentity{Issuer: rec, JTI: c.ID, IssuedAt: c.IssuedAt, ExpiresAt: c.Expiry, Scopes: slices.Clone(c.Scopes),
+		Scoped: c.ScopeClaim != "", Audience: slices.Clone(c.Audience)}
 	if id.Subject, err = subjectOf(c, rec.SubjectClaim); err != nil {
 		return ExternalIdentity{}, err
 	}
@@ -148,7 +158,10 @@ func subjectOf(c *verifier.Claims, claim string) (string, error) {
 // mapSubject finds the enabled Gatehouse user (by username) or client (by
 // id) that id's subject names. A user subject that names nobody creates a
 // user when the issuer provisions (provisionUser); clients are never
-// created.
+// created. A subject that holds the admin role is refused: subjects are
+// matched by name, so an issuer's subject that happens to equal an
+// administrator's username or the bootstrap admin client's id must not
+// become an administrator.
 func (s *Server) mapSubject(ctx context.Context, id *ExternalIdentity) error {
 	unknown := fosite.ErrInvalidGrant.WithHint("The assertion's subject is not known to Gatehouse.")
 	switch id.Issuer.SubjectType {
@@ -161,6 +174,8 @@ func (s *Server) mapSubject(ctx context.Context, id *ExternalIdentity) error {
 			return fmt.Errorf("map subject: %w", err)
 		case c.Disabled:
 			return fosite.ErrInvalidGrant.WithHint("The assertion's subject is disabled.")
+		case slices.Contains(c.Roles, s.cfg.AdminRole):
+			return errAdminSubject
 		}
 		id.ClientID = c.ID
 	default:
@@ -175,10 +190,22 @@ func (s *Server) mapSubject(ctx context.Context, id *ExternalIdentity) error {
 			return fmt.Errorf("map subject: %w", err)
 		case u.Disabled:
 			return fosite.ErrInvalidGrant.WithHint("The assertion's subject is disabled.")
+		case slices.Contains(u.Roles, s.cfg.AdminRole):
+			return errAdminSubject
 		}
 		id.UserID = u.ID
 	}
 	return nil
+}
+
+// errAdminSubject refuses a trusted issuer's token whose subject is a
+// Gatehouse administrator (mapSubject).
+var errAdminSubject = fosite.ErrInvalidGrant.WithHint("The assertion's subject is a Gatehouse administrator, which no external token may stand for.")
+
+// namesGatehouse reports whether aud names this server: its issuer or its
+// token endpoint (RFC 7523 section 3 item 3).
+func (s *Server) namesGatehouse(aud []string) bool {
+	return slices.Contains(aud, s.cfg.Issuer) || slices.Contains(aud, strings.TrimSuffix(s.cfg.Issuer, "/")+"/oauth2/token")
 }
 
 // assertionKindTrusted is the namespace of trusted issuers' tokens among
@@ -190,12 +217,14 @@ const assertionKindTrusted = "trusted_token"
 // useTrusted records the jti of a verified trusted issuer's token, after
 // every other check of the grant passed, and is storage.ErrAlreadyExists
 // when it was used before. It is kept until the token can no longer be
-// accepted: its exp, or sooner when the issuer's maximum age ends first,
+// accepted under any setting: its exp, or sooner iat plus
+// MaxTrustedTokenAge (not the issuer's current maximum age, which an
+// operator may raise, or instances may differ on, while the token lives),
 // plus the leeway verifyTrusted allows.
 func (s *Server) useTrusted(ctx context.Context, id ExternalIdentity, now time.Time) error {
 	until := id.ExpiresAt
-	if maxAge := cmp.Or(id.Issuer.MaxTokenAge, s.cfg.MaxTokenAge); id.IssuedAt.Add(maxAge).Before(until) {
-		until = id.IssuedAt.Add(maxAge)
+	if limit := id.IssuedAt.Add(max(MaxTrustedTokenAge, s.cfg.MaxTokenAge)); limit.Before(until) {
+		until = limit
 	}
 	return s.store.UseAssertion(ctx, storage.AssertionDigest(assertionKindTrusted, id.Issuer.Issuer, id.JTI), until.Add(s.cfg.Leeway), now)
 }

@@ -56,6 +56,13 @@ func (s *Server) jwtBearerClaims(ctx context.Context, form url.Values, ar fosite
 	if err != nil {
 		return err
 	}
+	if !s.namesGatehouse(id.Audience) {
+		// RFC 7523 section 3 item 3: the authorization server MUST reject
+		// a JWT that does not name it as an audience, whatever else the
+		// issuer's accepted audiences allow (token exchange may accept a
+		// service's audience; an assertion must be for Gatehouse).
+		return fosite.ErrInvalidGrant.WithHint("The assertion's aud does not name Gatehouse (its issuer or token endpoint).")
+	}
 	var (
 		user  *storage.User
 		roles []string

@@ -233,6 +233,12 @@ func (s *Server) externalExchangeClaims(ctx context.Context, ar fosite.AccessReq
 	if err != nil {
 		return s.externalSubjectError(ctx, err)
 	}
+	// As for Gatehouse's own tokens, the token must have been meant for
+	// the exchanging service (its aud names the client) or for Gatehouse:
+	// a token one service received cannot be exchanged by another.
+	if !slices.Contains(id.Audience, c.ID) && !s.namesGatehouse(id.Audience) {
+		return errExternalSubject
+	}
 	if !id.ExpiresAt.After(now) {
 		return errExternalSubject
 	}
@@ -260,7 +266,7 @@ func (s *Server) externalExchangeClaims(ctx context.Context, ar fosite.AccessReq
 	if id.Issuer.RolesClaim != "" && len(id.Issuer.RoleMap) > 0 {
 		roles = id.Roles
 	}
-	if err := grantExchange(ar, c, id.Scopes, len(id.Scopes) > 0); err != nil {
+	if err := grantExchange(ar, c, id.Scopes, id.Scoped); err != nil {
 		return err
 	}
 	err = s.useTrusted(ctx, id, now)

@@ -108,6 +108,7 @@ func newApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error)
 		ForwardedHeader:       cfg.ForwardedHeader,
 		FederationTransport:   cfg.FederationTransport,
 		FederationTimeout:     cfg.FederationTimeout,
+		AdminRole:             cfg.AdminRole,
 		MaxTokenAge:           cfg.TrustedTokenMaxAge,
 		Secrets:               secrets,
 	}, a.store, a.ring)

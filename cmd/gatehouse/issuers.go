@@ -15,7 +15,7 @@ import (
 // Gatehouse accepts (design D14). An issuer is named by its id or its
 // issuer URL.
 type issuersCmd struct {
-	Create issuersCreateCmd `cmd:"" help:"Trust an external issuer: its tokens can be exchanged for Gatehouse tokens (JWT bearer grant, token exchange)." example:"gatehouse issuers create --id keycloak-prod --issuer https://kc.example.com/realms/acme --roles-claim realm_access.roles --role-map api-admin=admin --role-map ops=admin" example:"gatehouse issuers create --issuer https://token.actions.githubusercontent.com --audiences https://gatehouse.example.com/oauth2/token --subject-claim repository --subject-type client --max-token-age 10m --json"`
+	Create issuersCreateCmd `cmd:"" help:"Trust an external issuer: its tokens can be exchanged for Gatehouse tokens (JWT bearer grant, token exchange)." example:"gatehouse issuers create --id keycloak-prod --issuer https://kc.example.com/realms/acme --roles-claim realm_access.roles --role-map api-admin=admin --role-map ops=admin" example:"gatehouse issuers create --issuer https://token.actions.githubusercontent.com --audiences https://gatehouse.example.com/oauth2/token --subject-claim repository_id --subject-type client --max-token-age 10m --json"`
 	List   issuersListCmd   `cmd:"" help:"List trusted issuers." example:"gatehouse issuers list --json"`
 	Show   issuersShowCmd   `cmd:"" help:"Show one trusted issuer, by id or issuer URL." example:"gatehouse issuers show keycloak" example:"gatehouse issuers show https://kc.example/realms/acme --json"`
 	Update issuersUpdateCmd `cmd:"" help:"Change a trusted issuer; only the flags given change." example:"gatehouse issuers update keycloak --role-map api-admin=admin --algorithms RS256 --disabled=false"`

@@ -455,3 +455,58 @@ func TestTrustedTokenUsedOnce(t *testing.T) {
 		t.Errorf("JWT bearer grant of a token exchange used = %d %v; want 400 invalid_grant", resp.StatusCode, body)
 	}
 }
+
+// TestTrustedTokenAudience: a trusted issuer may accept a service's
+// audience (for token exchange), but a JWT bearer assertion must name
+// Gatehouse (RFC 7523 section 3 item 3), and an exchanged token must have
+// been meant for the exchanging service or for Gatehouse: a token that
+// reached another service is refused (RFC 8693 section 2.2.2).
+func TestTrustedTokenAudience(t *testing.T) {
+	j := newJWTBearer(t, nil)
+	ctx := context.Background()
+	auds := []string{j.tokenURL, "orders-api"}
+	if _, err := j.adminSvc.UpdateTrustedIssuer(ctx, "zitadel", admin.TrustedIssuerPatch{Audiences: &auds}); err != nil {
+		t.Fatal(err)
+	}
+	j.st.setService("svc-orders", zitadelService{"s3cret-6", []string{"orders-api"}, []string{"gh-audit"}})
+	j.ts.addClient(t, storage.Client{ID: "svc-orders", Name: "svc-orders", GrantTypes: []string{"client_credentials"}})
+	secrets := map[string]string{}
+	for _, id := range []string{"orders-api", "billing-api"} {
+		secrets[id] = j.ts.addClient(t, storage.Client{ID: id, Name: id, GrantTypes: []string{oauth.GrantTypeTokenExchange},
+			Scopes: []string{"read"}, Audiences: []string{"inventory"}})
+	}
+	exchange := func(token, client string) (*http.Response, map[string]any) {
+		return j.ts.post(t, "/oauth2/token", url.Values{"grant_type": {oauth.GrantTypeTokenExchange}, "subject_token": {token},
+			"subject_token_type": {oauth.TokenTypeJWT}, "audience": {"inventory"}}, client, secrets[client])
+	}
+
+	forOrders := j.assertion(t, "svc-orders")
+	if resp, body := j.grant(t, forOrders, "broker", j.broker); resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+		t.Errorf("JWT bearer grant of a token for orders-api = %d %v; want 400 invalid_grant", resp.StatusCode, body)
+	}
+	if resp, body := exchange(forOrders, "billing-api"); resp.StatusCode != 400 || body["error"] != "invalid_request" {
+		t.Errorf("billing-api exchanging a token meant for orders-api = %d %v; want 400 invalid_request", resp.StatusCode, body)
+	}
+	if resp, body := exchange(forOrders, "orders-api"); resp.StatusCode != 200 {
+		t.Errorf("orders-api exchanging its own token = %d %v; want 200", resp.StatusCode, body)
+	}
+	// A token for Gatehouse may be exchanged by any client with the grant.
+	if resp, body := exchange(j.assertion(t, "deployer"), "billing-api"); resp.StatusCode != 200 {
+		t.Errorf("exchange of a token for Gatehouse = %d %v; want 200", resp.StatusCode, body)
+	}
+}
+
+// TestTrustedTokenNeverAnAdmin: subjects are matched by name, so a trusted
+// issuer's subject that equals an administrator's client id (or username)
+// is refused, whatever the issuer says.
+func TestTrustedTokenNeverAnAdmin(t *testing.T) {
+	j := newJWTBearer(t, nil)
+	if err := j.ts.app.store.CreateClient(context.Background(), storage.Client{ID: "root-admin", Name: "root-admin",
+		GrantTypes: []string{"client_credentials"}, Roles: []string{"gatehouse-admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	j.st.setService("root-admin", zitadelService{"s3cret-7", []string{j.tokenURL}, nil})
+	if resp, body := j.grant(t, j.assertion(t, "root-admin"), "broker", j.broker); resp.StatusCode != 400 || body["error"] != "invalid_grant" || body["access_token"] != nil {
+		t.Errorf("assertion for an admin client = %d %v; want 400 invalid_grant", resp.StatusCode, body)
+	}
+}

@@ -28,6 +28,10 @@ type Claims struct {
 	// (RFC 9068 §2.2.3, RFC 8693 §4.2), or the claim Config.ScopeClaims
 	// names (Entra ID's and Okta's "scp").
 	Scopes []string `json:"scope,omitempty"`
+	// ScopeClaim names the claim Scopes was read from, "" when the token
+	// has none: a present but empty claim grants no scope, which is not
+	// the same as a token that says nothing about scopes.
+	ScopeClaim string `json:"-"`
 	// Roles is the "roles" claim (RFC 9068 §2.2.3.1, RFC 7643 §4.1.2), or
 	// the claim at Config.RolesClaim, mapped through Config.RoleMap.
 	Roles []string `json:"roles,omitempty"`
@@ -77,6 +81,7 @@ func (r claimRules) decode(payload []byte) (*Claims, error) {
 	}
 	c := new(Claims)
 	scopeClaim, err := r.readScopes(m, c)
+	c.ScopeClaim = scopeClaim
 	if err != nil {
 		return nil, err
 	}

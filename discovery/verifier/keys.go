@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -147,7 +148,7 @@ func (v *Verifier) refresh(ctx context.Context, now time.Time, force bool) (*key
 		c = &refreshCall{done: make(chan struct{})}
 		v.inflight = c
 		// The fetch outlives a caller that gives up: others may be waiting.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultHTTPTimeout)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(v.cfg.HTTPClient.Timeout, DefaultHTTPTimeout))
 		go func() {
 			defer cancel()
 			v.runRefresh(fctx, c)
