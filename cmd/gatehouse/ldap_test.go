@@ -556,3 +556,49 @@ func TestLDAPConnectorCLI(t *testing.T) {
 		t.Errorf("carol with --require-group: %d %v; want invalid_grant", resp.StatusCode, body)
 	}
 }
+
+// TestLDAPConnectorCLIFlagsOff: --start-tls and --insecure-no-tls can be
+// turned off again by an update (--start-tls=false, --no-start-tls), and a
+// flag not given keeps the stored value.
+func TestLDAPConnectorCLIFlagsOff(t *testing.T) {
+	dbURL := adminDB(t)
+	base := adminEnv(dbURL)
+	env := func(k string) string {
+		if k == keys.EnvSecrets {
+			return testSecrets
+		}
+		return base(k)
+	}
+	ldapOf := func(r cliResult) storage.LDAPSettings {
+		t.Helper()
+		var shown struct {
+			LDAP storage.LDAPSettings `json:"ldap"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil {
+			t.Fatalf("connector JSON %s: %v", r.stdout, err)
+		}
+		return shown.LDAP
+	}
+	r := cliOK(t, env, "", "connectors", "create", "--id", "corp", "--kind", "ldap", "--name", "Corp",
+		"--url", "ldap://127.0.0.1:1389", "--start-tls", "--insecure-no-tls",
+		"--user-base-dn", ldaptest.UserBase, "--user-filter", "(uid={username})", "--json")
+	if l := ldapOf(r); !l.StartTLS || !l.InsecureNoTLS {
+		t.Fatalf("created with --start-tls --insecure-no-tls: %+v", l)
+	}
+	r = cliOK(t, env, "", "connectors", "update", "corp", "--start-tls=false", "--json")
+	if l := ldapOf(r); l.StartTLS || !l.InsecureNoTLS {
+		t.Errorf("after --start-tls=false: start_tls %v, insecure_no_tls %v; want false, true (kept)", l.StartTLS, l.InsecureNoTLS)
+	}
+	r = cliOK(t, env, "", "connectors", "update", "corp", "--insecure-no-tls=false", "--json")
+	if l := ldapOf(r); l.StartTLS || l.InsecureNoTLS {
+		t.Errorf("after --insecure-no-tls=false: start_tls %v, insecure_no_tls %v; want both false", l.StartTLS, l.InsecureNoTLS)
+	}
+	r = cliOK(t, env, "", "connectors", "update", "corp", "--start-tls", "--json")
+	if l := ldapOf(r); !l.StartTLS {
+		t.Errorf("after --start-tls: %+v; want start_tls", l)
+	}
+	r = cliOK(t, env, "", "connectors", "update", "corp", "--no-start-tls", "--json")
+	if l := ldapOf(r); l.StartTLS {
+		t.Errorf("after --no-start-tls: %+v; want start_tls false", l)
+	}
+}
