@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -34,6 +35,9 @@ type Identity struct {
 	// stable key to link the user by.
 	Subject string
 	DN      string
+	// Username is the entry's Config.UsernameAttribute value (the
+	// directory's spelling of the username), or empty.
+	Username string
 	// Email and Name are the profile attributes' first values, or empty.
 	Email, Name string
 	// Groups are the names of the user's groups as the directory spells
@@ -102,7 +106,7 @@ func (c *Client) Authenticate(ctx context.Context, username, password string) (I
 	if err := c.serviceBind(conn); err != nil {
 		return Identity{}, err
 	}
-	return c.identity(conn, entry, username)
+	return c.identity(conn, entry)
 }
 
 // Lookup reads the user with this subject again, with its groups and
@@ -137,7 +141,7 @@ func (c *Client) Lookup(ctx context.Context, subject string) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	return c.identity(conn, entry, "")
+	return c.identity(conn, entry)
 }
 
 // connect dials the directory and starts TLS; the returned function closes
@@ -201,7 +205,7 @@ func (c *Client) serviceBind(conn *ldap.Conn) error {
 // searchUser finds exactly one entry; none or several is ErrGone.
 func (c *Client) searchUser(conn *ldap.Conn, base string, scope int, filter string) (*ldap.Entry, error) {
 	attrs := []string{}
-	for _, a := range []string{c.cfg.SubjectAttribute, c.cfg.EmailAttribute, c.cfg.NameAttribute} {
+	for _, a := range []string{c.cfg.SubjectAttribute, c.cfg.UsernameAttribute, c.cfg.EmailAttribute, c.cfg.NameAttribute} {
 		if a != SubjectDN {
 			attrs = append(attrs, a)
 		}
@@ -221,9 +225,13 @@ func (c *Client) searchUser(conn *ldap.Conn, base string, scope int, filter stri
 	return res.Entries[0], nil
 }
 
-// identity reads entry's profile and groups.
-func (c *Client) identity(conn *ldap.Conn, entry *ldap.Entry, username string) (Identity, error) {
-	id := Identity{DN: entry.DN, Email: first(entry, c.cfg.EmailAttribute), Name: first(entry, c.cfg.NameAttribute)}
+// identity reads entry's profile and groups. {username} in the group
+// filter is the entry's own username attribute, so that a login (whatever
+// case or spacing was typed) and a refresh (which has no username) find
+// the same groups.
+func (c *Client) identity(conn *ldap.Conn, entry *ldap.Entry) (Identity, error) {
+	id := Identity{DN: entry.DN, Username: first(entry, c.cfg.UsernameAttribute),
+		Email: first(entry, c.cfg.EmailAttribute), Name: first(entry, c.cfg.NameAttribute)}
 	if c.cfg.SubjectAttribute == SubjectDN {
 		id.Subject = entry.DN
 	} else {
@@ -237,7 +245,12 @@ func (c *Client) identity(conn *ldap.Conn, entry *ldap.Entry, username string) (
 	if c.cfg.GroupBase == "" {
 		return id, nil
 	}
-	filter := fill(c.cfg.GroupFilter, ldap.EscapeFilter(username), ldap.EscapeFilter(entry.DN))
+	if id.Username == "" && strings.Contains(c.cfg.GroupFilter, "{username}") {
+		// "(memberUid=)" would ask for groups of an empty name: the
+		// entry has no username to be a member by.
+		return id, nil
+	}
+	filter := fill(c.cfg.GroupFilter, ldap.EscapeFilter(id.Username), ldap.EscapeFilter(entry.DN))
 	req := ldap.NewSearchRequest(c.cfg.GroupBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		filter, []string{c.cfg.GroupNameAttribute}, nil)
 	res, err := conn.Search(req)

@@ -65,7 +65,7 @@ func DirectoryConfig(c storage.Connector) (directory.Config, error) {
 	cfg := directory.Config{
 		URL: l.URL, StartTLS: l.StartTLS, InsecureNoTLS: l.InsecureNoTLS,
 		BindDN: l.BindDN, UserBase: l.UserBaseDN, UserFilter: l.UserFilter,
-		SubjectAttribute: l.SubjectAttribute, EmailAttribute: l.EmailAttribute, NameAttribute: l.NameAttribute,
+		SubjectAttribute: l.SubjectAttribute, UsernameAttribute: l.UsernameAttribute, EmailAttribute: l.EmailAttribute, NameAttribute: l.NameAttribute,
 		GroupBase: l.GroupBaseDN, GroupFilter: l.GroupFilter, GroupNameAttribute: l.GroupNameAttribute,
 		Timeout: c.Timeout, ConnectTimeout: min(c.Timeout, directory.DefaultConnectTimeout),
 	}
@@ -89,7 +89,11 @@ func upstream(c storage.Connector, id directory.Identity, username string) (Upst
 		return UpstreamIdentity{}, errNoMappedGroup
 	}
 	// A directory's mail attribute is whatever was typed into it:
-	// unverified, so it never links an existing user by email.
+	// unverified, so it never links an existing user by email. The
+	// directory's spelling of the username is preferred to the typed one.
+	if id.Username != "" {
+		username = id.Username
+	}
 	return UpstreamIdentity{Subject: id.Subject, Email: id.Email, Name: id.Name,
 		PreferredUsername: username, Roles: id.Groups}, nil
 }
