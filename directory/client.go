@@ -69,6 +69,18 @@ func New(cfg Config) (*Client, error) {
 // account again. Wrong credentials are ErrInvalidCredentials; an outage is
 // ErrUnavailable.
 func (c *Client) Authenticate(ctx context.Context, username, password string) (Identity, error) {
+	return c.AuthenticateGuarded(ctx, username, password, nil)
+}
+
+// AuthenticateGuarded is Authenticate with guard, when not nil, called
+// with the found entry's DN after the user search and before the bind with
+// the password. An error from guard ends the attempt with that error (the
+// password is not tried). The directory resolves many spellings of a
+// username to one entry (case, insignificant spaces and characters RFC
+// 4518 maps away), so a per-user limit is sound only on the entry: that
+// is what guard is for. Once guard returned nil, ErrInvalidCredentials
+// means the entry refused the password.
+func (c *Client) AuthenticateGuarded(ctx context.Context, username, password string, guard func(dn string) error) (Identity, error) {
 	if username == "" || password == "" {
 		// RFC 4513 section 5.1.2: a bind with a name and no password is
 		// an unauthenticated bind, which servers answer with success.
@@ -89,6 +101,11 @@ func (c *Client) Authenticate(ctx context.Context, username, password string) (I
 	}
 	if err != nil {
 		return Identity{}, err
+	}
+	if guard != nil {
+		if err := guard(entry.DN); err != nil {
+			return Identity{}, err
+		}
 	}
 	if err := conn.Bind(entry.DN, password); err != nil {
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {

@@ -397,3 +397,32 @@ func TestGroupsByUsername(t *testing.T) {
 		t.Errorf("Authenticate(bob) without a mail attribute = %+v, %v; want no group", bob, err)
 	}
 }
+
+// TestAuthenticateGuarded: the guard sees the one entry's DN for every
+// spelling the directory resolves to it (RFC 4518: case, insignificant
+// spaces), and an error from it ends the attempt before the password is
+// tried; for a name no entry has, it is not called.
+func TestAuthenticateGuarded(t *testing.T) {
+	s := ldaptest.Start(t, people)
+	c := newClient(t, config(s))
+	ctx := context.Background()
+	var seen []string
+	guard := func(dn string) error { seen = append(seen, dn); return nil }
+	for _, name := range []string{"alice", "alice ", "  alice", " ALICE  "} {
+		if _, err := c.AuthenticateGuarded(ctx, name, "wrong", guard); !errors.Is(err, directory.ErrInvalidCredentials) {
+			t.Errorf("AuthenticateGuarded(%q, wrong) = %v; want ErrInvalidCredentials", name, err)
+		}
+	}
+	want := slices.Repeat([]string{"uid=alice,ou=people,dc=example,dc=org"}, 4)
+	if !slices.Equal(seen, want) {
+		t.Errorf("guard saw %q; want alice's DN for each spelling", seen)
+	}
+	seen = nil
+	if _, err := c.AuthenticateGuarded(ctx, "nobody", "x", guard); !errors.Is(err, directory.ErrInvalidCredentials) || len(seen) != 0 {
+		t.Errorf("AuthenticateGuarded(nobody) = %v, guard saw %q; want ErrInvalidCredentials, guard not called", err, seen)
+	}
+	stop := errors.New("limit reached")
+	if id, err := c.AuthenticateGuarded(ctx, "alice", "alice-pw", func(string) error { return stop }); !errors.Is(err, stop) || id.Subject != "" {
+		t.Errorf("AuthenticateGuarded with a refusing guard and the right password = %+v, %v; want the guard's error", id, err)
+	}
+}

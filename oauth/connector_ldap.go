@@ -166,9 +166,13 @@ func (s *fositeStore) directoryLogin(ctx context.Context, username, password str
 			outage = fmt.Errorf("%w: %w", ErrDirectoryUnavailable, err)
 			continue
 		}
-		id, err := cl.Authenticate(ctx, names[i], password)
+		id, err := s.authenticateEntry(ctx, cl, c, names[i], password)
 		if errors.Is(err, directory.ErrInvalidCredentials) {
 			continue
+		}
+		var te *ThrottleError
+		if errors.As(err, &te) {
+			return storage.User{}, true, err
 		}
 		if err != nil {
 			s.logger.WarnContext(ctx, "LDAP directory unavailable", "connector_id", c.ID, "err", err)
@@ -194,4 +198,29 @@ func (s *fositeStore) directoryLogin(ctx context.Context, username, password str
 		return storage.User{}, true, outage
 	}
 	return storage.User{}, true, fmt.Errorf("no directory accepted the credentials: %w", fosite.ErrNotFound)
+}
+
+// authenticateEntry checks the password on the entry username finds in
+// cl's directory, after counting the attempt against that entry (design
+// D5's per-user limits keyed by connector and entry DN). The typed
+// username's counter, which Authenticate reserved, cannot see that
+// "alice", "alice " and "ALICE\u00ad" are one entry to the directory
+// (RFC 4518 ignores case and insignificant spaces and maps some
+// characters to nothing); the entry's counter can. The entry's attempt is
+// kept only when the entry refused the password.
+func (s *fositeStore) authenticateEntry(ctx context.Context, cl *directory.Client, c storage.Connector, username, password string) (directory.Identity, error) {
+	st := stateFrom(ctx)
+	st.mu.Lock()
+	addr := st.clientAddr
+	st.mu.Unlock()
+	var res *reservation
+	id, err := cl.AuthenticateGuarded(ctx, username, password, func(dn string) error {
+		r, err := s.throttle.reserveEntry(ctx, c.ID, dn, addr)
+		res = r
+		return err
+	})
+	if !errors.Is(err, directory.ErrInvalidCredentials) {
+		s.throttle.release(ctx, res)
+	}
+	return id, err
 }

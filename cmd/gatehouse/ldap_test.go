@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -600,5 +601,49 @@ func TestLDAPConnectorCLIFlagsOff(t *testing.T) {
 	r = cliOK(t, env, "", "connectors", "update", "corp", "--no-start-tls", "--json")
 	if l := ldapOf(r); l.StartTLS {
 		t.Errorf("after --no-start-tls: %+v; want start_tls false", l)
+	}
+}
+
+// TestLDAPThrottleSpellings: the directory finds one entry for many
+// spellings of a username (RFC 4518: case and insignificant spaces are
+// ignored), so wrong passwords under all of them share the entry's
+// per-user budget; the typed name's counter alone would give each spelling
+// its own.
+func TestLDAPThrottleSpellings(t *testing.T) {
+	dir := ldaptest.Start(t, corpPeople)
+	ts := startServer(t, func(c *Config) {
+		withPostgres(pgtest.URL(t))(c)
+		withLimits(10, 3, 100, 5*time.Second)(c)
+	})
+	secret := ts.addClient(t, ldapClient)
+	addLDAPConnector(t, ts, dir, storage.Connector{ID: "corp", Provision: true})
+
+	// Spellings reach alice's entry, and successes take their attempts
+	// back on the entry's counter too.
+	for i, name := range []string{"alice ", "  ALICE", "alice"} {
+		if code, _ := login(t, ts, clientFrom(fmt.Sprintf("127.0.2.%d", i+1)), secret, name, "alice-dir-pw"); code != 200 {
+			t.Fatalf("login as %q with alice's password: %d; want 200", name, code)
+		}
+	}
+	spellings := []string{"alice", "alice ", " alice", "  alice", "alice  ", " alice ", "   alice   ", "Alice ", "ALICE    "}
+	evaluated := 0
+	for i, name := range spellings {
+		// Each from its own address: only the per-user limit applies.
+		code, _ := login(t, ts, clientFrom(fmt.Sprintf("127.0.3.%d", i+1)), secret, name, "wrong")
+		switch code {
+		case 400:
+			evaluated++
+		case 429:
+		default:
+			t.Errorf("wrong password as %q: %d; want 400 or 429", name, code)
+		}
+	}
+	// PerUser (3), plus at most one slow-lane guess in this interval.
+	if evaluated > 4 {
+		t.Errorf("wrong passwords evaluated under %d spellings of alice: %d; want at most 3 + 1", len(spellings), evaluated)
+	}
+	// Another entry keeps its own budget.
+	if code, _ := login(t, ts, clientFrom("127.0.4.1"), secret, "bob ", "bob-dir-pw"); code != 200 {
+		t.Errorf("bob during the attack on alice: %d; want 200", code)
 	}
 }
