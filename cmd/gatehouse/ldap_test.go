@@ -647,3 +647,39 @@ func TestLDAPThrottleSpellings(t *testing.T) {
 		t.Errorf("bob during the attack on alice: %d; want 200", code)
 	}
 }
+
+// TestLDAPPosixGroups: groups found by memberUid={username} (an exact
+// match) are the same whatever case is typed at login, and at every
+// refresh, which has no typed username: {username} is the entry's uid.
+func TestLDAPPosixGroups(t *testing.T) {
+	dir := ldaptest.Start(t, corpPeople+`
+dn: cn=ops,ou=groups,dc=example,dc=org
+objectClass: posixGroup
+cn: ops
+gidNumber: 1001
+memberUid: alice
+`)
+	ts := startServer(t, withPostgres(pgtest.URL(t)))
+	secret := ts.addClient(t, ldapClient)
+	addLDAPConnector(t, ts, dir, storage.Connector{ID: "corp", Provision: true, RoleMap: map[string]string{"ops": "ops"},
+		LDAP: &storage.LDAPSettings{URL: dir.URL, BindDN: ldaptest.ServiceDN, UserBaseDN: ldaptest.UserBase,
+			UserFilter: "(&(objectClass=inetOrgPerson)(uid={username}))", GroupBaseDN: ldaptest.GroupBase,
+			GroupFilter: "(&(objectClass=posixGroup)(memberUid={username}))"}})
+	conf, ctx := passwordConf(ts, secret), context.Background()
+	for _, name := range []string{"alice", "ALICE"} {
+		tok, err := conf.PasswordCredentialsToken(ctx, name, "alice-dir-pw")
+		if err != nil {
+			t.Fatalf("login as %q: %v", name, err)
+		}
+		if _, roles := rolesOf(t, tok.AccessToken); !slices.Equal(roles, []string{"ops"}) {
+			t.Errorf("login as %q: roles %v; want [ops]", name, roles)
+		}
+		status, body := refreshToken(t, ts, secret, tok.RefreshToken)
+		if status != 200 {
+			t.Fatalf("refresh after login as %q: %d %v", name, status, body)
+		}
+		if _, roles := rolesOf(t, body["access_token"].(string)); !slices.Equal(roles, []string{"ops"}) {
+			t.Errorf("refresh after login as %q: roles %v; want [ops] as at login", name, roles)
+		}
+	}
+}
