@@ -145,6 +145,7 @@ func cleanLDAPSettings(l *storage.LDAPSettings) (*storage.LDAPSettings, error) {
 		{"ldap.user_base_dn", c.UserBaseDN, true},
 		{"ldap.user_filter", c.UserFilter, true},
 		{"ldap.subject_attribute", c.SubjectAttribute, false},
+		{"ldap.username_attribute", c.UsernameAttribute, false},
 		{"ldap.email_attribute", c.EmailAttribute, false},
 		{"ldap.name_attribute", c.NameAttribute, false},
 		{"ldap.group_base_dn", c.GroupBaseDN, false},

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -34,6 +35,9 @@ type Identity struct {
 	// stable key to link the user by.
 	Subject string
 	DN      string
+	// Username is the entry's Config.UsernameAttribute value (the
+	// directory's spelling of the username), or empty.
+	Username string
 	// Email and Name are the profile attributes' first values, or empty.
 	Email, Name string
 	// Groups are the names of the user's groups as the directory spells
@@ -65,6 +69,18 @@ func New(cfg Config) (*Client, error) {
 // account again. Wrong credentials are ErrInvalidCredentials; an outage is
 // ErrUnavailable.
 func (c *Client) Authenticate(ctx context.Context, username, password string) (Identity, error) {
+	return c.AuthenticateGuarded(ctx, username, password, nil)
+}
+
+// AuthenticateGuarded is Authenticate with guard, when not nil, called
+// with the found entry's DN after the user search and before the bind with
+// the password. An error from guard ends the attempt with that error (the
+// password is not tried). The directory resolves many spellings of a
+// username to one entry (case, insignificant spaces and characters RFC
+// 4518 maps away), so a per-user limit is sound only on the entry: that
+// is what guard is for. Once guard returned nil, ErrInvalidCredentials
+// means the entry refused the password.
+func (c *Client) AuthenticateGuarded(ctx context.Context, username, password string, guard func(dn string) error) (Identity, error) {
 	if username == "" || password == "" {
 		// RFC 4513 section 5.1.2: a bind with a name and no password is
 		// an unauthenticated bind, which servers answer with success.
@@ -86,6 +102,11 @@ func (c *Client) Authenticate(ctx context.Context, username, password string) (I
 	if err != nil {
 		return Identity{}, err
 	}
+	if guard != nil {
+		if err := guard(entry.DN); err != nil {
+			return Identity{}, err
+		}
+	}
 	if err := conn.Bind(entry.DN, password); err != nil {
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
 			return Identity{}, fmt.Errorf("%w: bind as the user's entry refused", ErrInvalidCredentials)
@@ -102,7 +123,7 @@ func (c *Client) Authenticate(ctx context.Context, username, password string) (I
 	if err := c.serviceBind(conn); err != nil {
 		return Identity{}, err
 	}
-	return c.identity(conn, entry, username)
+	return c.identity(conn, entry)
 }
 
 // Lookup reads the user with this subject again, with its groups and
@@ -137,7 +158,7 @@ func (c *Client) Lookup(ctx context.Context, subject string) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	return c.identity(conn, entry, "")
+	return c.identity(conn, entry)
 }
 
 // connect dials the directory and starts TLS; the returned function closes
@@ -201,7 +222,7 @@ func (c *Client) serviceBind(conn *ldap.Conn) error {
 // searchUser finds exactly one entry; none or several is ErrGone.
 func (c *Client) searchUser(conn *ldap.Conn, base string, scope int, filter string) (*ldap.Entry, error) {
 	attrs := []string{}
-	for _, a := range []string{c.cfg.SubjectAttribute, c.cfg.EmailAttribute, c.cfg.NameAttribute} {
+	for _, a := range []string{c.cfg.SubjectAttribute, c.cfg.UsernameAttribute, c.cfg.EmailAttribute, c.cfg.NameAttribute} {
 		if a != SubjectDN {
 			attrs = append(attrs, a)
 		}
@@ -221,9 +242,13 @@ func (c *Client) searchUser(conn *ldap.Conn, base string, scope int, filter stri
 	return res.Entries[0], nil
 }
 
-// identity reads entry's profile and groups.
-func (c *Client) identity(conn *ldap.Conn, entry *ldap.Entry, username string) (Identity, error) {
-	id := Identity{DN: entry.DN, Email: first(entry, c.cfg.EmailAttribute), Name: first(entry, c.cfg.NameAttribute)}
+// identity reads entry's profile and groups. {username} in the group
+// filter is the entry's own username attribute, so that a login (whatever
+// case or spacing was typed) and a refresh (which has no username) find
+// the same groups.
+func (c *Client) identity(conn *ldap.Conn, entry *ldap.Entry) (Identity, error) {
+	id := Identity{DN: entry.DN, Username: first(entry, c.cfg.UsernameAttribute),
+		Email: first(entry, c.cfg.EmailAttribute), Name: first(entry, c.cfg.NameAttribute)}
 	if c.cfg.SubjectAttribute == SubjectDN {
 		id.Subject = entry.DN
 	} else {
@@ -237,7 +262,12 @@ func (c *Client) identity(conn *ldap.Conn, entry *ldap.Entry, username string) (
 	if c.cfg.GroupBase == "" {
 		return id, nil
 	}
-	filter := fill(c.cfg.GroupFilter, ldap.EscapeFilter(username), ldap.EscapeFilter(entry.DN))
+	if id.Username == "" && strings.Contains(c.cfg.GroupFilter, "{username}") {
+		// "(memberUid=)" would ask for groups of an empty name: the
+		// entry has no username to be a member by.
+		return id, nil
+	}
+	filter := fill(c.cfg.GroupFilter, ldap.EscapeFilter(id.Username), ldap.EscapeFilter(entry.DN))
 	req := ldap.NewSearchRequest(c.cfg.GroupBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		filter, []string{c.cfg.GroupNameAttribute}, nil)
 	res, err := conn.Search(req)

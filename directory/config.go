@@ -41,14 +41,20 @@ type Config struct {
 	// such as entryUUID (the default) or "dn" for the entry's DN (which
 	// changes when the entry is renamed or moved).
 	SubjectAttribute string
+	// UsernameAttribute is read from the user's entry to fill {username}
+	// in GroupFilter; default uid. The directory's own value is used, at
+	// login and at Lookup alike, never the username as typed (which may
+	// differ in case or spacing, and which a refresh does not have).
+	UsernameAttribute string
 	// EmailAttribute and NameAttribute give the profile; defaults mail
 	// and cn.
 	EmailAttribute, NameAttribute string
 
 	// GroupBase is where groups are searched (subtree); empty: no groups
 	// are read and users get no roles. GroupFilter has {dn} where the
-	// user's DN goes and {username} where the username goes, both
-	// escaped, e.g. "(&(objectClass=groupOfNames)(member={dn}))" or
+	// user's DN goes and {username} where the entry's UsernameAttribute
+	// value goes, both escaped (an entry without that attribute is in no
+	// group found by {username}), e.g. "(&(objectClass=groupOfNames)(member={dn}))" or
 	// "(&(objectClass=posixGroup)(memberUid={username}))".
 	GroupBase, GroupFilter string
 	// GroupNameAttribute names a group; default cn. Turning group names
@@ -63,6 +69,7 @@ type Config struct {
 // Defaults for Config fields left zero.
 const (
 	DefaultSubjectAttribute   = "entryUUID"
+	DefaultUsernameAttribute  = "uid"
 	DefaultEmailAttribute     = "mail"
 	DefaultNameAttribute      = "cn"
 	DefaultGroupNameAttribute = "cn"
@@ -75,6 +82,7 @@ const SubjectDN = "dn"
 
 func (c *Config) setDefaults() {
 	c.SubjectAttribute = cmp.Or(c.SubjectAttribute, DefaultSubjectAttribute)
+	c.UsernameAttribute = cmp.Or(c.UsernameAttribute, DefaultUsernameAttribute)
 	c.EmailAttribute = cmp.Or(c.EmailAttribute, DefaultEmailAttribute)
 	c.NameAttribute = cmp.Or(c.NameAttribute, DefaultNameAttribute)
 	c.GroupNameAttribute = cmp.Or(c.GroupNameAttribute, DefaultGroupNameAttribute)
@@ -113,7 +121,7 @@ func (c Config) Validate() error {
 	} else if c.GroupFilter != "" {
 		errs = append(errs, errors.New("directory: a group filter needs a group search base"))
 	}
-	for _, a := range []struct{ name, v string }{{"subject", c.SubjectAttribute}, {"email", c.EmailAttribute},
+	for _, a := range []struct{ name, v string }{{"subject", c.SubjectAttribute}, {"username", c.UsernameAttribute}, {"email", c.EmailAttribute},
 		{"name", c.NameAttribute}, {"group name", c.GroupNameAttribute}} {
 		if a.v != "" && !validAttribute(a.v) {
 			errs = append(errs, fmt.Errorf("directory: %s attribute %q is not an attribute name", a.name, a.v))

@@ -345,3 +345,84 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// posixPeople: alice and bob in posixGroups by memberUid, whose matching
+// rule (caseExactIA5Match) is exact: only the entry's own uid finds them.
+const posixPeople = people + `
+dn: cn=ops,ou=groups,dc=example,dc=org
+objectClass: posixGroup
+cn: ops
+gidNumber: 1001
+memberUid: alice
+memberUid: bob
+
+dn: cn=oncall,ou=groups,dc=example,dc=org
+objectClass: posixGroup
+cn: oncall
+gidNumber: 1002
+memberUid: alice
+`
+
+// TestGroupsByUsername: a group filter with {username} is filled with the
+// entry's username attribute, so the groups are the same whatever case was
+// typed at login, and at Lookup (a refresh, which has no username).
+func TestGroupsByUsername(t *testing.T) {
+	s := ldaptest.Start(t, posixPeople)
+	cfg := config(s)
+	cfg.GroupFilter = "(&(objectClass=posixGroup)(memberUid={username}))"
+	c := newClient(t, cfg)
+	ctx := context.Background()
+	want := []string{"oncall", "ops"}
+	var subject string
+	for _, typed := range []string{"alice", "ALICE", "Alice"} {
+		id, err := c.Authenticate(ctx, typed, "alice-pw")
+		if err != nil || !slices.Equal(id.Groups, want) || id.Username != "alice" {
+			t.Errorf("Authenticate(%q) = %+v, %v; want username alice in groups %v", typed, id, err, want)
+		}
+		subject = id.Subject
+	}
+	if id, err := c.Lookup(ctx, subject); err != nil || !slices.Equal(id.Groups, want) {
+		t.Errorf("Lookup(alice) = %+v, %v; want groups %v as at login", id, err, want)
+	}
+	// Another attribute can fill {username}: cn holds "Bob" for bob, who
+	// is in ops as "bob" only, so with cn he is in no group.
+	cfg.UsernameAttribute = "cn"
+	bob, err := newClient(t, cfg).Authenticate(ctx, "bob", "bob-pw")
+	if err != nil || len(bob.Groups) != 0 || bob.Username != "Bob" {
+		t.Errorf("Authenticate(bob) with username attribute cn = %+v, %v; want username Bob, no group", bob, err)
+	}
+	// An entry without the attribute is in no group found by {username}.
+	cfg.UsernameAttribute = "mail"
+	if bob, err := newClient(t, cfg).Authenticate(ctx, "bob", "bob-pw"); err != nil || len(bob.Groups) != 0 {
+		t.Errorf("Authenticate(bob) without a mail attribute = %+v, %v; want no group", bob, err)
+	}
+}
+
+// TestAuthenticateGuarded: the guard sees the one entry's DN for every
+// spelling the directory resolves to it (RFC 4518: case, insignificant
+// spaces), and an error from it ends the attempt before the password is
+// tried; for a name no entry has, it is not called.
+func TestAuthenticateGuarded(t *testing.T) {
+	s := ldaptest.Start(t, people)
+	c := newClient(t, config(s))
+	ctx := context.Background()
+	var seen []string
+	guard := func(dn string) error { seen = append(seen, dn); return nil }
+	for _, name := range []string{"alice", "alice ", "  alice", " ALICE  "} {
+		if _, err := c.AuthenticateGuarded(ctx, name, "wrong", guard); !errors.Is(err, directory.ErrInvalidCredentials) {
+			t.Errorf("AuthenticateGuarded(%q, wrong) = %v; want ErrInvalidCredentials", name, err)
+		}
+	}
+	want := slices.Repeat([]string{"uid=alice,ou=people,dc=example,dc=org"}, 4)
+	if !slices.Equal(seen, want) {
+		t.Errorf("guard saw %q; want alice's DN for each spelling", seen)
+	}
+	seen = nil
+	if _, err := c.AuthenticateGuarded(ctx, "nobody", "x", guard); !errors.Is(err, directory.ErrInvalidCredentials) || len(seen) != 0 {
+		t.Errorf("AuthenticateGuarded(nobody) = %v, guard saw %q; want ErrInvalidCredentials, guard not called", err, seen)
+	}
+	stop := errors.New("limit reached")
+	if id, err := c.AuthenticateGuarded(ctx, "alice", "alice-pw", func(string) error { return stop }); !errors.Is(err, stop) || id.Subject != "" {
+		t.Errorf("AuthenticateGuarded with a refusing guard and the right password = %+v, %v; want the guard's error", id, err)
+	}
+}

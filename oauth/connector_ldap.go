@@ -65,7 +65,7 @@ func DirectoryConfig(c storage.Connector) (directory.Config, error) {
 	cfg := directory.Config{
 		URL: l.URL, StartTLS: l.StartTLS, InsecureNoTLS: l.InsecureNoTLS,
 		BindDN: l.BindDN, UserBase: l.UserBaseDN, UserFilter: l.UserFilter,
-		SubjectAttribute: l.SubjectAttribute, EmailAttribute: l.EmailAttribute, NameAttribute: l.NameAttribute,
+		SubjectAttribute: l.SubjectAttribute, UsernameAttribute: l.UsernameAttribute, EmailAttribute: l.EmailAttribute, NameAttribute: l.NameAttribute,
 		GroupBase: l.GroupBaseDN, GroupFilter: l.GroupFilter, GroupNameAttribute: l.GroupNameAttribute,
 		Timeout: c.Timeout, ConnectTimeout: min(c.Timeout, directory.DefaultConnectTimeout),
 	}
@@ -89,7 +89,11 @@ func upstream(c storage.Connector, id directory.Identity, username string) (Upst
 		return UpstreamIdentity{}, errNoMappedGroup
 	}
 	// A directory's mail attribute is whatever was typed into it:
-	// unverified, so it never links an existing user by email.
+	// unverified, so it never links an existing user by email. The
+	// directory's spelling of the username is preferred to the typed one.
+	if id.Username != "" {
+		username = id.Username
+	}
 	return UpstreamIdentity{Subject: id.Subject, Email: id.Email, Name: id.Name,
 		PreferredUsername: username, Roles: id.Groups}, nil
 }
@@ -162,9 +166,13 @@ func (s *fositeStore) directoryLogin(ctx context.Context, username, password str
 			outage = fmt.Errorf("%w: %w", ErrDirectoryUnavailable, err)
 			continue
 		}
-		id, err := cl.Authenticate(ctx, names[i], password)
+		id, err := s.authenticateEntry(ctx, cl, c, names[i], password)
 		if errors.Is(err, directory.ErrInvalidCredentials) {
 			continue
+		}
+		var te *ThrottleError
+		if errors.As(err, &te) {
+			return storage.User{}, true, err
 		}
 		if err != nil {
 			s.logger.WarnContext(ctx, "LDAP directory unavailable", "connector_id", c.ID, "err", err)
@@ -190,4 +198,29 @@ func (s *fositeStore) directoryLogin(ctx context.Context, username, password str
 		return storage.User{}, true, outage
 	}
 	return storage.User{}, true, fmt.Errorf("no directory accepted the credentials: %w", fosite.ErrNotFound)
+}
+
+// authenticateEntry checks the password on the entry username finds in
+// cl's directory, after counting the attempt against that entry (design
+// D5's per-user limits keyed by connector and entry DN). The typed
+// username's counter, which Authenticate reserved, cannot see that
+// "alice", "alice " and "ALICE\u00ad" are one entry to the directory
+// (RFC 4518 ignores case and insignificant spaces and maps some
+// characters to nothing); the entry's counter can. The entry's attempt is
+// kept only when the entry refused the password.
+func (s *fositeStore) authenticateEntry(ctx context.Context, cl *directory.Client, c storage.Connector, username, password string) (directory.Identity, error) {
+	st := stateFrom(ctx)
+	st.mu.Lock()
+	addr := st.clientAddr
+	st.mu.Unlock()
+	var res *reservation
+	id, err := cl.AuthenticateGuarded(ctx, username, password, func(dn string) error {
+		r, err := s.throttle.reserveEntry(ctx, c.ID, dn, addr)
+		res = r
+		return err
+	})
+	if !errors.Is(err, directory.ErrInvalidCredentials) {
+		s.throttle.release(ctx, res)
+	}
+	return id, err
 }

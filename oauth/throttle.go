@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/storage"
@@ -191,24 +193,44 @@ type reservation struct {
 // password is checked. It returns a *ThrottleError when a limit refuses
 // the attempt; the attempt is then not counted.
 func (t *throttle) reserve(ctx context.Context, username, addr string) (*reservation, error) {
+	return t.reserveName(ctx, addr, true, username)
+}
+
+// reserveEntry counts one more attempt against directory entry dn of
+// connector (design D5's per-user limits, slow lane included, keyed by the
+// entry rather than by the name typed), after the directory found the
+// entry and before the password is tried on it: every spelling of a
+// username that the directory resolves to the entry (case, insignificant
+// spaces, characters RFC 4518 maps away) shares one budget. The address
+// counter is not counted again: reserve counted it for the attempt.
+func (t *throttle) reserveEntry(ctx context.Context, connector, dn, addr string) (*reservation, error) {
+	return t.reserveName(ctx, addr, false, "ldap-entry", connector, strings.ToLower(dn))
+}
+
+// reserveName counts an attempt against the user counters of name (one or
+// more key parts) and, when countAddress, against addr's counter.
+func (t *throttle) reserveName(ctx context.Context, addr string, countAddress bool, name ...string) (*reservation, error) {
 	now := t.now()
 	l := t.limits
 	addr = NormalizeAddress(addr)
-	adds := []storage.AttemptAdd{
-		{Key: attemptKey(KindAddress, addr), Window: l.Window, Limit: l.PerAddress},
-		{Key: attemptKey(KindUserAddress, username, addr), Window: l.Window, Limit: l.PerUserAddress},
-		{Key: attemptKey(KindUser, username), Window: l.Window, Limit: l.PerUser},
+	var adds []storage.AttemptAdd
+	if countAddress {
+		adds = append(adds, storage.AttemptAdd{Key: attemptKey(KindAddress, addr), Window: l.Window, Limit: l.PerAddress})
 	}
+	adds = append(adds,
+		storage.AttemptAdd{Key: attemptKey(KindUserAddress, append(slices.Clip(name), addr)...), Window: l.Window, Limit: l.PerUserAddress},
+		storage.AttemptAdd{Key: attemptKey(KindUser, name...), Window: l.Window, Limit: l.PerUser},
+	)
 	counts, err := t.store.AddAttempts(ctx, now, adds)
 	if err != nil {
 		return nil, fmt.Errorf("throttle: %w", err)
 	}
-	ac, pc, uc := counts[0], counts[1], counts[2]
+	pc, uc := counts[len(counts)-2], counts[len(counts)-1]
 	switch {
 	case pc.Count > l.PerUserAddress:
 		return nil, t.refuse(ctx, now, counts, pc)
-	case ac.Count > l.PerAddress:
-		return nil, t.refuse(ctx, now, counts, ac)
+	case countAddress && counts[0].Count > l.PerAddress:
+		return nil, t.refuse(ctx, now, counts, counts[0])
 	case uc.Count <= l.PerUser:
 		t.noteBlocks(ctx, counts)
 		return &reservation{counts: counts}, nil
@@ -217,7 +239,7 @@ func (t *throttle) reserve(ctx context.Context, username, addr string) (*reserva
 		// against it in this window may use the slow lane.
 		return nil, t.refuse(ctx, now, counts, uc)
 	}
-	slow, err := t.store.AddAttempts(ctx, now, []storage.AttemptAdd{{Key: attemptKey(KindSlow, username), Window: l.SlowInterval, Limit: 1}})
+	slow, err := t.store.AddAttempts(ctx, now, []storage.AttemptAdd{{Key: attemptKey(KindSlow, name...), Window: l.SlowInterval, Limit: 1}})
 	if err != nil {
 		t.takeBack(ctx, counts)
 		return nil, fmt.Errorf("throttle: %w", err)
@@ -226,7 +248,7 @@ func (t *throttle) reserve(ctx context.Context, username, addr string) (*reserva
 	if slow[0].Count > 1 {
 		return nil, t.refuse(ctx, now, counts, slow[0])
 	}
-	t.noteBlocks(ctx, counts[:2])
+	t.noteBlocks(ctx, counts[:len(counts)-2])
 	return &reservation{counts: counts}, nil
 }
 

@@ -86,11 +86,16 @@ type LDAPSettings struct {
 	// username (RFC 4515).
 	UserFilter       string `json:"user_filter"`
 	SubjectAttribute string `json:"subject_attribute,omitempty"`
-	EmailAttribute   string `json:"email_attribute,omitempty"`
-	NameAttribute    string `json:"name_attribute,omitempty"`
-	GroupBaseDN      string `json:"group_base_dn,omitempty"`
+	// UsernameAttribute is read from the user's entry to fill
+	// "{username}" in GroupFilter (default uid): the directory's spelling
+	// of the username, the same at login and at refresh.
+	UsernameAttribute string `json:"username_attribute,omitempty"`
+	EmailAttribute    string `json:"email_attribute,omitempty"`
+	NameAttribute     string `json:"name_attribute,omitempty"`
+	GroupBaseDN       string `json:"group_base_dn,omitempty"`
 	// GroupFilter finds a user's groups; "{dn}" is replaced by the
-	// escaped DN of the user.
+	// escaped DN of the user, "{username}" by the escaped value of
+	// UsernameAttribute in the user's entry.
 	GroupFilter        string `json:"group_filter,omitempty"`
 	GroupNameAttribute string `json:"group_name_attribute,omitempty"`
 	// CACert is PEM certificates that verify the directory's TLS

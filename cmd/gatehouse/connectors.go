@@ -70,12 +70,13 @@ type connectorFlags struct {
 	SubjectClaim string   `name:"subject-claim" group:"oidc" help:"OIDC: claim identifying the user (default sub)."`
 
 	URL                string `name:"url" group:"ldap" help:"LDAP: ldaps://host:port, or ldap:// with --start-tls."`
-	StartTLS           bool   `name:"start-tls" group:"ldap" help:"LDAP: upgrade ldap:// with StartTLS."`
-	InsecureNoTLS      bool   `name:"insecure-no-tls" group:"ldap" help:"LDAP: allow plain ldap:// off loopback (passwords in clear)."`
+	StartTLS           *bool  `name:"start-tls" negatable:"" group:"ldap" help:"LDAP: upgrade ldap:// with StartTLS (--start-tls=false or --no-start-tls turns it off)."`
+	InsecureNoTLS      *bool  `name:"insecure-no-tls" negatable:"" group:"ldap" help:"LDAP: allow plain ldap:// off loopback (passwords in clear; --insecure-no-tls=false turns it off)."`
 	BindDN             string `name:"bind-dn" group:"ldap" help:"LDAP: DN to search as."`
 	UserBaseDN         string `name:"user-base-dn" group:"ldap" help:"LDAP: where users are searched."`
 	UserFilter         string `name:"user-filter" group:"ldap" help:"LDAP: filter with {username}, e.g. (uid={username})."`
 	SubjectAttribute   string `name:"subject-attribute" group:"ldap" help:"LDAP: attribute identifying the user."`
+	UsernameAttribute  string `name:"username-attribute" group:"ldap" help:"LDAP: attribute of the user's entry that fills {username} in --group-filter (default uid)."`
 	EmailAttribute     string `name:"email-attribute" group:"ldap" help:"LDAP: email attribute."`
 	NameAttribute      string `name:"name-attribute" group:"ldap" help:"LDAP: full-name attribute."`
 	GroupBaseDN        string `name:"group-base-dn" group:"ldap" help:"LDAP: where groups are searched."`
@@ -92,8 +93,8 @@ func (f *connectorFlags) oidcGiven() bool {
 }
 
 func (f *connectorFlags) ldapGiven() bool {
-	return f.URL != "" || f.StartTLS || f.InsecureNoTLS || f.BindDN != "" || f.UserBaseDN != "" || f.UserFilter != "" ||
-		f.SubjectAttribute != "" || f.EmailAttribute != "" || f.NameAttribute != "" || f.GroupBaseDN != "" ||
+	return f.URL != "" || f.StartTLS != nil || f.InsecureNoTLS != nil || f.BindDN != "" || f.UserBaseDN != "" || f.UserFilter != "" ||
+		f.SubjectAttribute != "" || f.UsernameAttribute != "" || f.EmailAttribute != "" || f.NameAttribute != "" || f.GroupBaseDN != "" ||
 		f.GroupFilter != "" || f.GroupNameAttribute != "" || f.CACertFile != "" || f.RequireGroup != nil
 }
 
@@ -102,9 +103,10 @@ func (f *connectorFlags) oidc() *storage.OIDCSettings {
 }
 
 func (f *connectorFlags) ldap() (*storage.LDAPSettings, error) {
-	l := &storage.LDAPSettings{URL: f.URL, StartTLS: f.StartTLS, InsecureNoTLS: f.InsecureNoTLS, BindDN: f.BindDN,
-		UserBaseDN: f.UserBaseDN, UserFilter: f.UserFilter, SubjectAttribute: f.SubjectAttribute,
-		EmailAttribute: f.EmailAttribute, NameAttribute: f.NameAttribute, GroupBaseDN: f.GroupBaseDN,
+	l := &storage.LDAPSettings{URL: f.URL, StartTLS: deref(f.StartTLS), InsecureNoTLS: deref(f.InsecureNoTLS),
+		BindDN: f.BindDN, UserBaseDN: f.UserBaseDN, UserFilter: f.UserFilter, SubjectAttribute: f.SubjectAttribute,
+		UsernameAttribute: f.UsernameAttribute,
+		EmailAttribute:    f.EmailAttribute, NameAttribute: f.NameAttribute, GroupBaseDN: f.GroupBaseDN,
 		GroupFilter: f.GroupFilter, GroupNameAttribute: f.GroupNameAttribute, RequireGroup: deref(f.RequireGroup)}
 	if f.CACertFile != "" {
 		b, err := os.ReadFile(f.CACertFile)
@@ -292,13 +294,19 @@ func (c *connectorsUpdateCmd) Run(ctx context.Context, e *cliEnv) error {
 				v   string
 			}{
 				{&l.URL, n.URL}, {&l.BindDN, n.BindDN}, {&l.UserBaseDN, n.UserBaseDN}, {&l.UserFilter, n.UserFilter},
-				{&l.SubjectAttribute, n.SubjectAttribute}, {&l.EmailAttribute, n.EmailAttribute}, {&l.NameAttribute, n.NameAttribute},
+				{&l.SubjectAttribute, n.SubjectAttribute}, {&l.UsernameAttribute, n.UsernameAttribute}, {&l.EmailAttribute, n.EmailAttribute}, {&l.NameAttribute, n.NameAttribute},
 				{&l.GroupBaseDN, n.GroupBaseDN}, {&l.GroupFilter, n.GroupFilter}, {&l.GroupNameAttribute, n.GroupNameAttribute},
 			} {
 				*f.dst = cmpStr(f.v, *f.dst)
 			}
-			l.StartTLS = l.StartTLS || n.StartTLS
-			l.InsecureNoTLS = l.InsecureNoTLS || n.InsecureNoTLS
+			// Given flags set their value, false included: an update can
+			// turn StartTLS or the insecure flag off.
+			if c.StartTLS != nil {
+				l.StartTLS = *c.StartTLS
+			}
+			if c.InsecureNoTLS != nil {
+				l.InsecureNoTLS = *c.InsecureNoTLS
+			}
 			l.CACert = cmpStr(n.CACert, l.CACert)
 			if c.RequireGroup != nil {
 				l.RequireGroup = *c.RequireGroup

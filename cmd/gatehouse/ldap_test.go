@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -554,5 +555,131 @@ func TestLDAPConnectorCLI(t *testing.T) {
 	if resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"carol"},
 		"password": {"carol-dir-pw"}}, "app", secret); resp.StatusCode != 400 || body["error"] != "invalid_grant" {
 		t.Errorf("carol with --require-group: %d %v; want invalid_grant", resp.StatusCode, body)
+	}
+}
+
+// TestLDAPConnectorCLIFlagsOff: --start-tls and --insecure-no-tls can be
+// turned off again by an update (--start-tls=false, --no-start-tls), and a
+// flag not given keeps the stored value.
+func TestLDAPConnectorCLIFlagsOff(t *testing.T) {
+	dbURL := adminDB(t)
+	base := adminEnv(dbURL)
+	env := func(k string) string {
+		if k == keys.EnvSecrets {
+			return testSecrets
+		}
+		return base(k)
+	}
+	ldapOf := func(r cliResult) storage.LDAPSettings {
+		t.Helper()
+		var shown struct {
+			LDAP storage.LDAPSettings `json:"ldap"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil {
+			t.Fatalf("connector JSON %s: %v", r.stdout, err)
+		}
+		return shown.LDAP
+	}
+	r := cliOK(t, env, "", "connectors", "create", "--id", "corp", "--kind", "ldap", "--name", "Corp",
+		"--url", "ldap://127.0.0.1:1389", "--start-tls", "--insecure-no-tls",
+		"--user-base-dn", ldaptest.UserBase, "--user-filter", "(uid={username})", "--json")
+	if l := ldapOf(r); !l.StartTLS || !l.InsecureNoTLS {
+		t.Fatalf("created with --start-tls --insecure-no-tls: %+v", l)
+	}
+	r = cliOK(t, env, "", "connectors", "update", "corp", "--start-tls=false", "--json")
+	if l := ldapOf(r); l.StartTLS || !l.InsecureNoTLS {
+		t.Errorf("after --start-tls=false: start_tls %v, insecure_no_tls %v; want false, true (kept)", l.StartTLS, l.InsecureNoTLS)
+	}
+	r = cliOK(t, env, "", "connectors", "update", "corp", "--insecure-no-tls=false", "--json")
+	if l := ldapOf(r); l.StartTLS || l.InsecureNoTLS {
+		t.Errorf("after --insecure-no-tls=false: start_tls %v, insecure_no_tls %v; want both false", l.StartTLS, l.InsecureNoTLS)
+	}
+	r = cliOK(t, env, "", "connectors", "update", "corp", "--start-tls", "--json")
+	if l := ldapOf(r); !l.StartTLS {
+		t.Errorf("after --start-tls: %+v; want start_tls", l)
+	}
+	r = cliOK(t, env, "", "connectors", "update", "corp", "--no-start-tls", "--json")
+	if l := ldapOf(r); l.StartTLS {
+		t.Errorf("after --no-start-tls: %+v; want start_tls false", l)
+	}
+}
+
+// TestLDAPThrottleSpellings: the directory finds one entry for many
+// spellings of a username (RFC 4518: case and insignificant spaces are
+// ignored), so wrong passwords under all of them share the entry's
+// per-user budget; the typed name's counter alone would give each spelling
+// its own.
+func TestLDAPThrottleSpellings(t *testing.T) {
+	dir := ldaptest.Start(t, corpPeople)
+	ts := startServer(t, func(c *Config) {
+		withPostgres(pgtest.URL(t))(c)
+		withLimits(10, 3, 100, 5*time.Second)(c)
+	})
+	secret := ts.addClient(t, ldapClient)
+	addLDAPConnector(t, ts, dir, storage.Connector{ID: "corp", Provision: true})
+
+	// Spellings reach alice's entry, and successes take their attempts
+	// back on the entry's counter too.
+	for i, name := range []string{"alice ", "  ALICE", "alice"} {
+		if code, _ := login(t, ts, clientFrom(fmt.Sprintf("127.0.2.%d", i+1)), secret, name, "alice-dir-pw"); code != 200 {
+			t.Fatalf("login as %q with alice's password: %d; want 200", name, code)
+		}
+	}
+	spellings := []string{"alice", "alice ", " alice", "  alice", "alice  ", " alice ", "   alice   ", "Alice ", "ALICE    "}
+	evaluated := 0
+	for i, name := range spellings {
+		// Each from its own address: only the per-user limit applies.
+		code, _ := login(t, ts, clientFrom(fmt.Sprintf("127.0.3.%d", i+1)), secret, name, "wrong")
+		switch code {
+		case 400:
+			evaluated++
+		case 429:
+		default:
+			t.Errorf("wrong password as %q: %d; want 400 or 429", name, code)
+		}
+	}
+	// PerUser (3), plus at most one slow-lane guess in this interval.
+	if evaluated > 4 {
+		t.Errorf("wrong passwords evaluated under %d spellings of alice: %d; want at most 3 + 1", len(spellings), evaluated)
+	}
+	// Another entry keeps its own budget.
+	if code, _ := login(t, ts, clientFrom("127.0.4.1"), secret, "bob ", "bob-dir-pw"); code != 200 {
+		t.Errorf("bob during the attack on alice: %d; want 200", code)
+	}
+}
+
+// TestLDAPPosixGroups: groups found by memberUid={username} (an exact
+// match) are the same whatever case is typed at login, and at every
+// refresh, which has no typed username: {username} is the entry's uid.
+func TestLDAPPosixGroups(t *testing.T) {
+	dir := ldaptest.Start(t, corpPeople+`
+dn: cn=ops,ou=groups,dc=example,dc=org
+objectClass: posixGroup
+cn: ops
+gidNumber: 1001
+memberUid: alice
+`)
+	ts := startServer(t, withPostgres(pgtest.URL(t)))
+	secret := ts.addClient(t, ldapClient)
+	addLDAPConnector(t, ts, dir, storage.Connector{ID: "corp", Provision: true, RoleMap: map[string]string{"ops": "ops"},
+		LDAP: &storage.LDAPSettings{URL: dir.URL, BindDN: ldaptest.ServiceDN, UserBaseDN: ldaptest.UserBase,
+			UserFilter: "(&(objectClass=inetOrgPerson)(uid={username}))", GroupBaseDN: ldaptest.GroupBase,
+			GroupFilter: "(&(objectClass=posixGroup)(memberUid={username}))"}})
+	conf, ctx := passwordConf(ts, secret), context.Background()
+	for _, name := range []string{"alice", "ALICE"} {
+		tok, err := conf.PasswordCredentialsToken(ctx, name, "alice-dir-pw")
+		if err != nil {
+			t.Fatalf("login as %q: %v", name, err)
+		}
+		if _, roles := rolesOf(t, tok.AccessToken); !slices.Equal(roles, []string{"ops"}) {
+			t.Errorf("login as %q: roles %v; want [ops]", name, roles)
+		}
+		status, body := refreshToken(t, ts, secret, tok.RefreshToken)
+		if status != 200 {
+			t.Fatalf("refresh after login as %q: %d %v", name, status, body)
+		}
+		if _, roles := rolesOf(t, body["access_token"].(string)); !slices.Equal(roles, []string{"ops"}) {
+			t.Errorf("refresh after login as %q: roles %v; want [ops] as at login", name, roles)
+		}
 	}
 }
