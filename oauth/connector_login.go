@@ -204,9 +204,13 @@ func (s *Server) ConnectorCallback(w http.ResponseWriter, r *http.Request) {
 }
 
 // keepUpstreamRefresh stores the provider's refresh token, sealed, on the
-// link, for refreshes to re-read the identity (Reread); none leaves the
-// link without one.
+// link, for refreshes to re-read the identity (Reread). A login whose
+// answer carries none keeps the one stored (providers often issue a
+// refresh token only at consent).
 func (s *Server) keepUpstreamRefresh(ctx context.Context, c storage.Connector, link storage.IdentityLink, token string) error {
+	if token == "" {
+		return nil
+	}
 	sealed, err := s.upstream.sealRefresh(c.ID, link.Subject, token)
 	if err != nil {
 		return err
