@@ -84,7 +84,8 @@ const (
 //     user whose email equals id.Email, and only when the upstream says
 //     the email is verified and the user's email is verified too; a
 //     matching email without both is ErrLinkRefused (account takeover
-//     otherwise), as is an email two users share.
+//     otherwise), as is an email two users share, and a user already
+//     linked to another identity of c (an address the provider recycled).
 //  3. Otherwise, with c.Provision, a user is created with its link in one
 //     atomic step (storage.IdentityLinkStore.CreateIdentityLink), so of
 //     concurrent first logins of one identity exactly one provisions; the
@@ -177,6 +178,16 @@ func newLink(ctx context.Context, st LinkStore, c storage.Connector, id Upstream
 		case len(users) == 1 && (!id.EmailVerified || !users[0].EmailVerified):
 			return link, nil, fmt.Errorf("%w: linking by email needs the email verified upstream and here", ErrLinkRefused)
 		case len(users) == 1:
+			// A user linked through this connector already is another
+			// upstream account's (a recycled address): refused, as
+			// Keycloak refuses, never a second identity on the account.
+			links, err := st.ListUserIdentityLinks(ctx, users[0].ID)
+			if err != nil {
+				return link, nil, fmt.Errorf("link identity: %w", err)
+			}
+			if slices.ContainsFunc(links, func(l storage.IdentityLink) bool { return l.ConnectorID == c.ID }) {
+				return link, nil, fmt.Errorf("%w: the user with this email is linked to another identity of this connector", ErrLinkRefused)
+			}
 			link.UserID = users[0].ID
 			return link, nil, nil
 		}

@@ -149,3 +149,30 @@ func TestLinkIdentityRefusals(t *testing.T) {
 		t.Fatalf("taken username: %+v, %v; want a new user corp/s3", u, err)
 	}
 }
+
+// TestLinkByEmailRefusedWhenAlreadyLinked: a provider that recycles an
+// address must not hand the old user's account to the new upstream
+// account; a user linked through this connector is never linked again
+// by email (as Keycloak refuses), even with provisioning on.
+func TestLinkByEmailRefusedWhenAlreadyLinked(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, provision := range []bool{false, true} {
+		c := linkConnector(provision, true)
+		st := newLinkStore(t, c)
+		old := oauth.UpstreamIdentity{Subject: "up-old", Email: "alice@example.com", EmailVerified: true}
+		if u, _, err := oauth.LinkIdentity(t.Context(), st, c, old, now); err != nil || u.ID != "u-local" {
+			t.Fatalf("first link: %v %v; want u-local", u.ID, err)
+		}
+		recycled := oauth.UpstreamIdentity{Subject: "up-new", Email: "alice@example.com", EmailVerified: true}
+		if u, _, err := oauth.LinkIdentity(t.Context(), st, c, recycled, now); !errors.Is(err, oauth.ErrLinkRefused) {
+			t.Fatalf("provision=%v: recycled address linked to %q, %v; want ErrLinkRefused", provision, u.ID, err)
+		}
+		if links, _ := st.ListUserIdentityLinks(t.Context(), "u-local"); len(links) != 1 {
+			t.Fatalf("provision=%v: %d links of u-local; want 1", provision, len(links))
+		}
+		// The old identity still signs in.
+		if u, _, err := oauth.LinkIdentity(t.Context(), st, c, old, now); err != nil || u.ID != "u-local" {
+			t.Fatalf("old identity: %v %v; want u-local", u.ID, err)
+		}
+	}
+}

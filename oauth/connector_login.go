@@ -276,7 +276,7 @@ func linkMessage(c storage.Connector, err error) (int, string) {
 	case errors.Is(err, ErrNotProvisioned):
 		return http.StatusForbidden, "Your " + c.Name + " account has no account here. Ask an administrator to give you access."
 	case errors.Is(err, ErrLinkRefused):
-		return http.StatusForbidden, "Your " + c.Name + " account cannot be used here (its email is not verified, not in an allowed domain, or matches several accounts)."
+		return http.StatusForbidden, "Your " + c.Name + " account cannot be used here (its email is not verified, not in an allowed domain, matches several accounts, or belongs to an account linked to another " + c.Name + " identity)."
 	case errors.Is(err, ErrUserDisabled), errors.Is(err, ErrConnectorDisabled):
 		return http.StatusForbidden, "This account is disabled."
 	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
