@@ -28,6 +28,9 @@ type UpstreamIdentity struct {
 	// Roles are the upstream's role or group names, before the
 	// connector's role map.
 	Roles []string
+	// AuthTime is when the user authenticated upstream (an OpenID
+	// provider's auth_time); zero when the upstream did not say.
+	AuthTime time.Time
 }
 
 // Why linking refused an upstream identity. Login pages show a fixed
