@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/discovery/verifier"
 	"github.com/gatehouse/gatehouse/storage"
@@ -126,13 +128,21 @@ func LinkIdentity(ctx context.Context, st LinkStore, c storage.Connector, id Ups
 			return applyUpstream(ctx, st, c, link, id, now)
 		}
 		if user != nil && errors.Is(err, storage.ErrAlreadyExists) {
-			if _, lerr := st.GetIdentityLink(ctx, c.ID, id.Subject); errors.Is(lerr, storage.ErrNotFound) {
-				// The username was taken, not the link: name the user by
-				// its upstream subject instead.
+			// The username may have been taken, not the link: name the
+			// user by its upstream subject, else by its own random id
+			// (which no other user's name holds), so that a name someone
+			// else holds never blocks a first login.
+			for _, name := range []string{provisionedUsername(c.ID, id.Subject), provisionedUsername(c.ID, user.ID)} {
+				if _, lerr := st.GetIdentityLink(ctx, c.ID, id.Subject); !errors.Is(lerr, storage.ErrNotFound) || name == "" || name == user.Username {
+					continue
+				}
 				u := *user
-				u.Username = NormalizeUsername(c.ID + "/" + id.Subject)
+				u.Username = name
 				if err = st.CreateIdentityLink(ctx, link, &u); err == nil {
 					return applyUpstream(ctx, st, c, link, id, now)
+				}
+				if !errors.Is(err, storage.ErrAlreadyExists) {
+					break
 				}
 			}
 		}
@@ -198,10 +208,12 @@ func newLink(ctx context.Context, st LinkStore, c storage.Connector, id Upstream
 	if !c.Provision {
 		return link, nil, ErrNotProvisioned
 	}
-	name := cmpOr(id.PreferredUsername, id.Email, id.Subject)
+	userID := "u-" + strings.ToLower(rand.Text())
+	name := cmpOr(provisionedUsername(c.ID, id.PreferredUsername), provisionedUsername(c.ID, id.Email),
+		provisionedUsername(c.ID, id.Subject), provisionedUsername(c.ID, userID))
 	u := &storage.User{
-		ID:       "u-" + strings.ToLower(rand.Text()),
-		Username: NormalizeUsername(c.ID + "/" + name),
+		ID:       userID,
+		Username: name,
 		Email:    id.Email, EmailVerified: id.EmailVerified, Name: id.Name,
 		CreatedAt: now, UpdatedAt: now,
 	}
@@ -210,6 +222,29 @@ func newLink(ctx context.Context, st LinkStore, c storage.Connector, id Upstream
 	}
 	link.UserID, link.Provisioned = u.ID, true
 	return link, u, nil
+}
+
+// maxProvisionedUsername bounds a provisioned username, in runes, as
+// the admin API bounds usernames.
+const maxProvisionedUsername = 128
+
+// provisionedUsername is "<connector>/<name>" normalized, or "" when name
+// is empty, too long, or holds a character the username rules refuse
+// (anything but letters, digits, marks and . _ @ + -: no control, bidi or
+// format characters from an upstream's profile in a username).
+func provisionedUsername(connector, name string) string {
+	n := NormalizeUsername(connector + "/" + name)
+	prefix := NormalizeUsername(connector + "/")
+	rest, ok := strings.CutPrefix(n, prefix)
+	if !ok || rest == "" || utf8.RuneCountInString(n) > maxProvisionedUsername {
+		return ""
+	}
+	for _, r := range rest {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r) && !strings.ContainsRune("._@+-", r) {
+			return ""
+		}
+	}
+	return n
 }
 
 func cmpOr(ss ...string) string {

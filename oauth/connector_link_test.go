@@ -3,7 +3,9 @@ package oauth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,5 +176,46 @@ func TestLinkByEmailRefusedWhenAlreadyLinked(t *testing.T) {
 		if u, _, err := oauth.LinkIdentity(t.Context(), st, c, old, now); err != nil || u.ID != "u-local" {
 			t.Fatalf("old identity: %v %v; want u-local", u.ID, err)
 		}
+	}
+}
+
+// TestProvisionedUsernames: an upstream's preferred_username that the
+// username rules refuse (bidi, control or format characters, too long) is
+// not used; and when the chosen name and the subject's are both taken
+// (squatted), the first login still provisions, under the user's own id,
+// instead of failing on every try.
+func TestProvisionedUsernames(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	c := linkConnector(true, false)
+	st := newLinkStore(t, c)
+	for i, tc := range []struct {
+		preferred, email, want string
+	}{
+		{"ev\u202eil", "eve@example.com", "corp/eve@example.com"},
+		{"zero\u200bwidth", "", "corp/s-1"},
+		{"tab\tname", "", "corp/s-2"},
+		{strings.Repeat("a", 200), "", "corp/s-3"},
+		{"Mallory", "", "corp/mallory"},
+	} {
+		id := oauth.UpstreamIdentity{Subject: fmt.Sprintf("s-%d", i), PreferredUsername: tc.preferred, Email: tc.email}
+		u, _, err := oauth.LinkIdentity(ctx, st, c, id, now)
+		if err != nil || u.Username != tc.want {
+			t.Errorf("preferred_username %q: %q, %v; want %q", tc.preferred, u.Username, err, tc.want)
+		}
+	}
+	// Both "corp/carol" and "corp/s-9" are held by others.
+	for _, u := range []storage.User{{ID: "u-sq1", Username: "corp/carol"}, {ID: "u-sq2", Username: "corp/s-9"}} {
+		if err := st.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, link, err := oauth.LinkIdentity(ctx, st, c, oauth.UpstreamIdentity{Subject: "s-9", PreferredUsername: "carol"}, now)
+	if err != nil || u.ID == "u-sq1" || u.ID == "u-sq2" || u.Username != "corp/"+u.ID || link.UserID != u.ID {
+		t.Fatalf("squatted names: %+v, %v; want a new user named corp/<its id>", u, err)
+	}
+	// The next login finds the link.
+	if again, _, err := oauth.LinkIdentity(ctx, st, c, oauth.UpstreamIdentity{Subject: "s-9", PreferredUsername: "carol"}, now); err != nil || again.ID != u.ID {
+		t.Fatalf("second login: %v, %v; want %s", again.ID, err, u.ID)
 	}
 }
