@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/storage"
 )
@@ -149,6 +151,7 @@ func (s *Service) UpdateConnector(ctx context.Context, id string, p ConnectorPat
 		changed []string
 	)
 	err := s.store.UpdateConnector(ctx, id, func(c storage.Connector) (storage.Connector, error) {
+		before := c
 		changed = changed[:0]
 		set := func(name string, ok bool, apply func()) {
 			if ok {
@@ -173,6 +176,11 @@ func (s *Service) UpdateConnector(ctx context.Context, id string, p ConnectorPat
 		if err := cleanConnectorPolicy(&c, timeout); err != nil {
 			return c, err
 		}
+		if p.Secret == nil && len(c.SecretEnc) > 0 && endpointMoved(before, c) {
+			// The stored secret was given for the old provider or
+			// directory; it is never sent to another host unasked.
+			return c, fieldErr("secret", "a new secret is required in the same update when the issuer or the directory's host changes")
+		}
 		if p.Secret != nil {
 			sealed, err := s.sealSecret(id, *p.Secret)
 			if err != nil {
@@ -193,6 +201,21 @@ func (s *Service) UpdateConnector(ctx context.Context, id string, p ConnectorPat
 	}
 	s.audit(ctx, "connector.update", "connector", id, "fields", changed)
 	return connectorView(out), nil
+}
+
+// endpointMoved reports whether an update points the connector at another
+// provider (any other OIDC issuer: one host may serve several, as
+// Keycloak's realms) or another directory host (a port may change).
+func endpointMoved(before, after storage.Connector) bool {
+	switch {
+	case before.OIDC != nil && after.OIDC != nil:
+		return before.OIDC.Issuer != after.OIDC.Issuer
+	case before.LDAP != nil && after.LDAP != nil:
+		b, errB := url.Parse(before.LDAP.URL)
+		a, errA := url.Parse(after.LDAP.URL)
+		return errB != nil || errA != nil || !strings.EqualFold(b.Hostname(), a.Hostname())
+	}
+	return false
 }
 
 // DeleteConnector deletes a connector and its identity links; the users
