@@ -198,7 +198,9 @@ func newLink(ctx context.Context, st LinkStore, c storage.Connector, id Upstream
 			if err != nil {
 				return link, nil, fmt.Errorf("link identity: %w", err)
 			}
-			if slices.ContainsFunc(links, func(l storage.IdentityLink) bool { return l.ConnectorID == c.ID }) {
+			// (A link of this very identity is a concurrent first login's:
+			// creating the link then fails and the next pass reads it.)
+			if slices.ContainsFunc(links, func(l storage.IdentityLink) bool { return l.ConnectorID == c.ID && l.Subject != id.Subject }) {
 				return link, nil, fmt.Errorf("%w: the user with this email is linked to another identity of this connector", ErrLinkRefused)
 			}
 			link.UserID = users[0].ID
