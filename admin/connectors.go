@@ -146,6 +146,13 @@ func (s *Service) UpdateConnector(ctx context.Context, id string, p ConnectorPat
 			return Connector{}, err
 		}
 	}
+	linked := false
+	if p.OIDC != nil || p.LDAP != nil {
+		var err error
+		if linked, err = s.store.ConnectorHasIdentityLinks(ctx, id); err != nil {
+			return Connector{}, fmt.Errorf("update connector: %w", err)
+		}
+	}
 	var (
 		out     storage.Connector
 		changed []string
@@ -175,6 +182,12 @@ func (s *Service) UpdateConnector(ctx context.Context, id string, p ConnectorPat
 		}
 		if err := cleanConnectorPolicy(&c, timeout); err != nil {
 			return c, err
+		}
+		if field := rekeyed(before, c); linked && field != "" {
+			// Links are keyed by (connector, upstream subject): another
+			// issuer or subject claim would hand its subjects the
+			// accounts of the old one's.
+			return c, fieldErr(field, "cannot change while users are linked through this connector; delete the connector (its links go, the users stay) and create it again")
 		}
 		if p.Secret == nil && len(c.SecretEnc) > 0 && endpointMoved(before, c) {
 			// The stored secret was given for the old provider or
@@ -216,6 +229,28 @@ func endpointMoved(before, after storage.Connector) bool {
 		return errB != nil || errA != nil || !strings.EqualFold(b.Hostname(), a.Hostname())
 	}
 	return false
+}
+
+// rekeyed names the setting an update changes that decides what an
+// upstream subject means (the OIDC issuer or subject claim, the LDAP
+// subject attribute), or "".
+func rekeyed(before, after storage.Connector) string {
+	switch {
+	case before.OIDC != nil && after.OIDC != nil && before.OIDC.Issuer != after.OIDC.Issuer:
+		return "oidc.issuer"
+	case before.OIDC != nil && after.OIDC != nil && cmpOr(before.OIDC.SubjectClaim, "sub") != cmpOr(after.OIDC.SubjectClaim, "sub"):
+		return "oidc.subject_claim"
+	case before.LDAP != nil && after.LDAP != nil && !strings.EqualFold(before.LDAP.SubjectAttribute, after.LDAP.SubjectAttribute):
+		return "ldap.subject_attribute"
+	}
+	return ""
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // DeleteConnector deletes a connector and its identity links; the users
