@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/storage"
 )
@@ -144,11 +146,19 @@ func (s *Service) UpdateConnector(ctx context.Context, id string, p ConnectorPat
 			return Connector{}, err
 		}
 	}
+	linked := false
+	if p.OIDC != nil || p.LDAP != nil {
+		var err error
+		if linked, err = s.store.ConnectorHasIdentityLinks(ctx, id); err != nil {
+			return Connector{}, fmt.Errorf("update connector: %w", err)
+		}
+	}
 	var (
 		out     storage.Connector
 		changed []string
 	)
 	err := s.store.UpdateConnector(ctx, id, func(c storage.Connector) (storage.Connector, error) {
+		before := c
 		changed = changed[:0]
 		set := func(name string, ok bool, apply func()) {
 			if ok {
@@ -173,6 +183,17 @@ func (s *Service) UpdateConnector(ctx context.Context, id string, p ConnectorPat
 		if err := cleanConnectorPolicy(&c, timeout); err != nil {
 			return c, err
 		}
+		if field := rekeyed(before, c); linked && field != "" {
+			// Links are keyed by (connector, upstream subject): another
+			// issuer or subject claim would hand its subjects the
+			// accounts of the old one's.
+			return c, fieldErr(field, "cannot change while users are linked through this connector; delete the connector (its links go, the users stay) and create it again")
+		}
+		if p.Secret == nil && len(c.SecretEnc) > 0 && endpointMoved(before, c) {
+			// The stored secret was given for the old provider or
+			// directory; it is never sent to another host unasked.
+			return c, fieldErr("secret", "a new secret is required in the same update when the issuer or the directory's host changes")
+		}
 		if p.Secret != nil {
 			sealed, err := s.sealSecret(id, *p.Secret)
 			if err != nil {
@@ -193,6 +214,43 @@ func (s *Service) UpdateConnector(ctx context.Context, id string, p ConnectorPat
 	}
 	s.audit(ctx, "connector.update", "connector", id, "fields", changed)
 	return connectorView(out), nil
+}
+
+// endpointMoved reports whether an update points the connector at another
+// provider (any other OIDC issuer: one host may serve several, as
+// Keycloak's realms) or another directory host (a port may change).
+func endpointMoved(before, after storage.Connector) bool {
+	switch {
+	case before.OIDC != nil && after.OIDC != nil:
+		return before.OIDC.Issuer != after.OIDC.Issuer
+	case before.LDAP != nil && after.LDAP != nil:
+		b, errB := url.Parse(before.LDAP.URL)
+		a, errA := url.Parse(after.LDAP.URL)
+		return errB != nil || errA != nil || !strings.EqualFold(b.Hostname(), a.Hostname())
+	}
+	return false
+}
+
+// rekeyed names the setting an update changes that decides what an
+// upstream subject means (the OIDC issuer or subject claim, the LDAP
+// subject attribute), or "".
+func rekeyed(before, after storage.Connector) string {
+	switch {
+	case before.OIDC != nil && after.OIDC != nil && before.OIDC.Issuer != after.OIDC.Issuer:
+		return "oidc.issuer"
+	case before.OIDC != nil && after.OIDC != nil && cmpOr(before.OIDC.SubjectClaim, "sub") != cmpOr(after.OIDC.SubjectClaim, "sub"):
+		return "oidc.subject_claim"
+	case before.LDAP != nil && after.LDAP != nil && !strings.EqualFold(before.LDAP.SubjectAttribute, after.LDAP.SubjectAttribute):
+		return "ldap.subject_attribute"
+	}
+	return ""
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // DeleteConnector deletes a connector and its identity links; the users

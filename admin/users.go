@@ -132,9 +132,10 @@ func (s *Service) GetUser(ctx context.Context, id string) (User, error) {
 }
 
 // GetUserByUsername returns the user with username, compared after
-// normalisation.
+// normalisation. The character rules of CreateUser do not apply: a
+// connector's provisioned users are named "<connector>/<name>".
 func (s *Service) GetUserByUsername(ctx context.Context, username string) (User, error) {
-	n, err := normalizeUsername(username)
+	n, err := lookupUsername(username)
 	if err != nil {
 		return User{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/storage"
 )
 
 // Limits on admin inputs. They keep tokens small (design D1) and stores
@@ -229,6 +230,26 @@ func normalizeUsername(username string) (string, error) {
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r) && !strings.ContainsRune("._@+-", r) {
 			return "", fieldErr("username", "may contain only letters, digits and . _ @ + - (found %q)", r)
 		}
+	}
+	return n, nil
+}
+
+// maxLookupUsername bounds a username looked up (bytes): no stored name
+// is longer.
+const maxLookupUsername = 1024
+
+// lookupUsername is the stored form of a username to look up: normalized
+// only, for stored names need not pass the rules of normalizeUsername
+// (a connector's provisioned "<connector>/<name>").
+func lookupUsername(username string) (string, error) {
+	n := oauth.NormalizeUsername(username)
+	switch {
+	case !storage.ValidText(username):
+		return "", fieldErr("username", "is not text")
+	case n == "":
+		return "", fieldErr("username", "is required")
+	case len(n) > maxLookupUsername:
+		return "", fieldErr("username", "is longer than %d bytes", maxLookupUsername)
 	}
 	return n, nil
 }

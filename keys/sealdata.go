@@ -1,6 +1,10 @@
 package keys
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 // SealData encrypts a secret that is not a signing key (a connector's
 // client secret or bind password, an upstream refresh token) with the same
@@ -19,14 +23,19 @@ func (s *Secrets) SealData(purpose, id string, plaintext []byte) ([]byte, error)
 }
 
 // OpenData decrypts what SealData sealed for purpose and id, trying every
-// master secret. Its errors name the purpose, never the plaintext.
+// master secret. Its errors name the purpose only, never the id (an
+// upstream subject, for refresh tokens, that would reach logs) nor the
+// plaintext; a value no secret authenticates is ErrWrongSecret.
 func (s *Secrets) OpenData(purpose, id string, sealed []byte) ([]byte, error) {
 	if s == nil || len(s.aeads) == 0 {
 		return nil, ErrNoSecrets
 	}
 	pt, _, err := s.open(dataAD(purpose, id), sealed)
-	if err != nil {
-		return nil, err
+	switch {
+	case errors.Is(err, ErrWrongSecret):
+		return nil, fmt.Errorf("%w: sealed %s (tried %d secrets)", ErrWrongSecret, purpose, len(s.aeads))
+	case err != nil:
+		return nil, fmt.Errorf("keys: sealed %s: unknown or truncated sealing", purpose)
 	}
 	return pt, nil
 }

@@ -153,3 +153,29 @@ func TestSealData(t *testing.T) {
 		t.Fatalf("OpenData after rotation = %q, %v", pt, err)
 	}
 }
+
+// An OpenData error names the purpose only: the id (a connector id and an
+// upstream subject, for refresh tokens) would reach logs with NUL bytes.
+func TestOpenDataErrorNamesPurposeOnly(t *testing.T) {
+	s, err := ParseSecrets([]string{strings.Repeat("a", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := s.SealData("connector-refresh", "corp\x00alice-subject", []byte("rt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, in := range map[string][]byte{"wrong id": sealed, "truncated": sealed[:5], "unknown format": {9, 1, 2}} {
+		_, err := s.OpenData("connector-refresh", "corp\x00bob-subject", in)
+		if err == nil {
+			t.Fatalf("%s: opened", name)
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "subject") || strings.Contains(msg, "corp") || strings.ContainsRune(msg, 0) || !strings.Contains(msg, "connector-refresh") {
+			t.Errorf("%s: error %q carries the id or lacks the purpose", name, msg)
+		}
+		if name == "wrong id" && !errors.Is(err, ErrWrongSecret) {
+			t.Errorf("wrong id: %v; want ErrWrongSecret", err)
+		}
+	}
+}

@@ -195,6 +195,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ctx context.C
 	sess.Subject, sess.Username = user.ID, user.Username
 	sess.JWTClaims.Subject = user.ID
 	setIDTokenClaims(sess, c.ID, user.ID, login.AuthTime)
+	setRequestedAt(sess, ar.GetRequestedAt())
 	sess.IDTokenClaims().AuthenticationMethodsReferences = login.AMR
 	sess.loginSessionID = login.ID
 	sess.credentialsVersion = user.CredentialsVersion
@@ -349,6 +350,12 @@ func (s *Server) loginSession(ctx context.Context, r *http.Request) (storage.Log
 // password form, none for an upstream provider's login, whose methods
 // Gatehouse did not see.
 func (s *Server) startLoginSession(w http.ResponseWriter, r *http.Request, user storage.User, amr []string) (storage.LoginSession, error) {
+	return s.startLoginSessionAt(w, r, user, amr, s.now().UTC())
+}
+
+// startLoginSessionAt is startLoginSession for a user who authenticated
+// at authTime (an upstream provider's auth_time).
+func (s *Server) startLoginSessionAt(w http.ResponseWriter, r *http.Request, user storage.User, amr []string, authTime time.Time) (storage.LoginSession, error) {
 	if ck, err := r.Cookie(s.cookieName(sessionCookie)); err == nil && ck.Value != "" {
 		old := sha256.Sum256([]byte(ck.Value))
 		if err := s.store.DeleteLoginSession(r.Context(), old[:]); err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -358,7 +365,7 @@ func (s *Server) startLoginSession(w http.ResponseWriter, r *http.Request, user 
 	secret := randomToken()
 	digest := sha256.Sum256([]byte(secret))
 	now := s.now().UTC()
-	sess := storage.LoginSession{ID: randomToken(), Digest: digest[:], UserID: user.ID, AuthTime: now.Truncate(time.Second),
+	sess := storage.LoginSession{ID: randomToken(), Digest: digest[:], UserID: user.ID, AuthTime: authTime.UTC().Truncate(time.Second),
 		AMR: amr, CreatedAt: now, ExpiresAt: now.Add(s.cfg.LoginSessionLifetime)}
 	if err := s.store.CreateLoginSession(r.Context(), sess); err != nil {
 		return storage.LoginSession{}, err

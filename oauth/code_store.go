@@ -177,6 +177,7 @@ func codeRequest(code storage.AuthorizationCode, c fosite.Client) (*fosite.Reque
 	s.JWTClaims.Subject = code.Subject
 	s.SetExpiresAt(fosite.AuthorizeCode, code.ExpiresAt)
 	setIDTokenClaims(s, code.ClientID, code.Subject, code.AuthTime)
+	setRequestedAt(s, code.RequestedAt)
 	s.IDTokenClaims().AuthenticationMethodsReferences = cs.AMR
 	form := url.Values{}
 	for k, v := range cs.Form {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/discovery/verifier"
 	"github.com/gatehouse/gatehouse/storage"
@@ -28,6 +30,9 @@ type UpstreamIdentity struct {
 	// Roles are the upstream's role or group names, before the
 	// connector's role map.
 	Roles []string
+	// AuthTime is when the user authenticated upstream (an OpenID
+	// provider's auth_time); zero when the upstream did not say.
+	AuthTime time.Time
 }
 
 // Why linking refused an upstream identity. Login pages show a fixed
@@ -84,7 +89,8 @@ const (
 //     user whose email equals id.Email, and only when the upstream says
 //     the email is verified and the user's email is verified too; a
 //     matching email without both is ErrLinkRefused (account takeover
-//     otherwise), as is an email two users share.
+//     otherwise), as is an email two users share, and a user already
+//     linked to another identity of c (an address the provider recycled).
 //  3. Otherwise, with c.Provision, a user is created with its link in one
 //     atomic step (storage.IdentityLinkStore.CreateIdentityLink), so of
 //     concurrent first logins of one identity exactly one provisions; the
@@ -122,13 +128,21 @@ func LinkIdentity(ctx context.Context, st LinkStore, c storage.Connector, id Ups
 			return applyUpstream(ctx, st, c, link, id, now)
 		}
 		if user != nil && errors.Is(err, storage.ErrAlreadyExists) {
-			if _, lerr := st.GetIdentityLink(ctx, c.ID, id.Subject); errors.Is(lerr, storage.ErrNotFound) {
-				// The username was taken, not the link: name the user by
-				// its upstream subject instead.
+			// The username may have been taken, not the link: name the
+			// user by its upstream subject, else by its own random id
+			// (which no other user's name holds), so that a name someone
+			// else holds never blocks a first login.
+			for _, name := range []string{provisionedUsername(c.ID, id.Subject), provisionedUsername(c.ID, user.ID)} {
+				if _, lerr := st.GetIdentityLink(ctx, c.ID, id.Subject); !errors.Is(lerr, storage.ErrNotFound) || name == "" || name == user.Username {
+					continue
+				}
 				u := *user
-				u.Username = NormalizeUsername(c.ID + "/" + id.Subject)
+				u.Username = name
 				if err = st.CreateIdentityLink(ctx, link, &u); err == nil {
 					return applyUpstream(ctx, st, c, link, id, now)
+				}
+				if !errors.Is(err, storage.ErrAlreadyExists) {
+					break
 				}
 			}
 		}
@@ -177,6 +191,18 @@ func newLink(ctx context.Context, st LinkStore, c storage.Connector, id Upstream
 		case len(users) == 1 && (!id.EmailVerified || !users[0].EmailVerified):
 			return link, nil, fmt.Errorf("%w: linking by email needs the email verified upstream and here", ErrLinkRefused)
 		case len(users) == 1:
+			// A user linked through this connector already is another
+			// upstream account's (a recycled address): refused, as
+			// Keycloak refuses, never a second identity on the account.
+			links, err := st.ListUserIdentityLinks(ctx, users[0].ID)
+			if err != nil {
+				return link, nil, fmt.Errorf("link identity: %w", err)
+			}
+			// (A link of this very identity is a concurrent first login's:
+			// creating the link then fails and the next pass reads it.)
+			if slices.ContainsFunc(links, func(l storage.IdentityLink) bool { return l.ConnectorID == c.ID && l.Subject != id.Subject }) {
+				return link, nil, fmt.Errorf("%w: the user with this email is linked to another identity of this connector", ErrLinkRefused)
+			}
 			link.UserID = users[0].ID
 			return link, nil, nil
 		}
@@ -184,10 +210,12 @@ func newLink(ctx context.Context, st LinkStore, c storage.Connector, id Upstream
 	if !c.Provision {
 		return link, nil, ErrNotProvisioned
 	}
-	name := cmpOr(id.PreferredUsername, id.Email, id.Subject)
+	userID := "u-" + strings.ToLower(rand.Text())
+	name := cmpOr(provisionedUsername(c.ID, id.PreferredUsername), provisionedUsername(c.ID, id.Email),
+		provisionedUsername(c.ID, id.Subject), provisionedUsername(c.ID, userID))
 	u := &storage.User{
-		ID:       "u-" + strings.ToLower(rand.Text()),
-		Username: NormalizeUsername(c.ID + "/" + name),
+		ID:       userID,
+		Username: name,
 		Email:    id.Email, EmailVerified: id.EmailVerified, Name: id.Name,
 		CreatedAt: now, UpdatedAt: now,
 	}
@@ -196,6 +224,29 @@ func newLink(ctx context.Context, st LinkStore, c storage.Connector, id Upstream
 	}
 	link.UserID, link.Provisioned = u.ID, true
 	return link, u, nil
+}
+
+// maxProvisionedUsername bounds a provisioned username, in runes, as
+// the admin API bounds usernames.
+const maxProvisionedUsername = 128
+
+// provisionedUsername is "<connector>/<name>" normalized, or "" when name
+// is empty, too long, or holds a character the username rules refuse
+// (anything but letters, digits, marks and . _ @ + -: no control, bidi or
+// format characters from an upstream's profile in a username).
+func provisionedUsername(connector, name string) string {
+	n := NormalizeUsername(connector + "/" + name)
+	prefix := NormalizeUsername(connector + "/")
+	rest, ok := strings.CutPrefix(n, prefix)
+	if !ok || rest == "" || utf8.RuneCountInString(n) > maxProvisionedUsername {
+		return ""
+	}
+	for _, r := range rest {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r) && !strings.ContainsRune("._@+-", r) {
+			return ""
+		}
+	}
+	return n
 }
 
 func cmpOr(ss ...string) string {

@@ -3,7 +3,9 @@ package oauth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +149,73 @@ func TestLinkIdentityRefusals(t *testing.T) {
 	u, _, err = oauth.LinkIdentity(ctx, st, c, oauth.UpstreamIdentity{Subject: "s3", PreferredUsername: "bob"}, now)
 	if err != nil || u.ID == "u-4" || u.Username != "corp/s3" {
 		t.Fatalf("taken username: %+v, %v; want a new user corp/s3", u, err)
+	}
+}
+
+// TestLinkByEmailRefusedWhenAlreadyLinked: a provider that recycles an
+// address must not hand the old user's account to the new upstream
+// account; a user linked through this connector is never linked again
+// by email (as Keycloak refuses), even with provisioning on.
+func TestLinkByEmailRefusedWhenAlreadyLinked(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, provision := range []bool{false, true} {
+		c := linkConnector(provision, true)
+		st := newLinkStore(t, c)
+		old := oauth.UpstreamIdentity{Subject: "up-old", Email: "alice@example.com", EmailVerified: true}
+		if u, _, err := oauth.LinkIdentity(t.Context(), st, c, old, now); err != nil || u.ID != "u-local" {
+			t.Fatalf("first link: %v %v; want u-local", u.ID, err)
+		}
+		recycled := oauth.UpstreamIdentity{Subject: "up-new", Email: "alice@example.com", EmailVerified: true}
+		if u, _, err := oauth.LinkIdentity(t.Context(), st, c, recycled, now); !errors.Is(err, oauth.ErrLinkRefused) {
+			t.Fatalf("provision=%v: recycled address linked to %q, %v; want ErrLinkRefused", provision, u.ID, err)
+		}
+		if links, _ := st.ListUserIdentityLinks(t.Context(), "u-local"); len(links) != 1 {
+			t.Fatalf("provision=%v: %d links of u-local; want 1", provision, len(links))
+		}
+		// The old identity still signs in.
+		if u, _, err := oauth.LinkIdentity(t.Context(), st, c, old, now); err != nil || u.ID != "u-local" {
+			t.Fatalf("old identity: %v %v; want u-local", u.ID, err)
+		}
+	}
+}
+
+// TestProvisionedUsernames: an upstream's preferred_username that the
+// username rules refuse (bidi, control or format characters, too long) is
+// not used; and when the chosen name and the subject's are both taken
+// (squatted), the first login still provisions, under the user's own id,
+// instead of failing on every try.
+func TestProvisionedUsernames(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	c := linkConnector(true, false)
+	st := newLinkStore(t, c)
+	for i, tc := range []struct {
+		preferred, email, want string
+	}{
+		{"ev\u202eil", "eve@example.com", "corp/eve@example.com"},
+		{"zero\u200bwidth", "", "corp/s-1"},
+		{"tab\tname", "", "corp/s-2"},
+		{strings.Repeat("a", 200), "", "corp/s-3"},
+		{"Mallory", "", "corp/mallory"},
+	} {
+		id := oauth.UpstreamIdentity{Subject: fmt.Sprintf("s-%d", i), PreferredUsername: tc.preferred, Email: tc.email}
+		u, _, err := oauth.LinkIdentity(ctx, st, c, id, now)
+		if err != nil || u.Username != tc.want {
+			t.Errorf("preferred_username %q: %q, %v; want %q", tc.preferred, u.Username, err, tc.want)
+		}
+	}
+	// Both "corp/carol" and "corp/s-9" are held by others.
+	for _, u := range []storage.User{{ID: "u-sq1", Username: "corp/carol"}, {ID: "u-sq2", Username: "corp/s-9"}} {
+		if err := st.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, link, err := oauth.LinkIdentity(ctx, st, c, oauth.UpstreamIdentity{Subject: "s-9", PreferredUsername: "carol"}, now)
+	if err != nil || u.ID == "u-sq1" || u.ID == "u-sq2" || u.Username != "corp/"+u.ID || link.UserID != u.ID {
+		t.Fatalf("squatted names: %+v, %v; want a new user named corp/<its id>", u, err)
+	}
+	// The next login finds the link.
+	if again, _, err := oauth.LinkIdentity(ctx, st, c, oauth.UpstreamIdentity{Subject: "s-9", PreferredUsername: "carol"}, now); err != nil || again.ID != u.ID {
+		t.Fatalf("second login: %v, %v; want %s", again.ID, err, u.ID)
 	}
 }

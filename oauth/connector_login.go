@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +49,31 @@ type upstreamFlow struct {
 	// login.
 	Query   string `json:"q"`
 	Expires int64  `json:"e"`
+	// Started is when the browser was sent upstream (Unix seconds): the
+	// time of the request that prompt=login and max_age are measured
+	// against.
+	Started int64 `json:"s"`
+	// Reauth holds the client's prompt=login and max_age, forwarded
+	// upstream and checked on the upstream's auth_time.
+	Reauth upstreamReauth `json:"r"`
+}
+
+// upstreamReauth is what the client's authorization request asked about
+// the freshness of the login (OIDC Core 1.0 section 3.1.2.1).
+type upstreamReauth struct {
+	Login  bool   `json:"l,omitempty"` // prompt=login
+	MaxAge *int64 `json:"m,omitempty"` // max_age, seconds
+}
+
+// reauthOf reads prompt=login and max_age from the client's request. A
+// max_age that is not a non-negative integer is ignored, as tooOld does.
+func reauthOf(form url.Values) upstreamReauth {
+	var ra upstreamReauth
+	ra.Login = slices.Contains(strings.Fields(form.Get("prompt")), "login")
+	if v, err := strconv.ParseInt(form.Get("max_age"), 10, 64); err == nil && v >= 0 {
+		ra.MaxAge = &v
+	}
+	return ra
 }
 
 // connectorButton is one "Sign in with" button on the login page.
@@ -87,14 +115,15 @@ func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, query, id
 		return
 	}
 	state, nonce, verifier := randomToken(), randomToken(), oauth2.GenerateVerifier()
-	target, err := s.upstream.authCodeURL(ctx, c, state, nonce, verifier)
+	reauth := reauthOf(ar.GetRequestForm())
+	target, err := s.upstream.authCodeURL(ctx, c, state, nonce, verifier, reauth)
 	if err != nil {
 		s.logger.WarnContext(ctx, "connector login", "connector", c.ID, "err", err)
 		s.loginPage(w, r, http.StatusBadGateway, query, "", upstreamMessage(c, err))
 		return
 	}
 	flow, _ := json.Marshal(upstreamFlow{Connector: c.ID, Verifier: verifier, Nonce: nonce, Query: query,
-		Expires: s.now().Add(upstreamFlowLifetime).Unix()})
+		Expires: s.now().Add(upstreamFlowLifetime).Unix(), Started: s.now().Unix(), Reauth: reauth})
 	sealed, err := s.cfg.Secrets.SealData(sealUpstreamFlow, state, flow)
 	if err != nil {
 		s.authorizeError(w, r, ar, err)
@@ -183,6 +212,13 @@ func (s *Server) ConnectorCallback(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadGateway, upstreamMessage(c, err))
 		return
 	}
+	started := time.Unix(flow.Started, 0).UTC()
+	authTime, err := upstreamAuthTime(flow.Reauth, ident.AuthTime, started, s.now().UTC())
+	if err != nil {
+		s.logger.InfoContext(ctx, "connector login refused", "connector", c.ID, "err", err)
+		fail(http.StatusForbidden, c.Name+" did not sign you in again as the application asked. Try again.")
+		return
+	}
 	user, link, err := LinkIdentity(ctx, s.store, c, ident, s.now().UTC())
 	if err != nil {
 		s.logger.InfoContext(ctx, "connector login refused", "connector", c.ID, "err", err)
@@ -194,7 +230,7 @@ func (s *Server) ConnectorCallback(w http.ResponseWriter, r *http.Request) {
 		s.authorizeError(w, r, ar, err)
 		return
 	}
-	sess, err := s.startLoginSession(w, r, user, nil)
+	sess, err := s.startLoginSessionAt(w, r, user, nil, authTime)
 	if err != nil {
 		s.authorizeError(w, r, ar, err)
 		return
@@ -203,10 +239,40 @@ func (s *Server) ConnectorCallback(w http.ResponseWriter, r *http.Request) {
 	s.afterLogin(w, r, ctx, ar, flow.Query, user, sess, "")
 }
 
+// upstreamAuthTime is when the user authenticated at the upstream, the
+// login's auth_time: the upstream ID token's auth_time when it sent one
+// (never later than now), else now. With max_age asked, auth_time is
+// required (OIDC Core 1.0 section 3.1.2.1) and must be within max_age of
+// started; with prompt=login, an auth_time before started means the
+// upstream answered from an older session: both are refused rather than
+// issued as a fresh login.
+func upstreamAuthTime(ra upstreamReauth, upstream, started, now time.Time) (time.Time, error) {
+	if upstream.IsZero() {
+		if ra.MaxAge != nil {
+			return time.Time{}, errors.New("max_age asked and the upstream ID token has no auth_time")
+		}
+		return now, nil
+	}
+	if upstream.After(now) {
+		upstream = now
+	}
+	if ra.Login && upstream.Before(started) {
+		return time.Time{}, fmt.Errorf("prompt=login asked and the upstream auth_time %d is before the request (%d)", upstream.Unix(), started.Unix())
+	}
+	if ra.MaxAge != nil && upstream.Add(time.Duration(*ra.MaxAge)*time.Second).Before(started) {
+		return time.Time{}, fmt.Errorf("upstream auth_time %d older than max_age %d", upstream.Unix(), *ra.MaxAge)
+	}
+	return upstream, nil
+}
+
 // keepUpstreamRefresh stores the provider's refresh token, sealed, on the
-// link, for refreshes to re-read the identity (Reread); none leaves the
-// link without one.
+// link, for refreshes to re-read the identity (Reread). A login whose
+// answer carries none keeps the one stored (providers often issue a
+// refresh token only at consent).
 func (s *Server) keepUpstreamRefresh(ctx context.Context, c storage.Connector, link storage.IdentityLink, token string) error {
+	if token == "" {
+		return nil
+	}
 	sealed, err := s.upstream.sealRefresh(c.ID, link.Subject, token)
 	if err != nil {
 		return err
@@ -272,7 +338,7 @@ func linkMessage(c storage.Connector, err error) (int, string) {
 	case errors.Is(err, ErrNotProvisioned):
 		return http.StatusForbidden, "Your " + c.Name + " account has no account here. Ask an administrator to give you access."
 	case errors.Is(err, ErrLinkRefused):
-		return http.StatusForbidden, "Your " + c.Name + " account cannot be used here (its email is not verified, not in an allowed domain, or matches several accounts)."
+		return http.StatusForbidden, "Your " + c.Name + " account cannot be used here (its email is not verified, not in an allowed domain, matches several accounts, or belongs to an account linked to another " + c.Name + " identity)."
 	case errors.Is(err, ErrUserDisabled), errors.Is(err, ErrConnectorDisabled):
 		return http.StatusForbidden, "This account is disabled."
 	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):

@@ -3,9 +3,11 @@ package oauth
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -146,8 +148,11 @@ func (u *oidcUpstream) oauth2Config(c storage.Connector, p *oidc.Provider) (*oau
 }
 
 // authCodeURL starts the flow: the provider's authorization URL with
-// state, nonce and an S256 PKCE challenge (RFC 7636) of verifier.
-func (u *oidcUpstream) authCodeURL(ctx context.Context, c storage.Connector, state, nonce, verifier string) (string, error) {
+// state, nonce and an S256 PKCE challenge (RFC 7636) of verifier, and the
+// client's prompt=login and max_age (OIDC Core 1.0 section 3.1.2.1), so
+// that a request for a fresh login is not answered by the upstream's
+// single sign-on session.
+func (u *oidcUpstream) authCodeURL(ctx context.Context, c storage.Connector, state, nonce, verifier string, ra upstreamReauth) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, connectorTimeout(c))
 	defer cancel()
 	p, err := u.provider(ctx, c)
@@ -158,7 +163,14 @@ func (u *oidcUpstream) authCodeURL(ctx context.Context, c storage.Connector, sta
 	if err != nil {
 		return "", err
 	}
-	return cfg.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), nil
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
+	if ra.Login {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"))
+	}
+	if ra.MaxAge != nil {
+		opts = append(opts, oauth2.SetAuthURLParam("max_age", strconv.FormatInt(*ra.MaxAge, 10)))
+	}
+	return cfg.AuthCodeURL(state, opts...), nil
 }
 
 // exchange redeems code (with the PKCE verifier), verifies the ID token
@@ -179,9 +191,24 @@ func (u *oidcUpstream) exchange(ctx context.Context, c storage.Connector, code, 
 	if err != nil {
 		return UpstreamIdentity{}, nil, upstreamTokenError(c, err)
 	}
+	var authTime time.Time
 	id, err := u.identity(ctx, c, p, tok, func(idt *oidc.IDToken) error {
 		if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
 			return fmt.Errorf("%w: nonce does not match the login's", errUpstreamForged)
+		}
+		// auth_time (OIDC Core 1.0 section 2): a JSON number of seconds.
+		var at struct {
+			AuthTime *json.Number `json:"auth_time"`
+		}
+		if err := idt.Claims(&at); err != nil {
+			return fmt.Errorf("%w: ID token claims: %w", errUpstreamForged, err)
+		}
+		if at.AuthTime != nil {
+			n, err := strconv.ParseInt(at.AuthTime.String(), 10, 64)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("%w: auth_time is not a positive integer", errUpstreamRefused)
+			}
+			authTime = time.Unix(n, 0).UTC()
 		}
 		// OIDC Core 1.0 section 3.1.3.7 items 4 and 5: a token for
 		// several audiences must name Gatehouse as its authorized party.
@@ -193,6 +220,7 @@ func (u *oidcUpstream) exchange(ctx context.Context, c storage.Connector, code, 
 		}
 		return nil
 	})
+	id.AuthTime = authTime
 	return id, tok, err
 }
 

@@ -44,6 +44,24 @@ func setIDTokenClaims(s *Session, clientID, subject string, authTime time.Time) 
 	c.Extra["azp"] = clientID
 }
 
+// setRequestedAt sets the ID token claims' request time (fosite's rat) to
+// requestedAt, but never after auth_time. fosite holds prompt=login and
+// max_age against it (openid.OpenIDConnectRequestValidator.ValidatePrompt
+// and DefaultStrategy.GenerateIDToken): left zero, any max_age answered
+// server_error; and a request parsed again after the login (the consent
+// form, the connector callback) would be later than the login it asked
+// for. Gatehouse checks both itself before issuing a code (mustLogin and
+// tooOld in Authorize, upstreamAuthTime for connectors), so fosite's
+// checks are kept from contradicting them.
+func setRequestedAt(s *Session, requestedAt time.Time) {
+	c := s.IDTokenClaims()
+	rat := requestedAt.UTC().Truncate(time.Second)
+	if !c.AuthTime.IsZero() && c.AuthTime.Before(rat) {
+		rat = c.AuthTime
+	}
+	c.RequestedAt = rat
+}
+
 // passwordIDTokenHandler issues an ID token with the password grant when
 // openid is granted (OIDC Core 1.0 section 3.1.3.3 applied to RFC 6749
 // section 4.3), which fosite does not do. It runs after fosite's password

@@ -158,6 +158,9 @@ type IdentityLinkStore interface {
 	// ListUserIdentityLinks returns the user's links ordered by connector
 	// and subject. Deleting a user deletes its links.
 	ListUserIdentityLinks(ctx context.Context, userID string) ([]IdentityLink, error)
+	// ConnectorHasIdentityLinks reports whether any link of the
+	// connector exists.
+	ConnectorHasIdentityLinks(ctx context.Context, connectorID string) (bool, error)
 	// FindUsersByEmail returns the users whose Email is exactly email.
 	FindUsersByEmail(ctx context.Context, email string) ([]User, error)
 }

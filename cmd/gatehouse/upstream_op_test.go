@@ -42,6 +42,8 @@ type upstreamOP struct {
 	// one seen while it is set (a genuine token of another login).
 	replay   atomic.Bool
 	replayed atomic.Value // string
+	// dropRefresh removes the refresh token from every token response.
+	dropRefresh atomic.Bool
 }
 
 // upstreamUsers is a mutable zstorage.UserStore.
@@ -186,7 +188,7 @@ func startUpstreamOP(t *testing.T, clientID, secret, redirectURI string) *upstre
 func (o *upstreamOP) forger(next http.Handler) http.Handler {
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !o.forge.Load() && !o.replay.Load() {
+		if !o.forge.Load() && !o.replay.Load() && !o.dropRefresh.Load() {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -194,12 +196,17 @@ func (o *upstreamOP) forger(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		var body map[string]any
 		if json.Unmarshal(rec.Body.Bytes(), &body) == nil {
+			if _, ok := body["refresh_token"]; ok && o.dropRefresh.Load() {
+				delete(body, "refresh_token")
+				b, _ := json.Marshal(body)
+				rec.Body = bytes.NewBuffer(b)
+			}
 			if idt, ok := body["id_token"].(string); ok && o.replay.Load() {
 				o.replayed.CompareAndSwap(nil, idt)
 				body["id_token"] = o.replayed.Load()
 				b, _ := json.Marshal(body)
 				rec.Body = bytes.NewBuffer(b)
-			} else if ok {
+			} else if ok && o.forge.Load() {
 				parts := strings.Split(idt, ".")
 				hdr, _ := base64.RawURLEncoding.DecodeString(parts[0])
 				payload, _ := base64.RawURLEncoding.DecodeString(parts[1])

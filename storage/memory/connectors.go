@@ -178,6 +178,18 @@ func (s *Store) ListUserIdentityLinks(ctx context.Context, userID string) ([]sto
 	return out, nil
 }
 
+// ConnectorHasIdentityLinks reports whether the connector has a link.
+func (s *Store) ConnectorHasIdentityLinks(ctx context.Context, connectorID string) (bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, l := range s.links {
+		if l.ConnectorID == connectorID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // FindUsersByEmail returns the users whose email is exactly email.
 func (s *Store) FindUsersByEmail(ctx context.Context, email string) ([]storage.User, error) {
 	s.mu.RLock()

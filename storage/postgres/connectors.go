@@ -228,6 +228,17 @@ func (s *Store) ListUserIdentityLinks(ctx context.Context, userID string) ([]sto
 		FROM identity_links WHERE user_id = $1 ORDER BY connector_id, subject`, scanLink, userID)
 }
 
+// ConnectorHasIdentityLinks reports whether the connector has a link (the
+// primary key's index, which starts with connector_id, answers it).
+func (s *Store) ConnectorHasIdentityLinks(ctx context.Context, connectorID string) (bool, error) {
+	has, err := queryArgs(ctx, s, "identity links of connector", `SELECT EXISTS (SELECT 1 FROM identity_links WHERE connector_id = $1)`,
+		func(r pgx.Row) (bool, error) { var b bool; return b, r.Scan(&b) }, connectorID)
+	if err != nil {
+		return false, err
+	}
+	return len(has) == 1 && has[0], nil
+}
+
 // FindUsersByEmail returns the users whose email is exactly email. The
 // email stays out of the error.
 func (s *Store) FindUsersByEmail(ctx context.Context, email string) ([]storage.User, error) {

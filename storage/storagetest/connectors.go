@@ -167,6 +167,13 @@ func testIdentityLinks(t *testing.T, s storage.Store) {
 	if len(links) != 2 || links[0].ConnectorID != "corp" || links[1].ConnectorID != "dir" {
 		t.Fatalf("ListUserIdentityLinks = %+v; want corp and dir", links)
 	}
+	for id, want := range map[string]bool{"corp": true, "dir": true, "none": false, "cor": false} {
+		has, err := s.ConnectorHasIdentityLinks(ctx, id)
+		mustNil(t, "ConnectorHasIdentityLinks", err)
+		if has != want {
+			t.Fatalf("ConnectorHasIdentityLinks(%q) = %v; want %v", id, has, want)
+		}
+	}
 	users, err := s.FindUsersByEmail(ctx, "alice@example.com")
 	mustNil(t, "FindUsersByEmail", err)
 	if len(users) != 1 || users[0].ID != alice.ID {
@@ -203,6 +210,9 @@ func testIdentityLinks(t *testing.T, s storage.Store) {
 	}
 	_, err = s.GetIdentityLink(ctx, "dir", "sub-1")
 	wantErr(t, "GetIdentityLink after user deleted", err, storage.ErrNotFound)
+	if has, err := s.ConnectorHasIdentityLinks(ctx, "dir"); err != nil || has {
+		t.Fatalf("ConnectorHasIdentityLinks(dir) after its user was deleted = %v, %v; want false", has, err)
+	}
 }
 
 // testIdentityLinkRace runs concurrent first logins of one upstream
