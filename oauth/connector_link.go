@@ -238,15 +238,21 @@ func provisionedUsername(connector, name string) string {
 	n := NormalizeUsername(connector + "/" + name)
 	prefix := NormalizeUsername(connector + "/")
 	rest, ok := strings.CutPrefix(n, prefix)
-	if !ok || rest == "" || utf8.RuneCountInString(n) > maxProvisionedUsername {
+	if !ok || !usernameText(rest) || utf8.RuneCountInString(n) > maxProvisionedUsername {
 		return ""
 	}
-	for _, r := range rest {
+	return n
+}
+
+// usernameText reports whether s is not empty and holds only what the
+// username rules allow: letters, digits, marks and . _ @ + -.
+func usernameText(s string) bool {
+	for _, r := range s {
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r) && !strings.ContainsRune("._@+-", r) {
-			return ""
+			return false
 		}
 	}
-	return n
+	return s != ""
 }
 
 func cmpOr(ss ...string) string {

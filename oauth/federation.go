@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ory/fosite"
 
@@ -237,8 +238,10 @@ func (s *Server) useTrusted(ctx context.Context, id ExternalIdentity, now time.T
 // username is unique); the others read it.
 func (s *Server) provisionUser(ctx context.Context, id *ExternalIdentity) (storage.User, error) {
 	name := NormalizeUsername(id.Subject)
-	if name == "" {
-		return storage.User{}, fmt.Errorf("provision: empty username: %w", storage.ErrNotFound)
+	if !usernameText(name) || utf8.RuneCountInString(name) > maxProvisionedUsername {
+		// Not a name the username rules allow (a CI system's structured
+		// subject, control or bidi characters): never a new user.
+		return storage.User{}, fmt.Errorf("provision: %q is not a username: %w", name, storage.ErrNotFound)
 	}
 	now := s.now().UTC()
 	u := storage.User{ID: "u-" + strings.ToLower(rand.Text()), Username: name,

@@ -420,6 +420,16 @@ func TestJWTBearerProvisioning(t *testing.T) {
 		t.Errorf("password grant for a provisioned user = %d %v; want 400 invalid_grant", resp.StatusCode, body)
 	}
 
+	// A subject the username rules refuse (a CI system's structured
+	// subject) never becomes a user.
+	j.st.setService("repo:acme/app:ref:main", zitadelService{"s3cret-8", []string{j.tokenURL}, nil})
+	if resp, body := j.grant(t, j.assertion(t, "repo:acme/app:ref:main"), "broker", j.broker); resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+		t.Errorf("provisioning a structured subject = %d %v; want 400 invalid_grant", resp.StatusCode, body)
+	}
+	if users, err := j.ts.app.store.ListUsers(ctx); err != nil || slices.ContainsFunc(users, func(x storage.User) bool { return strings.HasPrefix(x.Username, "repo:") }) {
+		t.Errorf("users after a structured subject: %v, %v; want none created", users, err)
+	}
+
 	client := storage.SubjectClient
 	var fe *admin.FieldError
 	if _, err := j.adminSvc.UpdateTrustedIssuer(ctx, "zitadel", admin.TrustedIssuerPatch{SubjectType: &client}); !errors.As(err, &fe) || fe.Field != "provision" {
