@@ -36,7 +36,10 @@ CREATE TABLE identity_links (
     refresh_token_enc bytea,
     created_at        timestamptz NOT NULL,
     last_login_at     timestamptz NOT NULL,
-    PRIMARY KEY (connector_id, subject)
+    PRIMARY KEY (connector_id, subject),
+    -- One upstream identity per user and connector: a recycled email at
+    -- the provider cannot link a second account to a linked user.
+    CONSTRAINT identity_links_connector_user UNIQUE (connector_id, user_id)
 );
 
 CREATE INDEX identity_links_user_id ON identity_links (user_id);

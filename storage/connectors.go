@@ -149,9 +149,12 @@ type IdentityLinkStore interface {
 	GetIdentityLink(ctx context.Context, connectorID, subject string) (IdentityLink, error)
 	// CreateIdentityLink stores l and, when user is not nil, creates that
 	// user, in one atomic step: when (l.ConnectorID, l.Subject) is linked
-	// already, or the user's id or username is taken, nothing is written
-	// and the error is ErrAlreadyExists. Of concurrent first logins of one
-	// upstream identity exactly one links (and provisions).
+	// already, the user has a link through l.ConnectorID already (one
+	// upstream identity per user and connector), or the user's id or
+	// username is taken, nothing is written and the error is
+	// ErrAlreadyExists. Of concurrent first logins of one upstream identity
+	// exactly one links (and provisions), and of concurrent links of
+	// several identities to one user through one connector exactly one.
 	CreateIdentityLink(ctx context.Context, l IdentityLink, user *User) error
 	// UpdateIdentityLink applies fn to the stored link atomically.
 	UpdateIdentityLink(ctx context.Context, connectorID, subject string, fn func(IdentityLink) (IdentityLink, error)) error

@@ -141,6 +141,12 @@ func (s *Store) CreateIdentityLink(ctx context.Context, l storage.IdentityLink, 
 		}
 	} else if _, ok := s.users[l.UserID]; !ok {
 		return fmt.Errorf("%s: user %q: %w", op, l.UserID, storage.ErrNotFound)
+	} else {
+		for _, other := range s.links {
+			if other.ConnectorID == l.ConnectorID && other.UserID == l.UserID {
+				return fmt.Errorf("%s: user %q is linked through it already: %w", op, l.UserID, storage.ErrAlreadyExists)
+			}
+		}
 	}
 	return setMap(ctx, s.links, k, cloneLink(l))
 }

@@ -272,3 +272,49 @@ func testIdentityLinkRace(t *testing.T, s storage.Store) {
 		}
 	}
 }
+
+// testIdentityLinkOnePerUser links several upstream identities of one
+// connector to one existing user at once (link by email with a recycled
+// address): exactly one links; another connector may still link the user.
+func testIdentityLinkOnePerUser(t *testing.T, s storage.Store) {
+	const racers = 8
+	ctx := context.Background()
+	mustNil(t, "CreateConnector", s.CreateConnector(ctx, sampleConnector("corp")))
+	mustNil(t, "CreateConnector", s.CreateConnector(ctx, sampleConnector("other")))
+	u := sampleUser("u-shared", "shared")
+	mustNil(t, "CreateUser", s.CreateUser(ctx, u))
+	start := make(chan struct{})
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		wins int
+		errs []error
+	)
+	for r := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			err := s.CreateIdentityLink(ctx, sampleLink("corp", fmt.Sprintf("sub-%d", r), u.ID), nil)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, storage.ErrAlreadyExists):
+				errs = append(errs, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if len(errs) > 0 || wins != 1 {
+		t.Fatalf("%d concurrent links of different identities to one user: %d linked, errors %v; want exactly 1", racers, wins, errs)
+	}
+	mustNil(t, "CreateIdentityLink(another connector)", s.CreateIdentityLink(ctx, sampleLink("other", "sub-x", u.ID), nil))
+	links, err := s.ListUserIdentityLinks(ctx, u.ID)
+	mustNil(t, "ListUserIdentityLinks", err)
+	if len(links) != 2 {
+		t.Fatalf("links of the user = %+v; want one per connector", links)
+	}
+}

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Connectors", testConnectors},
 		{"IdentityLinks", testIdentityLinks},
 		{"IdentityLinkRace", testIdentityLinkRace},
+		{"IdentityLinkOnePerUser", testIdentityLinkOnePerUser},
 	}
 	for _, kt := range keyStoreTests() {
 		tests = append(tests, struct {
