@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -10,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -19,116 +17,10 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/zitadel/oidc/v3/example/server/storage"
-	"github.com/zitadel/oidc/v3/pkg/oidc"
-	"github.com/zitadel/oidc/v3/pkg/op"
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/gatehouse/gatehouse/discovery/oidctest"
 	"github.com/gatehouse/gatehouse/discovery/verifier"
 )
-
-// zitadelService is a machine client of the provider: its secret, the
-// audience its tokens are for and its roles in the provider.
-type zitadelService struct {
-	secret   string
-	audience []string
-	roles    []string
-}
-
-// zitadelStorage is zitadel/oidc's example in-memory storage, with three of
-// its methods overridden the way an operator configures a provider: service
-// clients get JWT access tokens (the example issues opaque ones) for their
-// own audience, and carry their roles as Keycloak does,
-// {"realm_access": {"roles": [...]}}, and their scopes as Okta does, "scp",
-// through the provider's private-claims hook.
-type zitadelStorage struct {
-	*storage.Storage
-	services map[string]zitadelService
-}
-
-func (s *zitadelStorage) ClientCredentials(ctx context.Context, clientID, clientSecret string) (op.Client, error) {
-	svc, ok := s.services[clientID]
-	if !ok || svc.secret != clientSecret {
-		return nil, errors.New("wrong client id or secret")
-	}
-	return jwtClient{storage.WebClient(clientID, clientSecret)}, nil
-}
-
-func (s *zitadelStorage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
-	svc, ok := s.services[clientID]
-	if !ok {
-		return nil, errors.New("unknown client")
-	}
-	return &oidc.JWTTokenRequest{Subject: clientID, Audience: svc.audience, Scopes: scopes}, nil
-}
-
-func (s *zitadelStorage) GetPrivateClaimsFromScopes(ctx context.Context, userID, clientID string, scopes []string) (map[string]any, error) {
-	return map[string]any{
-		"realm_access": map[string]any{"roles": s.services[clientID].roles},
-		"scp":          scopes,
-	}, nil
-}
-
-// jwtClient is the example's web client allowed client_credentials and
-// given JWT access tokens.
-type jwtClient struct{ op.Client }
-
-func (jwtClient) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeJWT }
-func (jwtClient) GrantTypes() []oidc.GrantType {
-	return []oidc.GrantType{oidc.GrantTypeClientCredentials}
-}
-
-// serveProvider runs zitadel/oidc's OpenID provider over st on an httptest
-// TLS server and returns the server.
-func serveProvider(t *testing.T, st op.Storage) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	issuer := "https://" + srv.Listener.Addr().String()
-	cfg := &op.Config{CryptoKey: sha256.Sum256([]byte("zitadel test")), AuthMethodPost: true}
-	p, err := op.NewProvider(cfg, st, op.StaticIssuer(issuer))
-	if err != nil {
-		t.Fatalf("op.NewProvider: %v", err)
-	}
-	srv.Config.Handler = p
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	if srv.URL != issuer {
-		t.Fatalf("server URL %q; want %q", srv.URL, issuer)
-	}
-	return srv
-}
-
-func newZitadelStorage(issuer string, services map[string]zitadelService) *zitadelStorage {
-	base := storage.NewStorageWithClients(storage.NewUserStore(issuer), map[string]*storage.Client{})
-	return &zitadelStorage{Storage: base, services: services}
-}
-
-// clientToken gets an access token from the provider at srv with the
-// client_credentials grant (RFC 6749 §4.4), through x/oauth2 and the token
-// endpoint the provider's discovery document names.
-func clientToken(t *testing.T, srv *httptest.Server, clientID, secret string, scopes ...string) string {
-	t.Helper()
-	resp, err := srv.Client().Get(srv.URL + "/.well-known/openid-configuration")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var meta struct {
-		TokenEndpoint string `json:"token_endpoint"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&meta); err != nil {
-		t.Fatal(err)
-	}
-	cc := clientcredentials.Config{ClientID: clientID, ClientSecret: secret, TokenURL: meta.TokenEndpoint,
-		Scopes: scopes, AuthStyle: oauth2.AuthStyleInHeader}
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client())
-	tok, err := cc.Token(ctx)
-	if err != nil {
-		t.Fatalf("client_credentials for %s: %v", clientID, err)
-	}
-	return tok.AccessToken
-}
 
 // TestZitadelProvider protects the example service's routes with tokens
 // from zitadel/oidc's OpenID provider, a provider nobody here wrote, run
@@ -136,19 +28,20 @@ func clientToken(t *testing.T, srv *httptest.Server, clientID, secret string, sc
 // path realm_access.roles, a role mapping, "scp" for scopes and the "JWT"
 // typ zitadel/oidc signs its access tokens with.
 func TestZitadelProvider(t *testing.T) {
-	services := map[string]zitadelService{
-		"deployer": {"s3cret-1", []string{"example-api"}, []string{"offline_access", "gh-admin"}},
-		"reader":   {"s3cret-2", []string{"example-api"}, []string{"viewer", "admin"}},
-		"stranger": {"s3cret-3", []string{"other-api"}, []string{"gh-admin"}},
+	services := map[string]oidctest.Service{
+		"deployer": {Secret: "s3cret-1", Audience: []string{"example-api"}, Roles: []string{"offline_access", "gh-admin"}},
+		"reader":   {Secret: "s3cret-2", Audience: []string{"example-api"}, Roles: []string{"viewer", "admin"}},
+		"stranger": {Secret: "s3cret-3", Audience: []string{"other-api"}, Roles: []string{"gh-admin"}},
 	}
-	// The provider's issuer URL is known only once its listener exists, so
-	// the storage's user store gets a placeholder; no user logs in here.
-	st := newZitadelStorage("https://localhost", services)
-	idp := serveProvider(t, st)
+	// zitadel/oidc's provider (discovery/oidctest): a provider nobody here
+	// wrote, its machine clients' roles nested as Keycloak nests them and
+	// their scopes in "scp".
+	st := oidctest.NewStorage(services)
+	idp := oidctest.Serve(t, st)
 	// A second provider on the same storage, so with the same signing key,
 	// under another issuer URL; and a third with its own storage and key.
-	sameKeyOtherIssuer := serveProvider(t, st)
-	otherIDP := serveProvider(t, newZitadelStorage("https://localhost", services))
+	sameKeyOtherIssuer := oidctest.Serve(t, st)
+	otherIDP := oidctest.Serve(t, oidctest.NewStorage(services))
 
 	cfg, _, err := parseFlags([]string{
 		"--issuer", idp.URL, "--audience", "example-api",
@@ -167,11 +60,11 @@ func TestZitadelProvider(t *testing.T) {
 	}
 	h := routes(v)
 
-	deployer := clientToken(t, idp, "deployer", "s3cret-1", "reports:read")
-	reader := clientToken(t, idp, "reader", "s3cret-2")
-	stranger := clientToken(t, idp, "stranger", "s3cret-3")
-	otherIssuer := clientToken(t, sameKeyOtherIssuer, "deployer", "s3cret-1")
-	otherKey := clientToken(t, otherIDP, "deployer", "s3cret-1")
+	deployer := oidctest.Token(t, idp, "deployer", "s3cret-1", "reports:read")
+	reader := oidctest.Token(t, idp, "reader", "s3cret-2")
+	stranger := oidctest.Token(t, idp, "stranger", "s3cret-3")
+	otherIssuer := oidctest.Token(t, sameKeyOtherIssuer, "deployer", "s3cret-1")
+	otherKey := oidctest.Token(t, otherIDP, "deployer", "s3cret-1")
 
 	// What the provider really sent: typ "JWT" (not RFC 9068's at+jwt),
 	// the roles nested as Keycloak nests them, scopes in "scp".

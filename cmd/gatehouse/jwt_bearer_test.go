@@ -16,6 +16,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/discovery/oidctest"
 	"github.com/gatehouse/gatehouse/discovery/verifier"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/storage"
@@ -29,7 +30,7 @@ import (
 type jwtBearer struct {
 	ts        *testServer
 	idp       *httptest.Server
-	st        *zitadelStorage
+	st        *oidctest.Storage
 	broker    string // broker's secret
 	ccOnly    string // the secret of "cc-only", a client without the grant
 	tokenURL  string
@@ -40,8 +41,8 @@ type jwtBearer struct {
 
 func newJWTBearer(t *testing.T, mutate func(*Config)) *jwtBearer {
 	t.Helper()
-	st := newZitadelStorage(map[string]zitadelService{})
-	idp := serveZitadel(t, st)
+	st := oidctest.NewStorage(map[string]oidctest.Service{})
+	idp := oidctest.Serve(t, st)
 	ts := startServer(t, func(c *Config) {
 		c.FederationTransport = idp.Client().Transport
 		c.Scopes = append(c.Scopes, "deploy")
@@ -52,10 +53,10 @@ func newJWTBearer(t *testing.T, mutate func(*Config)) *jwtBearer {
 	j := &jwtBearer{ts: ts, idp: idp, st: st, tokenURL: ts.issuer + "/oauth2/token", adminSvc: ts.app.admin, serverCtx: context.Background()}
 	// The provider's subjects: a deployment job (a Gatehouse client) and
 	// one that is not known to Gatehouse.
-	st.setService("deployer", zitadelService{"s3cret-1", []string{j.tokenURL}, []string{"gh-admin", "gh-audit", "admin"}})
-	st.setService("unmapped", zitadelService{"s3cret-2", []string{j.tokenURL}, []string{"gh-admin"}})
-	st.setService("stranger", zitadelService{"s3cret-3", []string{"https://other.example"}, []string{"gh-admin"}})
-	st.setService("issuer-aud", zitadelService{"s3cret-4", []string{ts.issuer}, nil})
+	st.SetService("deployer", oidctest.Service{Secret: "s3cret-1", Audience: []string{j.tokenURL}, Roles: []string{"gh-admin", "gh-audit", "admin"}})
+	st.SetService("unmapped", oidctest.Service{Secret: "s3cret-2", Audience: []string{j.tokenURL}, Roles: []string{"gh-admin"}})
+	st.SetService("stranger", oidctest.Service{Secret: "s3cret-3", Audience: []string{"https://other.example"}, Roles: []string{"gh-admin"}})
+	st.SetService("issuer-aud", oidctest.Service{Secret: "s3cret-4", Audience: []string{ts.issuer}, Roles: nil})
 	ts.addClient(t, storage.Client{ID: "deployer", Name: "deployer", GrantTypes: []string{"client_credentials"}, Roles: []string{"service"}})
 	ts.addClient(t, storage.Client{ID: "issuer-aud", Name: "issuer-aud", GrantTypes: []string{"client_credentials"}})
 	j.broker = ts.addClient(t, storage.Client{ID: "broker", Name: "broker", GrantTypes: []string{oauth.GrantTypeJWTBearer},
@@ -75,8 +76,8 @@ func newJWTBearer(t *testing.T, mutate func(*Config)) *jwtBearer {
 // assertion is a fresh token of the provider's client id.
 func (j *jwtBearer) assertion(t *testing.T, id string, scopes ...string) string {
 	t.Helper()
-	svc, _ := j.st.service(id)
-	return zitadelToken(t, j.idp, id, svc.secret, scopes...)
+	svc, _ := j.st.Service(id)
+	return oidctest.Token(t, j.idp, id, svc.Secret, scopes...)
 }
 
 // grant presents assertion with the client's credentials.
@@ -180,15 +181,15 @@ func TestJWTBearerGrant(t *testing.T) {
 	// The refusals.
 	deployer := j.assertion(t, "deployer")
 	hsPEM, hsDER, none := algConfused(t, j.idp, deployer)
-	untrusted := serveZitadel(t, newZitadelStorage(map[string]zitadelService{"deployer": {"s3cret-1", []string{j.tokenURL}, []string{"gh-admin"}}}))
-	sameKeyOtherIssuer := serveZitadel(t, j.st) // the provider's key under another issuer URL
+	untrusted := oidctest.Serve(t, oidctest.NewStorage(map[string]oidctest.Service{"deployer": {Secret: "s3cret-1", Audience: []string{j.tokenURL}, Roles: []string{"gh-admin"}}}))
+	sameKeyOtherIssuer := oidctest.Serve(t, j.st) // the provider's key under another issuer URL
 	tests := []struct {
 		name, assertion string
 	}{
 		{"forged: re-signed with another key under the provider's kid", resignToken(t, deployer)},
 		{"wrong audience", j.assertion(t, "stranger")},
-		{"untrusted issuer", zitadelToken(t, untrusted, "deployer", "s3cret-1")},
-		{"untrusted issuer with the trusted issuer's key", zitadelToken(t, sameKeyOtherIssuer, "deployer", "s3cret-1")},
+		{"untrusted issuer", oidctest.Token(t, untrusted, "deployer", "s3cret-1")},
+		{"untrusted issuer with the trusted issuer's key", oidctest.Token(t, sameKeyOtherIssuer, "deployer", "s3cret-1")},
 		{"HS256 MACed with the PEM public key", hsPEM},
 		{"HS256 MACed with the DER public key", hsDER},
 		{"alg none", none},
@@ -354,7 +355,7 @@ func TestJWTBearerReplayRacePostgres(t *testing.T) {
 func TestJWTBearerProvisioning(t *testing.T) {
 	j := newJWTBearer(t, withPostgres(pgtest.URL(t)))
 	ctx := context.Background()
-	j.st.setService("newcomer", zitadelService{"s3cret-5", []string{j.tokenURL}, []string{"gh-audit", "gh-unknown"}})
+	j.st.SetService("newcomer", oidctest.Service{Secret: "s3cret-5", Audience: []string{j.tokenURL}, Roles: []string{"gh-audit", "gh-unknown"}})
 	subj := storage.SubjectUser
 	if _, err := j.adminSvc.UpdateTrustedIssuer(ctx, "zitadel", admin.TrustedIssuerPatch{SubjectType: &subj}); err != nil {
 		t.Fatal(err)
@@ -422,7 +423,7 @@ func TestJWTBearerProvisioning(t *testing.T) {
 
 	// A subject the username rules refuse (a CI system's structured
 	// subject) never becomes a user.
-	j.st.setService("repo:acme/app:ref:main", zitadelService{"s3cret-8", []string{j.tokenURL}, nil})
+	j.st.SetService("repo:acme/app:ref:main", oidctest.Service{Secret: "s3cret-8", Audience: []string{j.tokenURL}, Roles: nil})
 	if resp, body := j.grant(t, j.assertion(t, "repo:acme/app:ref:main"), "broker", j.broker); resp.StatusCode != 400 || body["error"] != "invalid_grant" {
 		t.Errorf("provisioning a structured subject = %d %v; want 400 invalid_grant", resp.StatusCode, body)
 	}
@@ -478,7 +479,7 @@ func TestTrustedTokenAudience(t *testing.T) {
 	if _, err := j.adminSvc.UpdateTrustedIssuer(ctx, "zitadel", admin.TrustedIssuerPatch{Audiences: &auds}); err != nil {
 		t.Fatal(err)
 	}
-	j.st.setService("svc-orders", zitadelService{"s3cret-6", []string{"orders-api"}, []string{"gh-audit"}})
+	j.st.SetService("svc-orders", oidctest.Service{Secret: "s3cret-6", Audience: []string{"orders-api"}, Roles: []string{"gh-audit"}})
 	j.ts.addClient(t, storage.Client{ID: "svc-orders", Name: "svc-orders", GrantTypes: []string{"client_credentials"}})
 	secrets := map[string]string{}
 	for _, id := range []string{"orders-api", "billing-api"} {
@@ -515,7 +516,7 @@ func TestTrustedTokenNeverAnAdmin(t *testing.T) {
 		GrantTypes: []string{"client_credentials"}, Roles: []string{"gatehouse-admin"}}); err != nil {
 		t.Fatal(err)
 	}
-	j.st.setService("root-admin", zitadelService{"s3cret-7", []string{j.tokenURL}, nil})
+	j.st.SetService("root-admin", oidctest.Service{Secret: "s3cret-7", Audience: []string{j.tokenURL}, Roles: nil})
 	if resp, body := j.grant(t, j.assertion(t, "root-admin"), "broker", j.broker); resp.StatusCode != 400 || body["error"] != "invalid_grant" || body["access_token"] != nil {
 		t.Errorf("assertion for an admin client = %d %v; want 400 invalid_grant", resp.StatusCode, body)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/gatehouse/gatehouse/discovery/oidctest"
 	"github.com/gatehouse/gatehouse/discovery/verifier"
 	"github.com/gatehouse/gatehouse/keys/keystest"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -32,19 +33,19 @@ import (
 // subject tokens get RFC 8693 section 2.2.2's invalid_request; a request
 // refused for another reason burns nothing.
 func TestTokenExchangeTrustedIssuer(t *testing.T) {
-	zs := newZitadelStorage(map[string]zitadelService{})
-	idp := serveZitadel(t, zs)
-	strangerStore := newZitadelStorage(map[string]zitadelService{})
-	stranger := serveZitadel(t, strangerStore)
+	zs := oidctest.NewStorage(map[string]oidctest.Service{})
+	idp := oidctest.Serve(t, zs)
+	strangerStore := oidctest.NewStorage(map[string]oidctest.Service{})
+	stranger := oidctest.Serve(t, strangerStore)
 	es := startExchangeServerWith(t, func(c *Config) { c.FederationTransport = idp.Client().Transport })
 	ctx := context.Background()
 	// "alice" is a machine client upstream whose sub is its id; the issuer
 	// maps that subject to the Gatehouse user of that username.
-	zs.setService("alice", zitadelService{"s3cret", []string{es.issuer}, []string{"deployer", "viewer", "admin"}})
-	zs.setService("elsewhere", zitadelService{"s3cret", []string{"https://other.example"}, []string{"viewer"}})
+	zs.SetService("alice", oidctest.Service{Secret: "s3cret", Audience: []string{es.issuer}, Roles: []string{"deployer", "viewer", "admin"}})
+	zs.SetService("elsewhere", oidctest.Service{Secret: "s3cret", Audience: []string{"https://other.example"}, Roles: []string{"viewer"}})
 	// Another provider, never registered, issues a token that says the
 	// same about the same subject.
-	strangerStore.setService("alice", zitadelService{"s3cret", []string{es.issuer}, []string{"deployer"}})
+	strangerStore.SetService("alice", oidctest.Service{Secret: "s3cret", Audience: []string{es.issuer}, Roles: []string{"deployer"}})
 	now := time.Now()
 	if err := es.app.store.CreateTrustedIssuer(ctx, storage.TrustedIssuer{ID: "ti-zitadel", Issuer: idp.URL,
 		SubjectType: storage.SubjectUser, RolesClaim: "realm_access.roles", MaxTokenAge: 48 * time.Hour,
@@ -57,7 +58,7 @@ func TestTokenExchangeTrustedIssuer(t *testing.T) {
 		return f
 	}
 
-	upstream := zitadelToken(t, idp, "alice", "s3cret", "read")
+	upstream := oidctest.Token(t, idp, "alice", "s3cret", "read")
 	// Refused for its audience parameter and for a scope beyond the
 	// upstream token's: neither burns the token.
 	if status, body := es.exchange(t, "orders", typed(upstream, oauth.TokenTypeJWT, "audience", "payroll")); status != 400 || body["error"] != "invalid_target" {
@@ -90,16 +91,16 @@ func TestTokenExchangeTrustedIssuer(t *testing.T) {
 
 	// The ID-token type is accepted for the same kind of token (the
 	// trusted issuer's configuration decides what is verified).
-	if status, body := es.exchange(t, "orders", typed(zitadelToken(t, idp, "alice", "s3cret", "read"), oauth.TokenTypeIDToken)); status != 200 {
+	if status, body := es.exchange(t, "orders", typed(oidctest.Token(t, idp, "alice", "s3cret", "read"), oauth.TokenTypeIDToken)); status != 200 {
 		t.Errorf("exchange with subject_token_type id_token: %d %v", status, body)
 	}
 
-	hsPEM, hsDER, none := algConfused(t, idp, zitadelToken(t, idp, "alice", "s3cret", "read"))
+	hsPEM, hsDER, none := algConfused(t, idp, oidctest.Token(t, idp, "alice", "s3cret", "read"))
 	for _, tc := range []struct{ name, token string }{
 		{"replayed", upstream},
-		{"forged (another key, same kid)", resignToken(t, zitadelToken(t, idp, "alice", "s3cret", "read"))},
-		{"wrong audience", zitadelToken(t, idp, "elsewhere", "s3cret", "read")},
-		{"untrusted issuer", zitadelToken(t, stranger, "alice", "s3cret", "read")},
+		{"forged (another key, same kid)", resignToken(t, oidctest.Token(t, idp, "alice", "s3cret", "read"))},
+		{"wrong audience", oidctest.Token(t, idp, "elsewhere", "s3cret", "read")},
+		{"untrusted issuer", oidctest.Token(t, stranger, "alice", "s3cret", "read")},
 		{"alg HS256 keyed with the public key (PEM)", hsPEM},
 		{"alg HS256 keyed with the public key (DER)", hsDER},
 		{"alg none", none},
@@ -114,7 +115,7 @@ func TestTokenExchangeTrustedIssuer(t *testing.T) {
 	// than the verifier's leeway (a token issued then would be born
 	// expired) and by more (the issuer's maximum age, 48h, is not what
 	// refuses it).
-	fresh := zitadelToken(t, idp, "alice", "s3cret", "read")
+	fresh := oidctest.Token(t, idp, "alice", "s3cret", "read")
 	_, fc := jwtParts(t, fresh)
 	es.advance(time.Until(time.Unix(int64(fc["exp"].(float64)), 0)) + 5*time.Second)
 	for range 2 {
@@ -129,8 +130,8 @@ func TestTokenExchangeTrustedIssuer(t *testing.T) {
 // with two instances: exactly one exchange succeeds (the jti is recorded
 // in one atomic step), the others are replays.
 func TestTokenExchangeReplayConcurrentPostgres(t *testing.T) {
-	zs := newZitadelStorage(map[string]zitadelService{})
-	idp := serveZitadel(t, zs)
+	zs := oidctest.NewStorage(map[string]oidctest.Service{})
+	idp := oidctest.Serve(t, zs)
 	dbURL := pgtest.URL(t)
 	fed := func(c *Config) {
 		withPostgres(dbURL)(c)
@@ -138,7 +139,7 @@ func TestTokenExchangeReplayConcurrentPostgres(t *testing.T) {
 	}
 	a := startExchangeServerWith(t, fed)
 	b := startServer(t, func(c *Config) { fed(c); c.Issuer = a.issuer })
-	zs.setService("alice", zitadelService{"s3cret", []string{a.issuer}, []string{"viewer"}})
+	zs.SetService("alice", oidctest.Service{Secret: "s3cret", Audience: []string{a.issuer}, Roles: []string{"viewer"}})
 	now := time.Now()
 	if err := a.app.store.CreateTrustedIssuer(context.Background(), storage.TrustedIssuer{ID: "ti-zitadel", Issuer: idp.URL,
 		SubjectType: storage.SubjectUser, CreatedAt: now, UpdatedAt: now}); err != nil {
@@ -146,14 +147,14 @@ func TestTokenExchangeReplayConcurrentPostgres(t *testing.T) {
 	}
 	// Both instances fetch the provider's keys before the race.
 	for _, s := range []*testServer{a.testServer, b} {
-		resp, body := s.post(t, "/oauth2/token", exchangeForm(zitadelToken(t, idp, "alice", "s3cret"), "audience", "inventory"), "orders", a.secrets["orders"])
+		resp, body := s.post(t, "/oauth2/token", exchangeForm(oidctest.Token(t, idp, "alice", "s3cret"), "audience", "inventory"), "orders", a.secrets["orders"])
 		if resp.StatusCode != 200 {
 			t.Fatalf("warm-up exchange: %d %v", resp.StatusCode, body)
 		}
 	}
 
 	const n = 16
-	token := zitadelToken(t, idp, "alice", "s3cret")
+	token := oidctest.Token(t, idp, "alice", "s3cret")
 	start := make(chan struct{})
 	results := make(chan string, n)
 	for i := range n {
