@@ -72,7 +72,10 @@ func externalTypes() []string { return []string{"JWT", "at+jwt", ""} }
 // 8725); "iat" and "jti" are required and iat is within the issuer's
 // maximum token age; the subject claim names an enabled Gatehouse user or
 // client. It records nothing: replay is the caller's check, after its own.
-func (s *Server) verifyTrusted(ctx context.Context, token string) (ExternalIdentity, error) {
+// The admit functions are the caller's own checks of the verified token
+// (its audience, say); they run before the subject is mapped, so a token
+// the caller refuses never provisions a user.
+func (s *Server) verifyTrusted(ctx context.Context, token string, admit ...func(ExternalIdentity) error) (ExternalIdentity, error) {
 	iss, err := unverifiedIssuer(token)
 	if err != nil {
 		return ExternalIdentity{}, fosite.ErrInvalidGrant.WithHint("The assertion is not a JWT with an issuer.").WithWrap(err)
@@ -123,6 +126,11 @@ func (s *Server) verifyTrusted(ctx context.Context, token string) (ExternalIdent
 	if rec.RolesClaim != "" && len(rec.RoleMap) > 0 {
 		// The verifier mapped them through the issuer's allow-list.
 		id.Roles = slices.Clone(c.Roles)
+	}
+	for _, check := range admit {
+		if err := check(id); err != nil {
+			return ExternalIdentity{}, err
+		}
 	}
 	if err := s.mapSubject(ctx, &id); err != nil {
 		return ExternalIdentity{}, err

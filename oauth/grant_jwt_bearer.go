@@ -52,16 +52,19 @@ func checkJWTBearerRequest(form url.Values) error {
 // recorded only after every other check passed, so a refused assertion
 // never burns it.
 func (s *Server) jwtBearerClaims(ctx context.Context, form url.Values, ar fosite.AccessRequester, c storage.Client, sess *Session, now time.Time) error {
-	id, err := s.verifyTrusted(ctx, form.Get("assertion"))
+	id, err := s.verifyTrusted(ctx, form.Get("assertion"), func(id ExternalIdentity) error {
+		if !s.namesGatehouse(id.Audience) {
+			// RFC 7523 section 3 item 3: the authorization server MUST
+			// reject a JWT that does not name it as an audience, whatever
+			// else the issuer's accepted audiences allow (token exchange
+			// may accept a service's audience; an assertion must be for
+			// Gatehouse).
+			return fosite.ErrInvalidGrant.WithHint("The assertion's aud does not name Gatehouse (its issuer or token endpoint).")
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	if !s.namesGatehouse(id.Audience) {
-		// RFC 7523 section 3 item 3: the authorization server MUST reject
-		// a JWT that does not name it as an audience, whatever else the
-		// issuer's accepted audiences allow (token exchange may accept a
-		// service's audience; an assertion must be for Gatehouse).
-		return fosite.ErrInvalidGrant.WithHint("The assertion's aud does not name Gatehouse (its issuer or token endpoint).")
 	}
 	var (
 		user  *storage.User

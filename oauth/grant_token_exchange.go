@@ -229,15 +229,17 @@ var errExternalSubject = fosite.ErrInvalidRequest.WithHint("The subject_token is
 // once: its jti is recorded until its exp, after every other check
 // passed, so a refused request burns nothing.
 func (s *Server) externalExchangeClaims(ctx context.Context, ar fosite.AccessRequester, c storage.Client, sess *Session, now time.Time) error {
-	id, err := s.verifyTrusted(ctx, ar.GetRequestForm().Get("subject_token"))
-	if err != nil {
-		return s.externalSubjectError(ctx, err)
-	}
 	// As for Gatehouse's own tokens, the token must have been meant for
 	// the exchanging service (its aud names the client) or for Gatehouse:
 	// a token one service received cannot be exchanged by another.
-	if !slices.Contains(id.Audience, c.ID) && !s.namesGatehouse(id.Audience) {
-		return errExternalSubject
+	id, err := s.verifyTrusted(ctx, ar.GetRequestForm().Get("subject_token"), func(id ExternalIdentity) error {
+		if !slices.Contains(id.Audience, c.ID) && !s.namesGatehouse(id.Audience) {
+			return fosite.ErrInvalidGrant.WithHint("The token was meant neither for this client nor for Gatehouse.")
+		}
+		return nil
+	})
+	if err != nil {
+		return s.externalSubjectError(ctx, err)
 	}
 	if !id.ExpiresAt.After(now) {
 		return errExternalSubject

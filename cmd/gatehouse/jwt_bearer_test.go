@@ -505,6 +505,30 @@ func TestTrustedTokenAudience(t *testing.T) {
 	if resp, body := exchange(j.assertion(t, "deployer"), "billing-api"); resp.StatusCode != 200 {
 		t.Errorf("exchange of a token for Gatehouse = %d %v; want 200", resp.StatusCode, body)
 	}
+
+	// A refused token provisions nobody: the audience is checked before
+	// the subject is mapped.
+	user, on := storage.SubjectUser, true
+	if _, err := j.adminSvc.UpdateTrustedIssuer(ctx, "zitadel", admin.TrustedIssuerPatch{SubjectType: &user, Provision: &on}); err != nil {
+		t.Fatal(err)
+	}
+	j.st.SetService("newbie", oidctest.Service{Secret: "s3cret-9", Audience: []string{"orders-api"}})
+	newbie := j.assertion(t, "newbie")
+	if resp, body := j.grant(t, newbie, "broker", j.broker); resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+		t.Errorf("JWT bearer grant of a token for orders-api = %d %v; want 400 invalid_grant", resp.StatusCode, body)
+	}
+	if resp, body := exchange(newbie, "billing-api"); resp.StatusCode != 400 || body["error"] != "invalid_request" {
+		t.Errorf("billing-api exchanging a token meant for orders-api = %d %v; want 400 invalid_request", resp.StatusCode, body)
+	}
+	if _, err := j.ts.app.store.GetUserByUsername(ctx, "newbie"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("user after refused tokens: %v; want none provisioned", err)
+	}
+	if resp, body := exchange(newbie, "orders-api"); resp.StatusCode != 200 {
+		t.Errorf("orders-api exchanging its own token = %d %v; want 200", resp.StatusCode, body)
+	}
+	if _, err := j.ts.app.store.GetUserByUsername(ctx, "newbie"); err != nil {
+		t.Errorf("user after an accepted token: %v; want provisioned", err)
+	}
 }
 
 // TestTrustedTokenNeverAnAdmin: subjects are matched by name, so a trusted
