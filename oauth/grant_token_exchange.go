@@ -236,6 +236,13 @@ func (s *Server) externalExchangeClaims(ctx context.Context, ar fosite.AccessReq
 		if !slices.Contains(id.Audience, c.ID) && !s.namesGatehouse(id.Audience) {
 			return fosite.ErrInvalidGrant.WithHint("The token was meant neither for this client nor for Gatehouse.")
 		}
+		// The scope bound, checked again by grantExchange, is checked
+		// here too so that a request refused for it provisions nobody.
+		for _, sc := range ar.GetRequestedScopes() {
+			if id.Scoped && !slices.Contains(id.Scopes, sc) {
+				return fosite.ErrInvalidScope.WithHintf("Scope %q is not in the subject token: an exchange can only narrow.", sc)
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -298,7 +305,7 @@ func (s *Server) externalExchangeClaims(ctx context.Context, ar fosite.AccessReq
 // token is invalid_request. The reason goes to the log only: the answer
 // does not tell a client whether a username is known to Gatehouse.
 func (s *Server) externalSubjectError(ctx context.Context, err error) error {
-	if errors.Is(err, storage.ErrUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
+	if errors.Is(err, storage.ErrUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 || errors.Is(err, fosite.ErrInvalidScope) {
 		return err
 	}
 	s.logger.InfoContext(ctx, "token exchange: subject token refused", "reason", fosite.ErrorToRFC6749Error(err).HintField)

@@ -520,6 +520,12 @@ func TestTrustedTokenAudience(t *testing.T) {
 	if resp, body := exchange(newbie, "billing-api"); resp.StatusCode != 400 || body["error"] != "invalid_request" {
 		t.Errorf("billing-api exchanging a token meant for orders-api = %d %v; want 400 invalid_request", resp.StatusCode, body)
 	}
+	// Its scp is empty: a request for a scope is refused (RFC 8693 section
+	// 2.2.2, invalid_scope) before anyone is provisioned.
+	if resp, body := j.ts.post(t, "/oauth2/token", url.Values{"grant_type": {oauth.GrantTypeTokenExchange}, "subject_token": {newbie},
+		"subject_token_type": {oauth.TokenTypeJWT}, "audience": {"inventory"}, "scope": {"read"}}, "orders-api", secrets["orders-api"]); resp.StatusCode != 400 || body["error"] != "invalid_scope" {
+		t.Errorf("exchange asking a scope the token lacks = %d %v; want 400 invalid_scope", resp.StatusCode, body)
+	}
 	if _, err := j.ts.app.store.GetUserByUsername(ctx, "newbie"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("user after refused tokens: %v; want none provisioned", err)
 	}
