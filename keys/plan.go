@@ -16,7 +16,8 @@ func dryRun(string, string, time.Time) (storage.SigningKey, error) {
 // Options.Algorithm's, which signs access tokens, and, when that is not
 // RS256, an RS256 line that signs ID tokens, because OpenID Connect
 // Discovery 1.0 section 3 requires every provider to support RS256 ID
-// tokens and relying parties assume it (design decision D6 of the README).
+// tokens and relying parties assume it (README, Architecture: "ID tokens
+// have their own RS256 line of keys").
 func (o Options) lineages() []string {
 	if o.Algorithm == RS256 {
 		return []string{RS256}
