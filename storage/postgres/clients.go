@@ -95,8 +95,7 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	defer release()
-	_, err = q.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`, args...)
+	_, err = q.Exec(ctx, insertClient, args...)
 	if err != nil {
 		return s.wrap(err, op)
 	}
@@ -116,12 +115,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(storage.Cli
 			if err != nil {
 				return err
 			}
-			_, err = tx.Exec(ctx, `UPDATE clients SET name = $2, secret_hash = $3, previous_secret_hash = $4,
-				previous_secret_expires_at = $5, grant_types = $6, scopes = $7, audiences = $8, roles = $9,
-				claims = $10, token_lifetime_ns = $11, disabled = $12, created_at = $13, updated_at = $14,
-				redirect_uris = $15, post_logout_redirect_uris = $16, web_origins = $17, public = $18,
-				third_party = $19, auth_method = $20, jwks = $21, jwks_uri = $22, auth_signing_algs = $23
-				WHERE id = $1`, args...)
+			_, err = tx.Exec(ctx, updateClient, args...)
 			return err
 		})
 }

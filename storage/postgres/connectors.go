@@ -94,8 +94,7 @@ func (s *Store) CreateConnector(ctx context.Context, c storage.Connector) error 
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	defer release()
-	if _, err := q.Exec(ctx, `INSERT INTO connectors (`+connectorColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, args...); err != nil {
+	if _, err := q.Exec(ctx, insertConnector, args...); err != nil {
 		return s.wrap(err, op)
 	}
 	return nil
@@ -111,9 +110,7 @@ func (s *Store) UpdateConnector(ctx context.Context, id string, fn func(storage.
 			if err != nil {
 				return err
 			}
-			_, err = tx.Exec(ctx, `UPDATE connectors SET kind = $2, name = $3, disabled = $4, settings = $5,
-				secret_enc = $6, provision = $7, link_by_email = $8, roles_claim = $9, role_map = $10,
-				email_domains = $11, timeout = $12, created_at = $13, updated_at = $14 WHERE id = $1`, args...)
+			_, err = tx.Exec(ctx, updateConnector, args...)
 			return err
 		})
 }
@@ -184,15 +181,13 @@ func (s *Store) CreateIdentityLink(ctx context.Context, l storage.IdentityLink, 
 		}
 		if user != nil {
 			u := user
-			if _, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-				u.ID, u.Username, u.PasswordHash, u.CredentialsVersion, list(u.Roles), u.Disabled, u.CreatedAt, u.UpdatedAt,
-				u.Email, u.EmailVerified, u.Name); err != nil {
+			if _, err := tx.Exec(ctx, insertUser, userArgs(*u)...); err != nil {
 				return s.wrap(err, op+": user")
 			}
 		} else if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 FOR SHARE`, l.UserID).Scan(&one); err != nil {
 			return s.wrap(err, op+": user")
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO identity_links (`+linkColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		if _, err := tx.Exec(ctx, insertLink,
 			l.ConnectorID, l.Subject, l.UserID, l.Provisioned, l.RefreshTokenEnc, l.CreatedAt, l.LastLoginAt); err != nil {
 			return s.wrap(err, op)
 		}

@@ -91,8 +91,7 @@ func (s *Store) CreateTrustedIssuer(ctx context.Context, ti storage.TrustedIssue
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	defer release()
-	_, err = q.Exec(ctx, `INSERT INTO trusted_issuers (`+issuerColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, args...)
+	_, err = q.Exec(ctx, insertIssuer, args...)
 	if err != nil {
 		return s.wrap(err, op)
 	}
@@ -110,10 +109,7 @@ func (s *Store) UpdateTrustedIssuer(ctx context.Context, id string, fn func(stor
 			if err != nil {
 				return err
 			}
-			_, err = tx.Exec(ctx, `UPDATE trusted_issuers SET issuer = $2, jwks_uri = $3, audiences = $4,
-				algorithms = $5, subject_claim = $6, subject_type = $7, roles_claim = $8, role_map = $9,
-				max_token_age_ns = $10, provision = $11, disabled = $12, created_at = $13, updated_at = $14
-				WHERE id = $1`, args...)
+			_, err = tx.Exec(ctx, updateIssuer, args...)
 			return err
 		})
 }

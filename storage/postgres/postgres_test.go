@@ -326,3 +326,16 @@ func TestStatementTimeout(t *testing.T) {
 	}
 	mustNil(t, "Ping after timeout", s.Ping(t.Context()))
 }
+
+// TestWholeRowStatements: the derived statements write every column in the
+// order of the list, the first one as the key.
+func TestWholeRowStatements(t *testing.T) {
+	cols := `id, name,
+		roles`
+	if got, want := insertSQL("t", cols), "INSERT INTO t (id, name, roles) VALUES ($1, $2, $3)"; got != want {
+		t.Errorf("insertSQL = %q; want %q", got, want)
+	}
+	if got, want := updateSQL("t", cols), "UPDATE t SET name = $2, roles = $3 WHERE id = $1"; got != want {
+		t.Errorf("updateSQL = %q; want %q", got, want)
+	}
+}

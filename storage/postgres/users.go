@@ -12,6 +12,12 @@ import (
 const userColumns = `id, username, password_hash, credentials_version, roles, disabled, created_at, updated_at,
 	email, email_verified, name`
 
+// userArgs returns u's column values in userColumns order.
+func userArgs(u storage.User) []any {
+	return []any{u.ID, u.Username, u.PasswordHash, u.CredentialsVersion, list(u.Roles), u.Disabled, u.CreatedAt,
+		u.UpdatedAt, u.Email, u.EmailVerified, u.Name}
+}
+
 func scanUser(row pgx.Row) (storage.User, error) {
 	var u storage.User
 	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.CredentialsVersion, &u.Roles, &u.Disabled, &u.CreatedAt, &u.UpdatedAt,
@@ -54,9 +60,7 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	defer release()
-	_, err = q.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		u.ID, u.Username, u.PasswordHash, u.CredentialsVersion, list(u.Roles), u.Disabled, u.CreatedAt, u.UpdatedAt,
-		u.Email, u.EmailVerified, u.Name)
+	_, err = q.Exec(ctx, insertUser, userArgs(u)...)
 	if err != nil {
 		return s.wrap(err, op)
 	}
@@ -70,11 +74,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(storage.User)
 	op := fmt.Sprintf("update user %q", id)
 	return updateLocked(ctx, s, op, `SELECT `+userColumns+` FROM users WHERE id = $1`, id, scanUser, fn,
 		func(tx pgx.Tx, u storage.User) error {
-			_, err := tx.Exec(ctx, `UPDATE users SET username = $2, password_hash = $3, credentials_version = $4, roles = $5,
-				disabled = $6, created_at = $7, updated_at = $8, email = $9, email_verified = $10, name = $11
-				WHERE id = $1`,
-				id, u.Username, u.PasswordHash, u.CredentialsVersion, list(u.Roles), u.Disabled, u.CreatedAt, u.UpdatedAt,
-				u.Email, u.EmailVerified, u.Name)
+			u.ID = id
+			_, err := tx.Exec(ctx, updateUser, userArgs(u)...)
 			return err
 		})
 }
