@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 
 	"github.com/gatehouse/gatehouse/storage"
 )
@@ -91,10 +90,5 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]storage.Client, 0, len(s.clients))
-	for _, c := range s.clients {
-		out = append(out, cloneClient(c))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
+	return sortedValues(s.clients, cloneClient), nil
 }

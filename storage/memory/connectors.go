@@ -94,12 +94,7 @@ func (s *Store) DeleteConnector(ctx context.Context, id string) error {
 func (s *Store) ListConnectors(ctx context.Context) ([]storage.Connector, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]storage.Connector, 0, len(s.connectors))
-	for _, c := range s.connectors {
-		out = append(out, cloneConnector(c))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
+	return sortedValues(s.connectors, cloneConnector), nil
 }
 
 // GetIdentityLink returns the link of (connectorID, subject).

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 
 	"github.com/gatehouse/gatehouse/storage"
 )
@@ -97,10 +96,5 @@ func (s *Store) DeleteTrustedIssuer(ctx context.Context, id string) error {
 func (s *Store) ListTrustedIssuers(ctx context.Context) ([]storage.TrustedIssuer, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]storage.TrustedIssuer, 0, len(s.issuers))
-	for _, ti := range s.issuers {
-		out = append(out, cloneIssuer(ti))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
+	return sortedValues(s.issuers, cloneIssuer), nil
 }

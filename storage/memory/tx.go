@@ -3,6 +3,8 @@ package memory
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -104,4 +106,14 @@ func deleteMap[K comparable, V any](ctx context.Context, m map[K]V, k K) error {
 	}
 	delete(m, k)
 	return nil
+}
+
+// sortedValues returns clones of m's values ordered by key: the List
+// methods of records kept by id. Callers hold s.mu.
+func sortedValues[V any](m map[string]V, clone func(V) V) []V {
+	out := make([]V, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, clone(m[k]))
+	}
+	return out
 }
