@@ -1,22 +1,14 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse/gatehouse/discovery/oidctest"
 	"github.com/gatehouse/gatehouse/discovery/verifier"
@@ -76,10 +68,8 @@ func TestZitadelProvider(t *testing.T) {
 		t.Fatalf("zitadel token claims = %v; want realm_access and no root roles", payload)
 	}
 
-	forged := resign(t, deployer, header)
-	hsPEM, hsDER := hmacWithPublicKey(t, idp, deployer, header)
-	none := encodeSegment(t, map[string]any{"alg": "none", "typ": "JWT", "kid": header["kid"]}) + "." +
-		strings.Split(deployer, ".")[1] + "."
+	forged := oidctest.Resign(t, deployer)
+	hsPEM, hsDER, none := oidctest.AlgConfused(t, idp, deployer)
 
 	tests := []struct {
 		name, path, token string
@@ -183,75 +173,4 @@ func decodeParts(t *testing.T, token string) (header, payload map[string]any) {
 		}
 	}
 	return header, payload
-}
-
-func encodeSegment(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// resign signs token's claims again, unchanged, with a key of the
-// attacker's under the provider's kid and typ.
-func resign(t *testing.T, token string, header map[string]any) string {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid, _ := header["kid"].(string)
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// hmacWithPublicKey mounts the algorithm-confusion attack (RFC 8725 §2.1):
-// token's claims with "alg" HS256 under the provider's kid, MACed with the
-// provider's public RSA key from its JWKS as the secret, once in PEM and
-// once in DER form.
-func hmacWithPublicKey(t *testing.T, srv *httptest.Server, token string, header map[string]any) (pemToken, derToken string) {
-	t.Helper()
-	resp, err := srv.Client().Get(srv.URL + "/keys")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var set jose.JSONWebKeySet
-	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
-		t.Fatal(err)
-	}
-	kid, _ := header["kid"].(string)
-	keys := set.Key(kid)
-	if len(keys) != 1 {
-		t.Fatalf("JWKS has %d keys for kid %q; want 1", len(keys), kid)
-	}
-	der, err := x509.MarshalPKIXPublicKey(keys[0].Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signingInput := encodeSegment(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": kid}) + "." + strings.Split(token, ".")[1]
-	mac := func(secret []byte) string {
-		m := hmac.New(sha256.New, secret)
-		m.Write([]byte(signingInput))
-		return signingInput + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-	}
-	return mac(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), mac(der)
 }

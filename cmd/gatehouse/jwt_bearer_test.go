@@ -180,13 +180,13 @@ func TestJWTBearerGrant(t *testing.T) {
 
 	// The refusals.
 	deployer := j.assertion(t, "deployer")
-	hsPEM, hsDER, none := algConfused(t, j.idp, deployer)
+	hsPEM, hsDER, none := oidctest.AlgConfused(t, j.idp, deployer)
 	untrusted := oidctest.Serve(t, oidctest.NewStorage(map[string]oidctest.Service{"deployer": {Secret: "s3cret-1", Audience: []string{j.tokenURL}, Roles: []string{"gh-admin"}}}))
 	sameKeyOtherIssuer := oidctest.Serve(t, j.st) // the provider's key under another issuer URL
 	tests := []struct {
 		name, assertion string
 	}{
-		{"forged: re-signed with another key under the provider's kid", resignToken(t, deployer)},
+		{"forged: re-signed with another key under the provider's kid", oidctest.Resign(t, deployer)},
 		{"wrong audience", j.assertion(t, "stranger")},
 		{"untrusted issuer", oidctest.Token(t, untrusted, "deployer", "s3cret-1")},
 		{"untrusted issuer with the trusted issuer's key", oidctest.Token(t, sameKeyOtherIssuer, "deployer", "s3cret-1")},

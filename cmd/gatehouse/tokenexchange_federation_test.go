@@ -95,10 +95,10 @@ func TestTokenExchangeTrustedIssuer(t *testing.T) {
 		t.Errorf("exchange with subject_token_type id_token: %d %v", status, body)
 	}
 
-	hsPEM, hsDER, none := algConfused(t, idp, oidctest.Token(t, idp, "alice", "s3cret", "read"))
+	hsPEM, hsDER, none := oidctest.AlgConfused(t, idp, oidctest.Token(t, idp, "alice", "s3cret", "read"))
 	for _, tc := range []struct{ name, token string }{
 		{"replayed", upstream},
-		{"forged (another key, same kid)", resignToken(t, oidctest.Token(t, idp, "alice", "s3cret", "read"))},
+		{"forged (another key, same kid)", oidctest.Resign(t, oidctest.Token(t, idp, "alice", "s3cret", "read"))},
 		{"wrong audience", oidctest.Token(t, idp, "elsewhere", "s3cret", "read")},
 		{"untrusted issuer", oidctest.Token(t, stranger, "alice", "s3cret", "read")},
 		{"alg HS256 keyed with the public key (PEM)", hsPEM},
