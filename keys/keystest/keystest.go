@@ -214,12 +214,18 @@ func testInstancesAgree(t *testing.T, s keys.KeyStore) {
 	if l := list(t, ms[0]); len(l) != 2 {
 		t.Fatalf("%d instances starting together made %d keys (%v); want 2", n, len(l), states(l))
 	}
+	if l := listAll(t, ms[0]); len(l) != 4 {
+		t.Fatalf("%d instances starting together made %d keys in all (%v); want 2 per line", n, len(l), states(l))
+	}
 	for i, m := range ms[1:] {
 		if string(m.Ring().JWKS()) != string(ms[0].Ring().JWKS()) {
 			t.Fatalf("instance %d JWKS = %s; instance 0 = %s", i+1, m.Ring().JWKS(), ms[0].Ring().JWKS())
 		}
 		if activeKID(m) != activeKID(ms[0]) {
 			t.Fatalf("instance %d signs with %s; instance 0 with %s", i+1, activeKID(m), activeKID(ms[0]))
+		}
+		if id, id0 := m.Ring().Set().IDToken, ms[0].Ring().Set().IDToken; id == nil || id0 == nil || id.ID != id0.ID {
+			t.Fatalf("instance %d signs ID tokens with %v; instance 0 with %v", i+1, id, id0)
 		}
 		// Each verifies what the other signed.
 		if _, err := m.Ring().Verify(sign(t, ms[0], "x")); err != nil {
