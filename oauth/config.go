@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/discovery"
 	"github.com/gatehouse/gatehouse/discovery/verifier"
 	"github.com/gatehouse/gatehouse/keys"
 )
@@ -157,4 +158,11 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("oauth: forwarded header %q: want %s or %s", c.ForwardedHeader, HeaderXForwardedFor, HeaderForwarded))
 	}
 	return errors.Join(errs...)
+}
+
+// tokenURL is the token endpoint's URL, as discovery publishes it: the
+// audience a client assertion or a JWT bearer assertion names, and fosite's
+// TokenURL.
+func (c Config) tokenURL() string {
+	return strings.TrimSuffix(c.Issuer, "/") + discovery.TokenPath
 }

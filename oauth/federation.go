@@ -214,7 +214,7 @@ var errAdminSubject = fosite.ErrInvalidGrant.WithHint("The assertion's subject i
 // namesGatehouse reports whether aud names this server: its issuer or its
 // token endpoint (RFC 7523 section 3 item 3).
 func (s *Server) namesGatehouse(aud []string) bool {
-	return slices.Contains(aud, s.cfg.Issuer) || slices.Contains(aud, strings.TrimSuffix(s.cfg.Issuer, "/")+"/oauth2/token")
+	return slices.Contains(aud, s.cfg.Issuer) || slices.Contains(aud, s.cfg.tokenURL())
 }
 
 // assertionKindTrusted is the namespace of trusted issuers' tokens among

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"html/template"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -65,12 +64,12 @@ func New(cfg Config, store storage.Store, ring *keys.Ring) (*Server, error) {
 	adapter.throttle = &throttle{store: store, limits: cfg.Throttle, now: cfg.Now, logger: cfg.Logger, observer: cfg.Observer}
 	s := &Server{cfg: cfg, store: store, ring: ring, adapter: adapter, hasher: hasher, logger: cfg.Logger, obs: cfg.Observer,
 		pages: pageTemplates()}
-	s.issuers = &issuerVerifiers{issuer: cfg.Issuer, tokenURL: cfg.Issuer + "/oauth2/token", leeway: cfg.Leeway,
+	s.issuers = &issuerVerifiers{issuer: cfg.Issuer, tokenURL: cfg.tokenURL(), leeway: cfg.Leeway,
 		timeout: cfg.FederationTimeout, transport: cfg.FederationTransport, now: cfg.Now, logger: cfg.Logger,
 		m: map[string]cachedVerifier{}}
 	s.origins = &originSet{list: s.webOrigins, ttl: cfg.ClientCacheTTL, now: cfg.Now}
 	s.assertions = &assertionAuth{store: adapter, fetcher: newJWKSFetcher(cfg.ClientJWKSTimeout, cfg.Now),
-		audiences: []string{strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/token", cfg.Issuer}, leeway: cfg.Leeway, now: cfg.Now, logger: cfg.Logger}
+		audiences: []string{cfg.tokenURL(), cfg.Issuer}, leeway: cfg.Leeway, now: cfg.Now, logger: cfg.Logger}
 	s.provider = newProvider(cfg, adapter, ring, s.assertions)
 	// The LDAP kind re-reads the directory (connector_ldap.go); it needs
 	// the secrets only to open a bind password.
@@ -106,7 +105,7 @@ func newProvider(cfg Config, store fositeStorage, ring *keys.Ring, assertions *a
 		// not fosite's default bcrypt.
 		ClientSecretsHasher: secretHasher{},
 		RefreshTokenScopes:  []string{ScopeOfflineAccess},
-		TokenURL:            cfg.Issuer + "/oauth2/token",
+		TokenURL:            cfg.tokenURL(),
 		MinParameterEntropy: fosite.MinParameterEntropy,
 		// PKCE with S256 for every client, public or confidential (RFC
 		// 9700 section 2.1.1); without it fosite lets a code be redeemed
