@@ -63,6 +63,7 @@ func serve(ctx context.Context, cfg *Config, asJSON bool, stdout, stderr io.Writ
 		return err
 	}
 	defer a.Close()
+	startHeapFloor(cfg.GCMinHeapMiB)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
