@@ -7,10 +7,18 @@
 #
 #   GATEHOUSE_DATABASE_URL=postgres://... GATEHOUSE_SECRETS=... cmd/gatehouse-bench/perf.sh
 #   DURATION=10s OUT=/tmp/perf cmd/gatehouse-bench/perf.sh
+#
+# ROUNDS=n repeats the whole sequence n times, so that every Gatehouse run
+# has its baseline run next to it: on two shared cores single runs move by
+# a quarter. PGBENCH="-h HOST -p PORT DB" (a database made with pgbench -i)
+# runs pgbench -N at 64 clients right after each refresh run at 64
+# connections. The last lines summarise each round's ratios.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-1}
+PGBENCH=${PGBENCH:-}
 WARMUP=${WARMUP:-1s}
 REQUESTS=${REQUESTS:-1000000}
 OUT=${OUT:-/tmp/gatehouse-perf}
@@ -67,14 +75,42 @@ run() {
 gh() { run --url http://$GH_ADDR --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" --username "$USERNAME" --password "$PASSWORD" --server-pid "$SERVER" "$@"; }
 base() { run --url http://$BASE_ADDR --client-id baseline-client --client-secret baseline-secret-for-benchmarks-only --server-pid "$BASELINE" "$@"; }
 
-for c in 8 64; do
-	base --scenario client_credentials -c $c
-	gh --scenario client_credentials -c $c
-done
-gh --scenario password -c 8
-# Password load at 64 connections against argon2id alone (the baseline's
-# password grant: one hash at the default cost per request, one per CPU).
-base --scenario password -c 64 --username baseline-user --password baseline-password-for-benchmarks-only
-gh --scenario password -c 64
-gh --scenario refresh -c 8
-gh --scenario refresh -c 64
+for round in $(seq "$ROUNDS"); do
+	echo "## round $round"
+	for c in 8 64; do
+		base --scenario client_credentials -c $c
+		gh --scenario client_credentials -c $c
+	done
+	gh --scenario password -c 8
+	# Password load at 64 connections against argon2id alone (the
+	# baseline's password grant: one hash at the default cost per request,
+	# one per CPU).
+	base --scenario password -c 64 --username baseline-user --password baseline-password-for-benchmarks-only
+	gh --scenario password -c 64
+	gh --scenario refresh -c 8
+	gh --scenario refresh -c 64
+	if [ -n "$PGBENCH" ]; then
+		echo "== pgbench -N -c 64"
+		# shellcheck disable=SC2086 # PGBENCH is a list of arguments
+		pgbench $PGBENCH -N -c 64 -j 2 -T "${DURATION%s}" 2>&1 | grep -E '^tps'
+	fi
+done | tee "$OUT/perf.log"
+
+# One line per round: Gatehouse over its baseline run, and refresh over
+# pgbench -N.
+awk '
+/^## round/ { r = $3 }
+/^== pgbench/ { who = "pgbench" }
+/^== / && !/pgbench/ { who = ($0 ~ /--client-id baseline-client/) ? "base" : "gh"; match($0, /--scenario [a-z_]+ -c [0-9]+/); sc = substr($0, RSTART + 11, RLENGTH - 11); gsub(/ -c /, "@", sc) }
+/^throughput/ { v[r, who, sc] = $2 }
+/^tps/ { v[r, "pgbench", ""] = $3 }
+END {
+	for (i = 1; i <= r; i++) {
+		printf "round %d:", i
+		printf " client_credentials@8 %.0f%%", 100 * v[i, "gh", "client_credentials@8"] / v[i, "base", "client_credentials@8"]
+		printf ", @64 %.0f%%", 100 * v[i, "gh", "client_credentials@64"] / v[i, "base", "client_credentials@64"]
+		printf "; password@64 %.0f%% of argon2id alone", 100 * v[i, "gh", "password@64"] / v[i, "base", "password@64"]
+		if (v[i, "pgbench", ""] > 0) printf "; refresh@64 %.0f%% of pgbench -N", 100 * v[i, "gh", "refresh@64"] / v[i, "pgbench", ""]
+		printf "\n"
+	}
+}' "$OUT/perf.log"
