@@ -63,7 +63,7 @@ type Config struct {
 	ThrottleSlowInterval    time.Duration `name:"throttle-slow-interval" envvar:"GATEHOUSE_THROTTLE_SLOW_INTERVAL" default:"10s" help:"Past --throttle-per-user, one attempt per this interval per username, from addresses that made none in the window."`
 	PasswordHashConcurrency uint          `name:"password-hash-concurrency" envvar:"GATEHOUSE_PASSWORD_HASH_CONCURRENCY" default:"0" help:"argon2id hashes run at once; 0 means the number of CPUs."`
 	PasswordHashQueue       uint          `name:"password-hash-queue" envvar:"GATEHOUSE_PASSWORD_HASH_QUEUE" default:"0" help:"Password hashes that may wait for a slot; past it 503; 0 means 32 per slot, at least 64."`
-	GCMinHeapMiB            uint          `name:"gc-min-heap-mib" envvar:"GATEHOUSE_GC_MIN_HEAP_MIB" default:"32" help:"Heap size, MiB, below which the garbage collector does not start a cycle; 0, or GOGC in the environment, leaves Go's default."`
+	GCMinHeapMiB            uint          `name:"gc-min-heap-mib" envvar:"GATEHOUSE_GC_MIN_HEAP_MIB" default:"24" help:"Heap size, MiB, below which the garbage collector does not start a cycle; 0, or GOGC in the environment, leaves Go's default."`
 	// TrustedProxies are the proxies whose ForwardedHeader names the
 	// client address.
 	TrustedProxies  prefixList `name:"trusted-proxies" envvar:"GATEHOUSE_TRUSTED_PROXIES" help:"Comma-separated CIDRs (or addresses) of proxies whose forwarding header names the client address; empty: the peer address is the client's."`
