@@ -67,6 +67,14 @@ func (s *fositeStore) authenticate(ctx context.Context, username, password strin
 		// reaches them, so no directory entry can take a local account
 		// over.
 		user, found, err := s.directoryLogin(ctx, username, password)
+		if errors.Is(err, fosite.ErrNotFound) {
+			// A refusal costs one hash, as a local user's wrong password
+			// does and an unknown name's does below, so that the time of
+			// the answer does not tell local usernames from the rest.
+			if err := s.hasher.VerifyDummy(ctx, password); errors.Is(err, ErrHashBusy) {
+				return "", fmt.Errorf("authenticate: %w", err)
+			}
+		}
 		if found || err != nil {
 			if err != nil {
 				return "", fmt.Errorf("authenticate: %w", err)

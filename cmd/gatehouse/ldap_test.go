@@ -207,6 +207,33 @@ func TestLDAPPasswordGrant(t *testing.T) {
 	}
 }
 
+// TestLDAPRefusalsCostAHash: with a directory configured, every refused
+// login spends one argon2id hash, as a local user's wrong password does,
+// so the time of the answer tells a local username neither from a
+// directory user's nor from nobody's.
+func TestLDAPRefusalsCostAHash(t *testing.T) {
+	dir := ldaptest.Start(t, corpPeople)
+	ts := startServer(t, withPostgres(pgtest.URL(t)))
+	adminURL, _ := adminAPI(t, ts)
+	secret := ts.addClient(t, ldapClient)
+	ts.addUser(t, "u-frank", "frank", "pw-frank-123", "user")
+	addLDAPConnector(t, ts, dir, storage.Connector{ID: "corp", Provision: true})
+	const hashes = `gatehouse_password_hash_wait_seconds_count{outcome="ok"}`
+	for _, c := range []struct{ name, username string }{
+		{"local user", "frank"}, {"directory user", "alice"}, {"nobody", "nobody"},
+	} {
+		before := scrape(t, adminURL)[hashes]
+		resp, body := ts.post(t, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {c.username},
+			"password": {"wrong-password"}}, "app", secret)
+		if resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+			t.Fatalf("%s, wrong password: %d %v; want 400 invalid_grant", c.name, resp.StatusCode, body)
+		}
+		if got := scrape(t, adminURL)[hashes] - before; got != 1 {
+			t.Errorf("%s, wrong password: %v argon2id hashes; want 1, as for every refusal", c.name, got)
+		}
+	}
+}
+
 // TestLDAPProvisioningAndPrecedence: without provisioning an unlinked
 // directory user cannot sign in; a local user with a password keeps its
 // username (the directory's carol cannot take it over) and the directory
