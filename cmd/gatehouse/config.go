@@ -182,6 +182,9 @@ func (c *Config) Validate() error {
 	if c.ClientJWKSTimeout < 100*time.Millisecond || c.ClientJWKSTimeout > 30*time.Second {
 		errs = append(errs, fmt.Errorf("--client-jwks-timeout %v: must be between 100ms and 30s", c.ClientJWKSTimeout))
 	}
+	if c.GCMinHeapMiB > maxGCMinHeapMiB {
+		errs = append(errs, fmt.Errorf("--gc-min-heap-mib %d: at most %d (64 GiB)", c.GCMinHeapMiB, maxGCMinHeapMiB))
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
 	}

@@ -64,6 +64,8 @@ func TestDevModeOnlyWhereHarmless(t *testing.T) {
 		{name: "production http issuer, flag", env: map[string]string{"GATEHOUSE_DATABASE_URL": db, "GATEHOUSE_ISSUER": "http://id.example.com"}, args: []string{"--insecure-http-issuer"}},
 		{name: "bool that is not one", env: map[string]string{"GATEHOUSE_MIGRATE": "yes"}, wantErr: []string{`GATEHOUSE_MIGRATE="yes": want true or false`}},
 		{name: "half a TLS pair", args: []string{"--tls-cert", "cert.pem"}, wantErr: []string{"--tls-cert and --tls-key"}},
+		{name: "heap floor too large", env: map[string]string{"GATEHOUSE_GC_MIN_HEAP_MIB": "17592186044416"}, wantErr: []string{"--gc-min-heap-mib 17592186044416: at most 65536"}},
+		{name: "heap floor off", env: map[string]string{"GATEHOUSE_GC_MIN_HEAP_MIB": "0"}, wantDev: true},
 		{name: "federation bounds", args: []string{"--federation-timeout", "0s", "--trusted-token-max-age", "48h"}, wantErr: []string{"--federation-timeout 0s: must be between", "--trusted-token-max-age 48h0m0s: must be between"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -83,6 +83,10 @@ func (h *heapFloor) adjust() {
 // whose objects may never be cleaned up.
 type gcSentinel struct{ _ *int }
 
+// maxGCMinHeapMiB bounds --gc-min-heap-mib, so the floor in bytes, times
+// 100 in gcPercentFor, stays far from overflowing.
+const maxGCMinHeapMiB = 64 << 10
+
 // maxGCPercent bounds GOGC while the live heap is tiny (at start-up).
 const maxGCPercent = 10000
 
