@@ -4,11 +4,12 @@ import "net/http"
 
 // The throttle endpoints of the admin API (design D5).
 
-// throttleStatus lists the current blocks, or with username, address or
-// key in the query, the open counters they name.
+// throttleStatus lists the current blocks, or with username, connector
+// and dn, address or key in the query, the open counters they name.
 func (a *api) throttleStatus(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	p := ThrottleParams{Username: q.Get("username"), Address: q.Get("address"), Key: q.Get("key")}
+	p := ThrottleParams{Username: q.Get("username"), Connector: q.Get("connector"), DN: q.Get("dn"),
+		Address: q.Get("address"), Key: q.Get("key")}
 	var (
 		cs  []ThrottleCounter
 		err error

@@ -21,12 +21,16 @@ type ThrottleCounter struct {
 }
 
 // ThrottleParams names the counters to look at or clear: those of a
-// username (any spelling), of a client address, of both together, or one
-// counter by key.
+// username (any spelling) or of a directory entry (an LDAP connector's id
+// and the entry's DN, which is what a directory login is counted by), of a
+// client address, of either together with an address, or one counter by
+// key.
 type ThrottleParams struct {
-	Username string `json:"username,omitempty"`
-	Address  string `json:"address,omitempty"`
-	Key      string `json:"key,omitempty"`
+	Username  string `json:"username,omitempty"`
+	Connector string `json:"connector,omitempty"`
+	DN        string `json:"dn,omitempty"`
+	Address   string `json:"address,omitempty"`
+	Key       string `json:"key,omitempty"`
 }
 
 // maxListedBlocks bounds ListThrottleBlocks.
@@ -56,24 +60,32 @@ func (s *Service) ListThrottleBlocks(ctx context.Context) ([]ThrottleCounter, er
 }
 
 func (p ThrottleParams) keys() ([]storage.AttemptKey, error) {
-	if p.Key != "" {
-		if p.Username != "" || p.Address != "" {
-			return nil, &FieldError{Field: "key", Reason: "give a key, or a username and/or address, not both"}
+	entry := p.Connector != "" || p.DN != ""
+	switch {
+	case p.Key != "":
+		if p.Username != "" || entry || p.Address != "" {
+			return nil, &FieldError{Field: "key", Reason: "give a key, or a username or directory entry and/or an address, not both"}
 		}
 		k, err := oauth.ParseAttemptKey(p.Key)
 		if err != nil {
 			return nil, &FieldError{Field: "key", Reason: err.Error()}
 		}
 		return []storage.AttemptKey{k}, nil
-	}
-	if p.Username == "" && p.Address == "" {
-		return nil, &FieldError{Field: "username", Reason: "give a username, an address, or a key"}
+	case entry && p.Username != "":
+		return nil, &FieldError{Field: "username", Reason: "give a username or a directory entry (connector and dn), not both"}
+	case entry && (p.Connector == "" || p.DN == ""):
+		return nil, &FieldError{Field: "dn", Reason: "a directory entry is a connector id and a DN, both given"}
+	case entry:
+		return oauth.EntryThrottleKeys(p.Connector, p.DN, p.Address), nil
+	case p.Username == "" && p.Address == "":
+		return nil, &FieldError{Field: "username", Reason: "give a username, a directory entry, an address, or a key"}
 	}
 	return oauth.ThrottleKeys(p.Username, p.Address), nil
 }
 
-// ThrottleStatus returns the open counters of p: for a username, its total
-// and slow lane; with an address too, that address's counters.
+// ThrottleStatus returns the open counters of p: for a username or a
+// directory entry, its total and slow lane; with an address too, that
+// address's counters.
 func (s *Service) ThrottleStatus(ctx context.Context, p ThrottleParams) ([]ThrottleCounter, error) {
 	keys, err := p.keys()
 	if err != nil {

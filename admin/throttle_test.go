@@ -46,6 +46,16 @@ func TestThrottleAPI(t *testing.T) {
 	if code, _ := g.callJSON(t, tok, http.MethodPost, PathPrefix+"/throttle/clear", map[string]string{}); code != 400 {
 		t.Fatalf("clear with nothing named: %d; want 400", code)
 	}
+	// A directory entry is a connector and a DN, never with a username.
+	for _, q := range []string{"connector=corp", "dn=uid%3Dzoe", "connector=corp&dn=uid%3Dzoe&username=zoe"} {
+		if code, _ := g.callJSON(t, tok, http.MethodGet, PathPrefix+"/throttle?"+q, nil); code != 400 {
+			t.Errorf("GET /throttle?%s = %d; want 400", q, code)
+		}
+	}
+	code, body = g.callJSON(t, tok, http.MethodGet, PathPrefix+"/throttle?connector=corp&dn=uid%3Dzoe", nil)
+	if cs, ok := body["counters"].([]any); code != 200 || !ok || len(cs) != 0 {
+		t.Errorf("GET /throttle for an entry with no attempts = %d %v; want 200 and no counters", code, body)
+	}
 	if code, _ := g.callJSON(t, "", http.MethodPost, PathPrefix+"/throttle/clear", map[string]string{"key": key}); code != 401 {
 		t.Fatalf("clear without a token: %d; want 401", code)
 	}

@@ -118,12 +118,34 @@ func attemptKey(kind byte, parts ...string) storage.AttemptKey {
 // normalised) and, when address is not empty, that client address: what an
 // operator looks at and clears.
 func ThrottleKeys(username, address string) []storage.AttemptKey {
+	if username == "" {
+		return nameKeys(nil, address)
+	}
+	return nameKeys([]string{NormalizeUsername(username)}, address)
+}
+
+// EntryThrottleKeys returns the counters of directory entry dn of LDAP
+// connector (those reserveEntry counts: the entry's total and slow lane)
+// and, when address is not empty, the entry's counter from that address
+// and the address's own.
+func EntryThrottleKeys(connector, dn, address string) []storage.AttemptKey {
+	return nameKeys(entryName(connector, dn), address)
+}
+
+// entryName is the key name of directory entry dn of connector: DNs match
+// case-insensitively.
+func entryName(connector, dn string) []string {
+	return []string{"ldap-entry", connector, strings.ToLower(dn)}
+}
+
+// nameKeys returns the user counters of name (none when name is nil) and,
+// when address is not empty, name's counter from it and its own.
+func nameKeys(name []string, address string) []storage.AttemptKey {
 	var out []storage.AttemptKey
-	if username != "" {
-		u := NormalizeUsername(username)
-		out = append(out, attemptKey(KindUser, u), attemptKey(KindSlow, u))
+	if name != nil {
+		out = append(out, attemptKey(KindUser, name...), attemptKey(KindSlow, name...))
 		if address != "" {
-			out = append(out, attemptKey(KindUserAddress, u, NormalizeAddress(address)))
+			out = append(out, attemptKey(KindUserAddress, append(slices.Clip(name), NormalizeAddress(address))...))
 		}
 	}
 	if address != "" {
@@ -204,7 +226,7 @@ func (t *throttle) reserve(ctx context.Context, username, addr string) (*reserva
 // spaces, characters RFC 4518 maps away) shares one budget. The address
 // counter is not counted again: reserve counted it for the attempt.
 func (t *throttle) reserveEntry(ctx context.Context, connector, dn, addr string) (*reservation, error) {
-	return t.reserveName(ctx, addr, false, "ldap-entry", connector, strings.ToLower(dn))
+	return t.reserveName(ctx, addr, false, entryName(connector, dn)...)
 }
 
 // reserveName counts an attempt against the user counters of name (one or

@@ -12,26 +12,30 @@ import (
 // throttleCmd is `gatehouse throttle`.
 type throttleCmd struct {
 	List  throttleListCmd  `cmd:"" help:"List login-throttle counters that are blocking (their next attempt gets 429)." example:"gatehouse throttle list --json"`
-	Show  throttleShowCmd  `cmd:"" help:"Show the counters of a username and/or client address." example:"gatehouse throttle show --username alice --address 203.0.113.7"`
-	Clear throttleClearCmd `cmd:"" help:"Clear the counters of a username and/or address, or one counter by key." example:"gatehouse throttle clear --username alice --json"`
+	Show  throttleShowCmd  `cmd:"" help:"Show the counters of a username or directory entry and/or client address." example:"gatehouse throttle show --username alice --address 203.0.113.7"`
+	Clear throttleClearCmd `cmd:"" help:"Clear the counters of a username or directory entry and/or address, or one counter by key." example:"gatehouse throttle clear --username alice --json"`
 }
 
 // Help is the detail of `gatehouse throttle --help`.
 func (throttleCmd) Help() string {
 	return `Counters are named by a digest of what they count, never by the username or
-address itself: look one up with show --username/--address. Clearing is an
-audit event (action throttle.clear).`
+address itself: look one up with show --username/--address. A login through
+an LDAP connector is also counted by the directory entry it reached, under
+every spelling of the username: name it with --connector ID --dn DN.
+Clearing is an audit event (action throttle.clear).`
 }
 
 // throttleTarget names the counters show and clear work on.
 type throttleTarget struct {
-	Username string `name:"username" help:"A username, in any spelling."`
-	Address  string `name:"address" help:"A client address (IPv6 counts per /64)."`
-	Key      string `name:"key" help:"One counter's key, as listed."`
+	Username  string `name:"username" help:"A username, in any spelling."`
+	Connector string `name:"connector" help:"An LDAP connector's id; with --dn, a directory entry instead of a username."`
+	DN        string `name:"dn" help:"The directory entry's DN (any case); with --connector."`
+	Address   string `name:"address" help:"A client address (IPv6 counts per /64)."`
+	Key       string `name:"key" help:"One counter's key, as listed."`
 }
 
 func (t throttleTarget) params() admin.ThrottleParams {
-	return admin.ThrottleParams{Username: t.Username, Address: t.Address, Key: t.Key}
+	return admin.ThrottleParams{Username: t.Username, Connector: t.Connector, DN: t.DN, Address: t.Address, Key: t.Key}
 }
 
 // showCounters prints the throttle counters fn returns.
