@@ -69,37 +69,13 @@ func clientArgs(c storage.Client) ([]any, error) {
 
 // GetClient returns the client with the given id.
 func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error) {
-	op := fmt.Sprintf("get client %q", id)
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return storage.Client{}, fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	c, err := scanClient(q.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
-	if err != nil {
-		return storage.Client{}, s.wrap(err, op)
-	}
-	return c, nil
+	return clientTable.get(ctx, s, id)
 }
 
 // CreateClient stores a new client; its id, and its name when set, must be
 // unused.
 func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
-	op := fmt.Sprintf("create client %q", c.ID)
-	args, err := clientArgs(c)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	_, err = q.Exec(ctx, insertClient, args...)
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	return nil
+	return clientTable.create(ctx, s, c.ID, c)
 }
 
 // UpdateClient applies fn to the stored client with its row locked, so
@@ -107,17 +83,7 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 // store with ctx. Inside a transaction it runs in a savepoint, leaving the
 // transaction usable when it fails.
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(storage.Client) (storage.Client, error)) error {
-	op := fmt.Sprintf("update client %q", id)
-	return updateLocked(ctx, s, op, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id, scanClient, fn,
-		func(tx pgx.Tx, c storage.Client) error {
-			c.ID = id
-			args, err := clientArgs(c)
-			if err != nil {
-				return err
-			}
-			_, err = tx.Exec(ctx, updateClient, args...)
-			return err
-		})
+	return clientTable.change(ctx, s, id, fn)
 }
 
 // DeleteClient removes a client.

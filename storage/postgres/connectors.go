@@ -69,50 +69,17 @@ func connectorArgs(c storage.Connector) ([]any, error) {
 
 // GetConnector returns the connector with the given id.
 func (s *Store) GetConnector(ctx context.Context, id string) (storage.Connector, error) {
-	op := fmt.Sprintf("get connector %q", id)
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return storage.Connector{}, fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	c, err := scanConnector(q.QueryRow(ctx, `SELECT `+connectorColumns+` FROM connectors WHERE id = $1`, id))
-	if err != nil {
-		return storage.Connector{}, s.wrap(err, op)
-	}
-	return c, nil
+	return connectorTable.get(ctx, s, id)
 }
 
 // CreateConnector stores a new connector.
 func (s *Store) CreateConnector(ctx context.Context, c storage.Connector) error {
-	op := fmt.Sprintf("create connector %q", c.ID)
-	args, err := connectorArgs(c)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	if _, err := q.Exec(ctx, insertConnector, args...); err != nil {
-		return s.wrap(err, op)
-	}
-	return nil
+	return connectorTable.create(ctx, s, c.ID, c)
 }
 
 // UpdateConnector applies fn to the stored connector with its row locked.
 func (s *Store) UpdateConnector(ctx context.Context, id string, fn func(storage.Connector) (storage.Connector, error)) error {
-	op := fmt.Sprintf("update connector %q", id)
-	return updateLocked(ctx, s, op, `SELECT `+connectorColumns+` FROM connectors WHERE id = $1`, id, scanConnector, fn,
-		func(tx pgx.Tx, c storage.Connector) error {
-			c.ID = id
-			args, err := connectorArgs(c)
-			if err != nil {
-				return err
-			}
-			_, err = tx.Exec(ctx, updateConnector, args...)
-			return err
-		})
+	return connectorTable.change(ctx, s, id, fn)
 }
 
 // DeleteConnector removes a connector and its identity links in one
@@ -181,7 +148,7 @@ func (s *Store) CreateIdentityLink(ctx context.Context, l storage.IdentityLink, 
 		}
 		if user != nil {
 			u := user
-			if _, err := tx.Exec(ctx, insertUser, userArgs(*u)...); err != nil {
+			if _, err := tx.Exec(ctx, userTable.insert, userArgs(*u)...); err != nil {
 				return s.wrap(err, op+": user")
 			}
 		} else if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 FOR SHARE`, l.UserID).Scan(&one); err != nil {

@@ -55,63 +55,26 @@ func issuerArgs(ti storage.TrustedIssuer) ([]any, error) {
 		ti.SubjectType, ti.RolesClaim, roleMap, int64(ti.MaxTokenAge), ti.Provision, ti.Disabled, ti.CreatedAt, ti.UpdatedAt}, nil
 }
 
-func (s *Store) getIssuer(ctx context.Context, op, where, arg string) (storage.TrustedIssuer, error) {
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return storage.TrustedIssuer{}, fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	ti, err := scanIssuer(q.QueryRow(ctx, `SELECT `+issuerColumns+` FROM trusted_issuers WHERE `+where+` = $1`, arg))
-	if err != nil {
-		return storage.TrustedIssuer{}, s.wrap(err, op)
-	}
-	return ti, nil
-}
-
 // GetTrustedIssuer returns the trusted issuer with the given id.
 func (s *Store) GetTrustedIssuer(ctx context.Context, id string) (storage.TrustedIssuer, error) {
-	return s.getIssuer(ctx, fmt.Sprintf("get trusted issuer %q", id), "id", id)
+	return issuerTable.get(ctx, s, id)
 }
 
 // GetTrustedIssuerByIssuer returns the trusted issuer whose issuer is iss.
 func (s *Store) GetTrustedIssuerByIssuer(ctx context.Context, iss string) (storage.TrustedIssuer, error) {
-	return s.getIssuer(ctx, "get trusted issuer by issuer", "issuer", iss)
+	return getOne(ctx, s, "get trusted issuer by issuer", `SELECT `+issuerColumns+` FROM trusted_issuers WHERE issuer = $1`, scanIssuer, iss)
 }
 
 // CreateTrustedIssuer stores a new trusted issuer; its id and issuer must
 // be unused.
 func (s *Store) CreateTrustedIssuer(ctx context.Context, ti storage.TrustedIssuer) error {
-	op := fmt.Sprintf("create trusted issuer %q", ti.ID)
-	args, err := issuerArgs(ti)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	_, err = q.Exec(ctx, insertIssuer, args...)
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	return nil
+	return issuerTable.create(ctx, s, ti.ID, ti)
 }
 
 // UpdateTrustedIssuer applies fn to the stored issuer with its row locked;
 // fn must not use the store with ctx.
 func (s *Store) UpdateTrustedIssuer(ctx context.Context, id string, fn func(storage.TrustedIssuer) (storage.TrustedIssuer, error)) error {
-	op := fmt.Sprintf("update trusted issuer %q", id)
-	return updateLocked(ctx, s, op, `SELECT `+issuerColumns+` FROM trusted_issuers WHERE id = $1`, id, scanIssuer, fn,
-		func(tx pgx.Tx, ti storage.TrustedIssuer) error {
-			ti.ID = id
-			args, err := issuerArgs(ti)
-			if err != nil {
-				return err
-			}
-			_, err = tx.Exec(ctx, updateIssuer, args...)
-			return err
-		})
+	return issuerTable.change(ctx, s, id, fn)
 }
 
 // DeleteTrustedIssuer removes a trusted issuer.

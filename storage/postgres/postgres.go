@@ -357,6 +357,22 @@ func (s *Store) inOwnTx(ctx context.Context, op string, fn func(tx pgx.Tx) error
 	return nil
 }
 
+// getOne runs a query for one row and scans it; no row is
+// storage.ErrNotFound (wrap).
+func getOne[T any](ctx context.Context, s *Store, op, sql string, scan func(pgx.Row) (T, error), args ...any) (T, error) {
+	var zero T
+	q, release, err := s.conn(ctx)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", op, err)
+	}
+	defer release()
+	v, err := scan(q.QueryRow(ctx, sql, args...))
+	if err != nil {
+		return zero, s.wrap(err, op)
+	}
+	return v, nil
+}
+
 // queryAll runs a query and scans every row.
 func queryAll[T any](ctx context.Context, s *Store, op, sql string, scan func(pgx.Row) (T, error)) ([]T, error) {
 	q, release, err := s.conn(ctx)

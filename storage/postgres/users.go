@@ -30,54 +30,25 @@ func scanUser(row pgx.Row) (storage.User, error) {
 
 // GetUser returns the user with the given id.
 func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
-	return s.getUser(ctx, fmt.Sprintf("get user %q", id), `id = $1`, id)
+	return userTable.get(ctx, s, id)
 }
 
 // GetUserByUsername returns the user with exactly this username. The
 // username stays out of the error, which may reach a log.
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (storage.User, error) {
-	return s.getUser(ctx, "get user by name", `username = $1`, username)
-}
-
-func (s *Store) getUser(ctx context.Context, op, where, arg string) (storage.User, error) {
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return storage.User{}, fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	u, err := scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg))
-	if err != nil {
-		return storage.User{}, s.wrap(err, op)
-	}
-	return u, nil
+	return getOne(ctx, s, "get user by name", `SELECT `+userColumns+` FROM users WHERE username = $1`, scanUser, username)
 }
 
 // CreateUser stores a new user; its id and username must be unused.
 func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
-	op := fmt.Sprintf("create user %q", u.ID)
-	q, release, err := s.conn(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer release()
-	_, err = q.Exec(ctx, insertUser, userArgs(u)...)
-	if err != nil {
-		return s.wrap(err, op)
-	}
-	return nil
+	return userTable.create(ctx, s, u.ID, u)
 }
 
 // UpdateUser applies fn to the stored user with its row locked; fn must not
 // use the store with ctx. Inside a transaction it runs in a savepoint,
 // leaving the transaction usable when it fails.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(storage.User) (storage.User, error)) error {
-	op := fmt.Sprintf("update user %q", id)
-	return updateLocked(ctx, s, op, `SELECT `+userColumns+` FROM users WHERE id = $1`, id, scanUser, fn,
-		func(tx pgx.Tx, u storage.User) error {
-			u.ID = id
-			_, err := tx.Exec(ctx, updateUser, userArgs(u)...)
-			return err
-		})
+	return userTable.change(ctx, s, id, fn)
 }
 
 // DeleteUser removes a user and its identity links in one transaction.
