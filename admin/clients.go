@@ -227,11 +227,8 @@ func (s *Service) ListClients(ctx context.Context) ([]Client, error) {
 
 func (s *Service) getClient(ctx context.Context, id string) (storage.Client, error) {
 	c, err := s.store.GetClient(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return storage.Client{}, &NotFoundError{Kind: "client", ID: id}
-	}
-	if err != nil {
-		return storage.Client{}, fmt.Errorf("get client: %w", err)
+	if err = recordErr(err, "client", id, "get client"); err != nil {
+		return storage.Client{}, err
 	}
 	return c, nil
 }
@@ -251,11 +248,8 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 	var revoked int
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		err := s.store.DeleteClient(ctx, id)
-		if errors.Is(err, storage.ErrNotFound) {
-			return &NotFoundError{Kind: "client", ID: id}
-		}
-		if err != nil {
-			return fmt.Errorf("delete client: %w", err)
+		if err = recordErr(err, "client", id, "delete client"); err != nil {
+			return err
 		}
 		revoked, err = s.revokeSubject(ctx, id)
 		return err

@@ -117,11 +117,8 @@ func (s *Service) CreateConnector(ctx context.Context, p ConnectorParams) (Conne
 // GetConnector returns a connector; an unknown id is a *NotFoundError.
 func (s *Service) GetConnector(ctx context.Context, id string) (Connector, error) {
 	c, err := s.store.GetConnector(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return Connector{}, &NotFoundError{Kind: "connector", ID: id}
-	}
-	if err != nil {
-		return Connector{}, fmt.Errorf("get connector: %w", err)
+	if err = recordErr(err, "connector", id, "get connector"); err != nil {
+		return Connector{}, err
 	}
 	return connectorView(c), nil
 }
@@ -206,11 +203,8 @@ func (s *Service) UpdateConnector(ctx context.Context, id string, p ConnectorPat
 		out = c
 		return c, nil
 	})
-	if errors.Is(err, storage.ErrNotFound) {
-		return Connector{}, &NotFoundError{Kind: "connector", ID: id}
-	}
-	if err != nil {
-		return Connector{}, fmt.Errorf("update connector: %w", err)
+	if err = recordErr(err, "connector", id, "update connector"); err != nil {
+		return Connector{}, err
 	}
 	s.audit(ctx, "connector.update", "connector", id, "fields", changed)
 	return connectorView(out), nil
@@ -257,11 +251,8 @@ func cmpOr(s, def string) string {
 // linked through it stay.
 func (s *Service) DeleteConnector(ctx context.Context, id string) error {
 	err := s.store.DeleteConnector(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return &NotFoundError{Kind: "connector", ID: id}
-	}
-	if err != nil {
-		return fmt.Errorf("delete connector: %w", err)
+	if err = recordErr(err, "connector", id, "delete connector"); err != nil {
+		return err
 	}
 	s.audit(ctx, "connector.delete", "connector", id)
 	return nil

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/gatehouse/gatehouse/storage"
@@ -45,3 +46,16 @@ func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %q not found", e
 
 // Unwrap makes errors.Is(err, storage.ErrNotFound) hold.
 func (e *NotFoundError) Unwrap() error { return storage.ErrNotFound }
+
+// recordErr is the service's error for a store call on record id of kind:
+// nil for nil, a NotFoundError when the store found no such record,
+// otherwise err wrapped with op.
+func recordErr(err error, kind, id, op string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		return &NotFoundError{Kind: kind, ID: id}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

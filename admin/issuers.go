@@ -235,11 +235,8 @@ func (s *Service) ListTrustedIssuers(ctx context.Context) ([]TrustedIssuer, erro
 // GetTrustedIssuer returns one trusted issuer by id.
 func (s *Service) GetTrustedIssuer(ctx context.Context, id string) (TrustedIssuer, error) {
 	ti, err := s.store.GetTrustedIssuer(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return TrustedIssuer{}, &NotFoundError{Kind: "trusted issuer", ID: id}
-	}
-	if err != nil {
-		return TrustedIssuer{}, fmt.Errorf("get trusted issuer: %w", err)
+	if err = recordErr(err, "trusted issuer", id, "get trusted issuer"); err != nil {
+		return TrustedIssuer{}, err
 	}
 	return s.issuerView(ti), nil
 }
@@ -310,11 +307,8 @@ func (s *Service) UpdateTrustedIssuer(ctx context.Context, id string, p TrustedI
 // out their (short) lifetime.
 func (s *Service) DeleteTrustedIssuer(ctx context.Context, id string) error {
 	err := s.store.DeleteTrustedIssuer(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return &NotFoundError{Kind: "trusted issuer", ID: id}
-	}
-	if err != nil {
-		return fmt.Errorf("delete trusted issuer: %w", err)
+	if err = recordErr(err, "trusted issuer", id, "delete trusted issuer"); err != nil {
+		return err
 	}
 	s.audit(ctx, "issuer.delete", "trusted_issuer", id)
 	return nil

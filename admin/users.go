@@ -122,11 +122,8 @@ func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
 // GetUser returns the user with id.
 func (s *Service) GetUser(ctx context.Context, id string) (User, error) {
 	u, err := s.store.GetUser(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return User{}, &NotFoundError{Kind: "user", ID: id}
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("get user: %w", err)
+	if err = recordErr(err, "user", id, "get user"); err != nil {
+		return User{}, err
 	}
 	return userView(u), nil
 }
@@ -140,11 +137,8 @@ func (s *Service) GetUserByUsername(ctx context.Context, username string) (User,
 		return User{}, err
 	}
 	u, err := oauth.FindUserByUsername(ctx, s.store, username)
-	if errors.Is(err, storage.ErrNotFound) {
-		return User{}, &NotFoundError{Kind: "user", ID: n}
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("get user by username: %w", err)
+	if err = recordErr(err, "user", n, "get user by username"); err != nil {
+		return User{}, err
 	}
 	return userView(u), nil
 }
@@ -265,11 +259,8 @@ func (s *Service) DeleteUser(ctx context.Context, id string) error {
 	var revoked, ended int
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		err := s.store.DeleteUser(ctx, id)
-		if errors.Is(err, storage.ErrNotFound) {
-			return &NotFoundError{Kind: "user", ID: id}
-		}
-		if err != nil {
-			return fmt.Errorf("delete user: %w", err)
+		if err = recordErr(err, "user", id, "delete user"); err != nil {
+			return err
 		}
 		revoked, ended, err = s.revokeUser(ctx, id)
 		return err
