@@ -36,11 +36,9 @@ func scanConnector(row pgx.Row) (storage.Connector, error) {
 		return storage.Connector{}, fmt.Errorf("connector %q: settings: %w", c.ID, err)
 	}
 	c.OIDC, c.LDAP = cs.OIDC, cs.LDAP
-	if err := json.Unmarshal(roleMap, &c.RoleMap); err != nil {
+	var err error
+	if c.RoleMap, err = decodeRoleMap(roleMap); err != nil {
 		return storage.Connector{}, fmt.Errorf("connector %q: role map: %w", c.ID, err)
-	}
-	if len(c.RoleMap) == 0 {
-		c.RoleMap = nil
 	}
 	if len(c.EmailDomains) == 0 {
 		c.EmailDomains = nil
@@ -55,11 +53,7 @@ func connectorArgs(c storage.Connector) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	roleMap := c.RoleMap
-	if roleMap == nil {
-		roleMap = map[string]string{}
-	}
-	rm, err := json.Marshal(roleMap)
+	rm, err := encodeRoleMap(c.RoleMap)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -25,11 +24,8 @@ func scanIssuer(row pgx.Row) (storage.TrustedIssuer, error) {
 	if err != nil {
 		return storage.TrustedIssuer{}, err
 	}
-	if err := json.Unmarshal(roleMap, &ti.RoleMap); err != nil {
+	if ti.RoleMap, err = decodeRoleMap(roleMap); err != nil {
 		return storage.TrustedIssuer{}, fmt.Errorf("decode role map: %w", err)
-	}
-	if len(ti.RoleMap) == 0 {
-		ti.RoleMap = nil
 	}
 	if len(ti.Audiences) == 0 {
 		ti.Audiences = nil
@@ -44,12 +40,9 @@ func scanIssuer(row pgx.Row) (storage.TrustedIssuer, error) {
 
 // issuerArgs returns ti's column values in issuerColumns order.
 func issuerArgs(ti storage.TrustedIssuer) ([]any, error) {
-	roleMap := []byte("{}")
-	if len(ti.RoleMap) > 0 {
-		var err error
-		if roleMap, err = json.Marshal(ti.RoleMap); err != nil {
-			return nil, fmt.Errorf("encode role map: %w", err)
-		}
+	roleMap, err := encodeRoleMap(ti.RoleMap)
+	if err != nil {
+		return nil, fmt.Errorf("encode role map: %w", err)
 	}
 	return []any{ti.ID, ti.Issuer, ti.JWKSURI, list(ti.Audiences), list(ti.Algorithms), ti.SubjectClaim,
 		ti.SubjectType, ti.RolesClaim, roleMap, int64(ti.MaxTokenAge), ti.Provision, ti.Disabled, ti.CreatedAt, ti.UpdatedAt}, nil

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -106,4 +107,26 @@ func columnNames(columns string) []string {
 		names[i] = strings.TrimSpace(c)
 	}
 	return names
+}
+
+// encodeRoleMap is a role map as its NOT NULL jsonb column holds it: {}
+// when empty.
+func encodeRoleMap(m map[string]string) ([]byte, error) {
+	if len(m) == 0 {
+		return []byte("{}"), nil
+	}
+	return json.Marshal(m)
+}
+
+// decodeRoleMap reads a role map column back; an empty map is nil, as the
+// stores hand it out.
+func decodeRoleMap(b []byte) (map[string]string, error) {
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
 }
