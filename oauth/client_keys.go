@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/discovery/verifier"
 )
 
 // AssertionAlgorithms are the JWS algorithms a private_key_jwt client may
@@ -56,31 +58,9 @@ type clientKey struct {
 	key crypto.PublicKey // *rsa.PublicKey or *ecdsa.PublicKey
 }
 
-// fits reports whether k may verify a signature made with alg: the key's
-// type and curve match the algorithm (RFC 7518 section 3.1) and the JWK's
-// own "alg", when set, is alg.
-func (k clientKey) fits(alg string) bool {
-	if k.alg != "" && k.alg != alg {
-		return false
-	}
-	switch key := k.key.(type) {
-	case *rsa.PublicKey:
-		switch alg {
-		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
-			return true
-		}
-	case *ecdsa.PublicKey:
-		switch alg {
-		case "ES256":
-			return key.Curve == elliptic.P256()
-		case "ES384":
-			return key.Curve == elliptic.P384()
-		case "ES512":
-			return key.Curve == elliptic.P521()
-		}
-	}
-	return false
-}
+// fits reports whether k may verify a signature made with alg
+// (verifier.KeyFits).
+func (k clientKey) fits(alg string) bool { return verifier.KeyFits(k.key, k.alg, alg) }
 
 // parseClientJWKS parses a client's JWK Set (RFC 7517 section 5). strict
 // is for registration: every key must be usable, so a mistake is reported

@@ -37,11 +37,16 @@ type publicKey struct {
 // checks type and curve again when it verifies; fits keeps unfit keys out
 // of the candidates, so that they count neither against maxKeysTried nor
 // as a known kid.
-func (k *publicKey) fits(alg string) bool {
-	if k.alg != "" && k.alg != alg {
+func (k *publicKey) fits(alg string) bool { return KeyFits(k.key, k.alg, alg) }
+
+// KeyFits reports whether key may verify a signature made with alg: the
+// key's type and curve match the algorithm (RFC 7518 section 3.1) and its
+// JWK's own "alg", jwkAlg, is alg when set (RFC 7517 section 4.4).
+func KeyFits(key crypto.PublicKey, jwkAlg, alg string) bool {
+	if jwkAlg != "" && jwkAlg != alg {
 		return false
 	}
-	switch key := k.key.(type) {
+	switch key := key.(type) {
 	case *ecdsa.PublicKey:
 		switch alg {
 		case "ES256":
