@@ -2,9 +2,6 @@ package storagetest
 
 import (
 	"context"
-	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,39 +37,12 @@ func testAssertionRace(t *testing.T, s storage.Store) {
 	const assertions, racers = 20, 8
 	ctx := context.Background()
 	now := time.Now()
-	var (
-		wins   [assertions]atomic.Int32
-		start  = make(chan struct{})
-		wg     sync.WaitGroup
-		errMu  sync.Mutex
-		others []error
-	)
-	for i := range assertions {
+	wins := race(t, "UseAssertion", assertions, racers, storage.ErrAlreadyExists, func(i int) error {
 		d := storage.AssertionDigest("race", "https://issuer.example", string(rune('a'+i)))
-		for range racers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				err := s.UseAssertion(ctx, d, now.Add(time.Minute), now)
-				switch {
-				case err == nil:
-					wins[i].Add(1)
-				case !errors.Is(err, storage.ErrAlreadyExists):
-					errMu.Lock()
-					others = append(others, err)
-					errMu.Unlock()
-				}
-			}()
-		}
-	}
-	close(start)
-	wg.Wait()
-	if len(others) > 0 {
-		t.Fatalf("UseAssertion failed other than with ErrAlreadyExists: %v", others[0])
-	}
-	for i := range assertions {
-		if n := wins[i].Load(); n != 1 {
+		return s.UseAssertion(ctx, d, now.Add(time.Minute), now)
+	})
+	for i, n := range wins {
+		if n != 1 {
 			t.Errorf("assertion %d: %d of %d concurrent uses succeeded; want exactly 1", i, n, racers)
 		}
 	}

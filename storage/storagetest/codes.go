@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,40 +201,12 @@ func testAuthorizationCodeRace(t *testing.T, s storage.Store) {
 	for i := range codeRaces {
 		mustNil(t, "CreateAuthorizationCode", s.CreateAuthorizationCode(ctx, sampleCode(fmt.Sprint(i))))
 	}
-	var (
-		wins   [codeRaces]atomic.Int32
-		start  = make(chan struct{})
-		wg     sync.WaitGroup
-		errMu  sync.Mutex
-		others []error
-	)
-	for i := range codeRaces {
-		d := sampleCode(fmt.Sprint(i)).Digest
-		for range codeRacers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				err := s.InvalidateAuthorizationCode(ctx, d)
-				switch {
-				case err == nil:
-					wins[i].Add(1)
-				case !errors.Is(err, storage.ErrNotFound):
-					errMu.Lock()
-					others = append(others, err)
-					errMu.Unlock()
-				}
-			}()
-		}
-	}
-	close(start)
-	wg.Wait()
-	if len(others) > 0 {
-		t.Fatalf("InvalidateAuthorizationCode failed other than with ErrNotFound: %v", others[0])
-	}
+	wins := race(t, "InvalidateAuthorizationCode", codeRaces, codeRacers, storage.ErrNotFound, func(i int) error {
+		return s.InvalidateAuthorizationCode(ctx, sampleCode(fmt.Sprint(i)).Digest)
+	})
 	bad := 0
-	for i := range codeRaces {
-		if n := wins[i].Load(); n != 1 {
+	for i, n := range wins {
+		if n != 1 {
 			bad++
 			t.Errorf("code %d: %d of %d concurrent invalidations succeeded; want exactly 1", i, n, codeRacers)
 		}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -414,4 +415,46 @@ func testTxRollback(t *testing.T, s storage.Store) {
 	}
 	// The store still works after a rollback.
 	mustNil(t, "RotateRefreshFamily(after rollback)", s.RotateRefreshFamily(ctx, rotation(f, digest("next"))))
+}
+
+// race calls call(i) from racers goroutines for each of items values of i,
+// all released at once, and returns how many calls for each i succeeded.
+// A loser must fail with lost; any other error fails the test.
+func race(t *testing.T, what string, items, racers int, lost error, call func(i int) error) []int32 {
+	t.Helper()
+	var (
+		wins   = make([]atomic.Int32, items)
+		start  = make(chan struct{})
+		wg     sync.WaitGroup
+		errMu  sync.Mutex
+		others []error
+	)
+	for i := range items {
+		for range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				err := call(i)
+				switch {
+				case err == nil:
+					wins[i].Add(1)
+				case !errors.Is(err, lost):
+					errMu.Lock()
+					others = append(others, err)
+					errMu.Unlock()
+				}
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	if len(others) > 0 {
+		t.Fatalf("%s failed other than with %v: %v", what, lost, others[0])
+	}
+	out := make([]int32, items)
+	for i := range wins {
+		out[i] = wins[i].Load()
+	}
+	return out
 }
