@@ -37,7 +37,7 @@ func testAssertionRace(t *testing.T, s storage.Store) {
 	const assertions, racers = 20, 8
 	ctx := context.Background()
 	now := time.Now()
-	wins := race(t, "UseAssertion", assertions, racers, storage.ErrAlreadyExists, func(i int) error {
+	wins := race(t, "UseAssertion", assertions, racers, storage.ErrAlreadyExists, func(i, _ int) error {
 		d := storage.AssertionDigest("race", "https://issuer.example", string(rune('a'+i)))
 		return s.UseAssertion(ctx, d, now.Add(time.Minute), now)
 	})

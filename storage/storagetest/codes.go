@@ -201,7 +201,7 @@ func testAuthorizationCodeRace(t *testing.T, s storage.Store) {
 	for i := range codeRaces {
 		mustNil(t, "CreateAuthorizationCode", s.CreateAuthorizationCode(ctx, sampleCode(fmt.Sprint(i))))
 	}
-	wins := race(t, "InvalidateAuthorizationCode", codeRaces, codeRacers, storage.ErrNotFound, func(i int) error {
+	wins := race(t, "InvalidateAuthorizationCode", codeRaces, codeRacers, storage.ErrNotFound, func(i, _ int) error {
 		return s.InvalidateAuthorizationCode(ctx, sampleCode(fmt.Sprint(i)).Digest)
 	})
 	bad := 0

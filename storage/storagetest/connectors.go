@@ -283,33 +283,11 @@ func testIdentityLinkOnePerUser(t *testing.T, s storage.Store) {
 	mustNil(t, "CreateConnector", s.CreateConnector(ctx, sampleConnector("other")))
 	u := sampleUser("u-shared", "shared")
 	mustNil(t, "CreateUser", s.CreateUser(ctx, u))
-	start := make(chan struct{})
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		wins int
-		errs []error
-	)
-	for r := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			err := s.CreateIdentityLink(ctx, sampleLink("corp", fmt.Sprintf("sub-%d", r), u.ID), nil)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case !errors.Is(err, storage.ErrAlreadyExists):
-				errs = append(errs, err)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	if len(errs) > 0 || wins != 1 {
-		t.Fatalf("%d concurrent links of different identities to one user: %d linked, errors %v; want exactly 1", racers, wins, errs)
+	wins := race(t, "CreateIdentityLink", 1, racers, storage.ErrAlreadyExists, func(_, r int) error {
+		return s.CreateIdentityLink(ctx, sampleLink("corp", fmt.Sprintf("sub-%d", r), u.ID), nil)
+	})
+	if wins[0] != 1 {
+		t.Fatalf("%d concurrent links of different identities to one user: %d linked; want exactly 1", racers, wins[0])
 	}
 	mustNil(t, "CreateIdentityLink(another connector)", s.CreateIdentityLink(ctx, sampleLink("other", "sub-x", u.ID), nil))
 	links, err := s.ListUserIdentityLinks(ctx, u.ID)

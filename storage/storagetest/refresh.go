@@ -167,31 +167,17 @@ func testRefreshConcurrentRotation(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	f := liveFamily(t, s, "fam-1", "user-1")
 	const n = 50
-	var wins, notFound atomic.Int32
 	var winner atomic.Value
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			next := digest(fmt.Sprintf("next-%d", i))
-			switch err := s.RotateRefreshFamily(ctx, rotation(f, next)); {
-			case err == nil:
-				wins.Add(1)
-				winner.Store(next)
-			case errors.Is(err, storage.ErrNotFound):
-				notFound.Add(1)
-			default:
-				t.Errorf("RotateRefreshFamily: %v", err)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	if wins.Load() != 1 || notFound.Load() != n-1 {
-		t.Fatalf("%d concurrent rotations: %d won, %d ErrNotFound; want 1 and %d", n, wins.Load(), notFound.Load(), n-1)
+	wins := race(t, "RotateRefreshFamily", 1, n, storage.ErrNotFound, func(_, r int) error {
+		next := digest(fmt.Sprintf("next-%d", r))
+		err := s.RotateRefreshFamily(ctx, rotation(f, next))
+		if err == nil {
+			winner.Store(next)
+		}
+		return err
+	})
+	if wins[0] != 1 {
+		t.Fatalf("%d concurrent rotations: %d won; want 1, the others ErrNotFound", n, wins[0])
 	}
 	got, _, _ := s.GetRefreshFamily(ctx, "fam-1")
 	if got.Generation != 2 || !bytes.Equal(got.TokenDigest, winner.Load().([]byte)) {

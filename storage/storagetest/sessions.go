@@ -3,10 +3,8 @@ package storagetest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -118,39 +116,19 @@ func testLoginSessionRace(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	ls := sampleSession("sid-1", "user-1")
 	mustNil(t, "CreateLoginSession", s.CreateLoginSession(ctx, ls))
-	var (
-		wins   atomic.Int32
-		winner atomic.Int32
-		start  = make(chan struct{})
-		wg     sync.WaitGroup
-		errs   = make(chan error, sessionRacers)
-	)
-	for i := range sessionRacers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			t := now()
-			err := s.RotateLoginSession(ctx, storage.LoginSessionRotation{Digest: ls.Digest,
-				NextDigest: digest(fmt.Sprint("next-", i)), AuthTime: t, AMR: []string{"pwd"},
-				ExpiresAt: t.Add(time.Hour), Now: t})
-			switch {
-			case err == nil:
-				wins.Add(1)
-				winner.Store(int32(i))
-			case !errors.Is(err, storage.ErrNotFound):
-				errs <- err
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("RotateLoginSession failed other than with ErrNotFound: %v", err)
-	}
-	if n := wins.Load(); n != 1 {
-		t.Fatalf("%d of %d concurrent rotations of one session succeeded; want exactly 1", n, sessionRacers)
+	var winner atomic.Int32
+	wins := race(t, "RotateLoginSession", 1, sessionRacers, storage.ErrNotFound, func(_, r int) error {
+		at := now()
+		err := s.RotateLoginSession(ctx, storage.LoginSessionRotation{Digest: ls.Digest,
+			NextDigest: digest(fmt.Sprint("next-", r)), AuthTime: at, AMR: []string{"pwd"},
+			ExpiresAt: at.Add(time.Hour), Now: at})
+		if err == nil {
+			winner.Store(int32(r))
+		}
+		return err
+	})
+	if wins[0] != 1 {
+		t.Fatalf("%d of %d concurrent rotations of one session succeeded; want exactly 1", wins[0], sessionRacers)
 	}
 	for i := range sessionRacers {
 		_, err := s.GetLoginSession(ctx, digest(fmt.Sprint("next-", i)), now())

@@ -417,10 +417,10 @@ func testTxRollback(t *testing.T, s storage.Store) {
 	mustNil(t, "RotateRefreshFamily(after rollback)", s.RotateRefreshFamily(ctx, rotation(f, digest("next"))))
 }
 
-// race calls call(i) from racers goroutines for each of items values of i,
-// all released at once, and returns how many calls for each i succeeded.
-// A loser must fail with lost; any other error fails the test.
-func race(t *testing.T, what string, items, racers int, lost error, call func(i int) error) []int32 {
+// race calls call(i, r) from racers goroutines (r) for each of items
+// values of i, all released at once, and returns how many calls for each i
+// succeeded. A loser must fail with lost; any other error fails the test.
+func race(t *testing.T, what string, items, racers int, lost error, call func(i, r int) error) []int32 {
 	t.Helper()
 	var (
 		wins   = make([]atomic.Int32, items)
@@ -430,12 +430,12 @@ func race(t *testing.T, what string, items, racers int, lost error, call func(i 
 		others []error
 	)
 	for i := range items {
-		for range racers {
+		for r := range racers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				<-start
-				err := call(i)
+				err := call(i, r)
 				switch {
 				case err == nil:
 					wins[i].Add(1)
