@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -222,39 +221,11 @@ func testIdentityLinkRace(t *testing.T, s storage.Store) {
 	const identities, racers = 10, 6
 	ctx := context.Background()
 	mustNil(t, "CreateConnector", s.CreateConnector(ctx, sampleConnector("corp")))
-	start := make(chan struct{})
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		wins = map[string]int{}
-		errs []error
-	)
-	for i := range identities {
-		for r := range racers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				sub := fmt.Sprintf("sub-%d", i)
-				u := sampleUser(fmt.Sprintf("u-%d-%d", i, r), fmt.Sprintf("corp/%s/%d", sub, r))
-				l := sampleLink("corp", sub, u.ID)
-				err := s.CreateIdentityLink(ctx, l, &u)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					wins[sub]++
-				case !errors.Is(err, storage.ErrAlreadyExists):
-					errs = append(errs, err)
-				}
-			}()
-		}
-	}
-	close(start)
-	wg.Wait()
-	if len(errs) > 0 {
-		t.Fatalf("CreateIdentityLink: unexpected errors: %v", errs)
-	}
+	wins := race(t, "CreateIdentityLink", identities, racers, storage.ErrAlreadyExists, func(i, r int) error {
+		sub := fmt.Sprintf("sub-%d", i)
+		u := sampleUser(fmt.Sprintf("u-%d-%d", i, r), fmt.Sprintf("corp/%s/%d", sub, r))
+		return s.CreateIdentityLink(ctx, sampleLink("corp", sub, u.ID), &u)
+	})
 	users, err := s.ListUsers(ctx)
 	mustNil(t, "ListUsers", err)
 	if len(users) != identities {
@@ -262,8 +233,8 @@ func testIdentityLinkRace(t *testing.T, s storage.Store) {
 	}
 	for i := range identities {
 		sub := fmt.Sprintf("sub-%d", i)
-		if wins[sub] != 1 {
-			t.Errorf("%s: %d logins linked; want exactly 1", sub, wins[sub])
+		if wins[i] != 1 {
+			t.Errorf("%s: %d logins linked; want exactly 1", sub, wins[i])
 		}
 		l, err := s.GetIdentityLink(ctx, "corp", sub)
 		mustNil(t, "GetIdentityLink", err)
