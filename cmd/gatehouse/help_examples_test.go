@@ -98,6 +98,7 @@ func TestHelpExamples(t *testing.T) {
 	for page, exs := range pages {
 		for _, ex := range exs {
 			t.Run(page+": "+ex, func(t *testing.T) {
+				t.Parallel() // each example has its own copy of the fixture
 				words := strings.Fields(paths.Replace(ex))
 				assign := map[string]string{}
 				for len(words) > 0 && strings.Contains(words[0], "=") && words[0] != "gatehouse" {
