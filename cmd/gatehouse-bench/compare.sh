@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Compares client_credentials throughput across revisions of Gatehouse, each
+# against its own baseline run: "did this change make the token endpoint
+# slower?" asked of code from different days, on the same machine and day.
+#
+#   cmd/gatehouse-bench/compare.sh REV [REV ...]       # e.g. 1eaab57 HEAD
+#   ROUNDS=6 DURATION=10s cmd/gatehouse-bench/compare.sh 1eaab57 5f51185 HEAD
+#
+# Every revision is built in a temporary git worktree and served in dev
+# mode (in-memory store; client_credentials reads no database per request
+# anyway). A round runs the revisions in random order; each revision runs at
+# 8 and 64 connections, each run right after a baseline run, and its ratio
+# is taken against that run. The load tool is the current one for every
+# revision. Loopback only; every run is bounded by --duration and
+# --requests. The last lines give each revision's median ratio and server
+# CPU per token.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+[ $# -gt 0 ] || { echo "usage: $0 REV [REV ...]" >&2; exit 2; }
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-6}
+OUT=${OUT:-/tmp/gatehouse-compare}
+GH_ADDR=127.0.0.1:18191
+ADMIN_ADDR=127.0.0.1:18193
+BASE_ADDR=127.0.0.1:18282
+mkdir -p "$OUT"
+go build -o "$OUT/gatehouse-bench" ./cmd/gatehouse-bench
+GHB="$OUT/gatehouse-bench"
+
+revs=()
+for rev in "$@"; do
+	sha=$(git rev-parse --short "$rev^{commit}")
+	if [ ! -x "$OUT/gatehouse-$sha" ]; then
+		tree=$(mktemp -d)
+		git worktree add --quiet --detach "$tree" "$sha"
+		(cd "$tree" && go build -o "$OUT/gatehouse-$sha" ./cmd/gatehouse)
+		git worktree remove --force "$tree"
+	fi
+	revs+=("$sha")
+done
+
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+"$GHB" --baseline-serve $BASE_ADDR >"$OUT/baseline.out" 2>&1 &
+pids+=($!)
+BASELINE=$!
+sleep 1
+
+# run ARGS... prints "tokens/s µs-per-token" of one bounded run.
+run() {
+	"$GHB" --duration "$DURATION" --warmup 1s --requests 1000000 --scenario client_credentials "$@" |
+		awk '/^throughput/ { t = $2 } /^server/ { for (i = 1; i <= NF; i++) if ($i == "µs") c = $(i - 1) } END { print t, c }'
+}
+
+for round in $(seq "$ROUNDS"); do
+	for sha in $(printf '%s\n' "${revs[@]}" | shuf); do
+		env -u GATEHOUSE_DATABASE_URL "$OUT/gatehouse-$sha" serve --addr $GH_ADDR --admin-addr $ADMIN_ADDR >"$OUT/$sha.out" 2>&1 &
+		server=$!
+		pids+=($server)
+		sleep 2
+		client_id=$(sed -n 's/^client_id=//p' "$OUT/$sha.out")
+		client_secret=$(sed -n 's/^client_secret=//p' "$OUT/$sha.out")
+		for c in 8 64; do
+			read -r bt bc < <(run --url http://$BASE_ADDR --client-id baseline-client \
+				--client-secret baseline-secret-for-benchmarks-only --server-pid "$BASELINE" -c $c)
+			read -r gt gc < <(run --url http://$GH_ADDR --client-id "$client_id" \
+				--client-secret "$client_secret" --server-pid "$server" -c $c)
+			echo "round $round rev $sha c $c baseline $bt $bc gatehouse $gt $gc ratio $(awk -v g="$gt" -v b="$bt" 'BEGIN { printf "%.1f", 100 * g / b }')"
+		done
+		kill "$server"
+		wait "$server" 2>/dev/null || true
+	done
+done | tee "$OUT/compare.log"
+
+# Each revision's median ratio and CPU per token, per connection count.
+sort -k4,4 -k6,6n "$OUT/compare.log" | awk '
+function median(list,   n, a, i, t) {
+	n = split(list, a, " ")
+	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{ k = $4 " at " $6; r[k] = r[k] " " $14; c[k] = c[k] " " $12; if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
+END { for (i = 1; i <= n; i++) printf "%s connections: ratio %.1f%%, server CPU %.1f µs per token (medians)\n", order[i], median(r[order[i]]), median(c[order[i]]) }'
