@@ -53,6 +53,7 @@ run() {
 		awk '/^throughput/ { t = $2 } /^server/ { for (i = 1; i <= NF; i++) if ($i == "µs") c = $(i - 1) } END { print t, c }'
 }
 
+: >"$OUT/compare.log"
 for round in $(seq "$ROUNDS"); do
 	for sha in $(printf '%s\n' "${revs[@]}" | shuf); do
 		env -u GATEHOUSE_DATABASE_URL "$OUT/gatehouse-$sha" serve --addr $GH_ADDR --admin-addr $ADMIN_ADDR >"$OUT/$sha.out" 2>&1 &
@@ -66,12 +67,13 @@ for round in $(seq "$ROUNDS"); do
 				--client-secret baseline-secret-for-benchmarks-only --server-pid "$BASELINE" -c $c)
 			read -r gt gc < <(run --url http://$GH_ADDR --client-id "$client_id" \
 				--client-secret "$client_secret" --server-pid "$server" -c $c)
-			echo "round $round rev $sha c $c baseline $bt $bc gatehouse $gt $gc ratio $(awk -v g="$gt" -v b="$bt" 'BEGIN { printf "%.1f", 100 * g / b }')"
+			echo "round $round rev $sha c $c baseline $bt $bc gatehouse $gt $gc ratio $(awk -v g="$gt" -v b="$bt" 'BEGIN { printf "%.1f", 100 * g / b }')" |
+				tee -a "$OUT/compare.log"
 		done
 		kill "$server"
 		wait "$server" 2>/dev/null || true
 	done
-done | tee "$OUT/compare.log"
+done
 
 # Each revision's median ratio and CPU per token, per connection count.
 sort -k4,4 -k6,6n "$OUT/compare.log" | awk '
