@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/keys/keystest"
 )
 
 // Resign signs token's claims again, unchanged, with a key of the
@@ -27,20 +29,7 @@ func Resign(t testing.TB, token string) string {
 		t.Fatal(err)
 	}
 	kid, _ := header["kid"].(string)
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return keystest.SignJWS(t, jose.RS256, jose.JSONWebKey{Key: key, KeyID: kid}, payload, "typ", "JWT")
 }
 
 // AlgConfused mounts the algorithm-confusion attacks (RFC 8725 section
