@@ -37,6 +37,14 @@ func (s *Store) CreateRefreshFamily(ctx context.Context, f storage.RefreshFamily
 
 // GetRefreshFamily returns the family and, joined in the same query, its
 // subject's user, if any.
+//
+// The user, and in RotateRefreshFamily the client and user checks, are
+// looked up per family row: a LATERAL subquery (OFFSET 0 keeps the planner
+// from flattening it into a join) and scalar subqueries. As joins, on
+// small users and clients tables the planner hashes the whole table on
+// every refresh (a seq scan and a hash build per statement); as per-row
+// lookups both statements ran 10-20% more pairs a second in pgbench with
+// the same SQL (16 clients). On large tables both forms use the indexes.
 func (s *Store) GetRefreshFamily(ctx context.Context, id string) (storage.RefreshFamily, *storage.User, error) {
 	const op = "get refresh family"
 	q, release, err := s.conn(ctx)
@@ -59,7 +67,7 @@ func (s *Store) GetRefreshFamily(ctx context.Context, id string) (storage.Refres
 			u.id, u.username, u.password_hash, u.credentials_version, u.roles, u.disabled, u.created_at, u.updated_at,
 			u.email, u.email_verified, u.name,
 			EXISTS (SELECT 1 FROM identity_links l WHERE l.user_id = f.subject)
-		FROM refresh_families f LEFT JOIN users u ON u.id = f.subject
+		FROM refresh_families f LEFT JOIN LATERAL (SELECT * FROM users u WHERE u.id = f.subject OFFSET 0) u ON true
 		WHERE f.id = $1`, id).
 		Scan(&f.ID, &f.ClientID, &f.Subject, &f.SubjectVersion, &f.Scopes, &f.Audiences, &f.CreatedAt,
 			&f.ExpiresAt, &f.IdleExpiresAt, &f.FamilyDigest, &f.TokenDigest, &f.Generation, &revokedAt,
@@ -95,9 +103,8 @@ func (s *Store) RotateRefreshFamily(ctx context.Context, r storage.RefreshRotati
 		SET token_digest = $4, generation = f.generation + 1, idle_expires_at = LEAST($5, f.expires_at)
 		WHERE f.id = $1 AND f.generation = $2 AND f.token_digest = $3
 			AND f.revoked_at IS NULL AND f.expires_at > $6 AND f.idle_expires_at > $6
-			AND EXISTS (SELECT 1 FROM clients c WHERE c.id = f.client_id AND NOT c.disabled)
-			AND EXISTS (SELECT 1 FROM users u WHERE u.id = f.subject AND NOT u.disabled
-				AND u.credentials_version = f.subject_version)`,
+			AND (SELECT NOT c.disabled FROM clients c WHERE c.id = f.client_id)
+			AND (SELECT NOT u.disabled AND u.credentials_version = f.subject_version FROM users u WHERE u.id = f.subject)`,
 		r.FamilyID, r.Generation, r.TokenDigest, r.NextDigest, r.IdleExpiresAt, r.Now)
 }
 
