@@ -43,7 +43,7 @@ func (s *Store) CreateRefreshFamily(ctx context.Context, f storage.RefreshFamily
 // from flattening it into a join) and scalar subqueries. As joins, on
 // small users and clients tables the planner hashes the whole table on
 // every refresh (a seq scan and a hash build per statement); as per-row
-// lookups both statements ran 10-20% more pairs a second in pgbench with
+// lookups both statements ran 9-14% more pairs a second in pgbench with
 // the same SQL (16 clients). On large tables both forms use the indexes.
 func (s *Store) GetRefreshFamily(ctx context.Context, id string) (storage.RefreshFamily, *storage.User, error) {
 	const op = "get refresh family"
