@@ -39,7 +39,7 @@ func (s *Store) CreateRefreshFamily(ctx context.Context, f storage.RefreshFamily
 // subject's user, if any.
 //
 // The user, and in RotateRefreshFamily the client and user checks, are
-// looked up per family row: a LATERAL subquery (OFFSET 0 keeps the planner
+// looked up for the one family row: a LATERAL subquery (OFFSET 0 keeps the planner
 // from flattening it into a join) and scalar subqueries. As joins, on
 // small users and clients tables the planner hashes the whole table on
 // every refresh (a seq scan and a hash build per statement); as per-row
@@ -97,7 +97,10 @@ func (s *Store) GetRefreshFamily(ctx context.Context, id string) (storage.Refres
 // nothing. A committed revocation has set revoked_at on the same row, so
 // no rotation after it matches. The user check also catches a family that
 // a login created concurrently with a password change or a disable, which
-// the revocation could not see.
+// the revocation could not see. The client and user checks are scalar
+// subqueries, looked up for the one family row, not EXISTS semi-joins
+// (why: GetRefreshFamily); a missing client or user makes them NULL, and
+// the row does not match.
 func (s *Store) RotateRefreshFamily(ctx context.Context, r storage.RefreshRotation) error {
 	return s.execOne(ctx, "rotate refresh family", `UPDATE refresh_families f
 		SET token_digest = $4, generation = f.generation + 1, idle_expires_at = LEAST($5, f.expires_at)
